@@ -1,0 +1,132 @@
+"""File → ``TrackResult``: segment probabilities and their aggregation into a track genre."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from genretag import audio
+from genretag.weights import LoadedModel
+
+# Segments go through the network in batches of this size: enough to amortise
+# per-call overhead, small enough that memory does not grow with track length.
+SEGMENT_BATCH = 16
+
+
+@dataclass
+class SegmentPrediction:
+    """One 10 s segment's genre probabilities."""
+
+    index: int
+    start_s: float
+    end_s: float
+    probabilities: dict[str, float]
+
+    @property
+    def genre(self) -> str:
+        return max(self.probabilities, key=self.probabilities.get)
+
+    @property
+    def confidence(self) -> float:
+        return self.probabilities[self.genre]
+
+
+@dataclass
+class TrackResult:
+    """A track's segment timeline and its aggregated genre probabilities.
+
+    ``probabilities`` is the mean of the segment probabilities, or, with
+    ``whole_track``, the recurrent network's single pass over the whole track.
+    """
+
+    path: str
+    model: str
+    genres: tuple[str, ...]
+    duration_s: float = 0.0
+    segment_bounds: list[tuple[float, float]] = field(default_factory=list)
+    segment_probabilities: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+    probabilities: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    warning: str | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def top_k(self, k: int = 2) -> list[tuple[str, float]]:
+        """The ``k`` most probable genres with their probabilities, best first."""
+        if not self.ok or self.probabilities.size == 0:
+            return []
+        order = np.argsort(-self.probabilities)[:k]
+        return [(self.genres[i], float(self.probabilities[i])) for i in order]
+
+    @property
+    def genre(self) -> str | None:
+        best = self.top_k(1)
+        return best[0][0] if best else None
+
+    @property
+    def confidence(self) -> float | None:
+        best = self.top_k(1)
+        return best[0][1] if best else None
+
+    @property
+    def segments(self) -> list[SegmentPrediction]:
+        return [
+            SegmentPrediction(i, start, end, dict(zip(self.genres, map(float, row), strict=True)))
+            for i, ((start, end), row) in enumerate(zip(self.segment_bounds, self.segment_probabilities, strict=True))
+        ]
+
+
+def _batched(items, size):
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def classify_file(path: str | Path, model: LoadedModel, whole_track: bool = False) -> TrackResult:
+    """Classify one file; decoding errors raise ``audio.AudioDecodeError``.
+
+    ``whole_track`` (recurrent models only) runs the network once over the
+    contiguous segments' spectrograms joined in time; the segment timeline is
+    produced from the segment pass either way.
+    """
+    if whole_track and model.architecture != "bicrnn":
+        raise ValueError(f"--whole-track needs the bicrnn model, not {model.name!r} ({model.architecture})")
+    report = audio.DecodeReport()
+    bounds: list[tuple[float, float]] = []
+    rows: list[np.ndarray] = []
+    contiguous_mels = []
+    for batch in _batched(audio.segments(path, report), SEGMENT_BATCH):
+        mels = audio.log_mel(np.stack([segment.samples for segment in batch]))
+        rows.append(model.predict(mels))
+        bounds.extend((segment.start_s, segment.end_s) for segment in batch)
+        if whole_track:
+            contiguous_mels.extend(
+                m for m, s in zip(mels, batch, strict=True) if s.start_s == s.index * audio.SEGMENT_SECONDS
+            )
+    segment_probabilities = np.concatenate(rows).astype(np.float32)
+    if whole_track:
+        import torch
+
+        track = torch.cat(list(contiguous_mels), dim=-1).unsqueeze(0)
+        probabilities = model.predict(track)[0]
+    else:
+        probabilities = segment_probabilities.mean(axis=0)
+    return TrackResult(
+        path=str(path),
+        model=model.name,
+        genres=model.genres,
+        duration_s=report.duration_s,
+        segment_bounds=bounds,
+        segment_probabilities=segment_probabilities,
+        probabilities=probabilities.astype(np.float32),
+        warning=report.warning,
+    )

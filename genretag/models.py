@@ -1,0 +1,144 @@
+"""The four "shallow" networks of de Matos, de Carvalho & Zanini (LAMIR 2024).
+
+All four read a log-mel spectrogram ``(batch, 1, N_MELS, frames)`` from
+``genretag.audio.log_mel`` and return unnormalised genre scores (logits).
+
+The poster gives the architectures in words and parameter counts only; the layer
+sizes here are ours, chosen to match those counts (see ``POSTER_PARAMETER_COUNTS``)
+and to stay cheap on a CPU. "Vertical" kernels span many mel bands and few frames.
+
+Counting convention: ``count_parameters`` counts trainable PyTorch parameters.
+PyTorch's LSTM keeps two bias vectors per gate where Keras keeps one, so
+``count_parameters(model, keras_convention=True)`` subtracts ``4 * hidden`` per
+LSTM direction to compare with the poster's (Keras-style) figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+from torch.nn import functional
+
+from genretag.audio import N_MELS
+
+GTZAN_GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
+DEFAULT_MODEL = "v-kernel"
+POSTER_PARAMETER_COUNTS = {"v-kernel": 179_538, "v-kernel-l2": 179_538, "crnn": 427_274, "bicrnn": 460_938}
+RECURRENT_UNITS = 64
+FRAME_PROJECTION_UNITS = 288
+
+
+class L2Normalize(nn.Module):
+    """Projects each feature vector onto the unit sphere (no trainable parameters)."""
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return functional.normalize(features, p=2.0, dim=-1)
+
+
+def _conv_block(channels_in: int, channels_out: int, kernel: tuple[int, int], pool, stride=(1, 1)) -> list[nn.Module]:
+    layers: list[nn.Module] = [
+        nn.Conv2d(channels_in, channels_out, kernel, stride=stride, padding=(0, kernel[1] // 2)),
+        nn.BatchNorm2d(channels_out),
+        nn.ReLU(inplace=True),
+    ]
+    if pool is not None:
+        layers.append(nn.MaxPool2d(pool))
+    return layers
+
+
+def _vertical_front(channels: tuple[int, int, int], last_pool) -> nn.Sequential:
+    # The first layer strides over time: it runs at full resolution and dominates
+    # the cost, while a 16-band vertical kernel loses little by skipping frames.
+    first, second, third = channels
+    return nn.Sequential(
+        nn.BatchNorm2d(1),
+        *_conv_block(1, first, (16, 1), (4, 2), stride=(1, 2)),
+        *_conv_block(first, second, (8, 1), (2, 2)),
+        *_conv_block(second, third, (4, 3), last_pool),
+    )
+
+
+class VKernel(nn.Module):
+    """v-kernel: a CNN of vertical kernels, global mean+max pooling, two dense layers.
+
+    With ``l2=True`` (v-kernel-L2) each dense layer's output is L2-normalised.
+    """
+
+    def __init__(self, n_genres: int = len(GTZAN_GENRES), l2: bool = False):
+        super().__init__()
+        self.features = _vertical_front((32, 64, 128), None)
+        dense: list[nn.Module] = []
+        for width_in, width_out in ((256, 192), (192, 64)):
+            dense += [nn.Linear(width_in, width_out), nn.ReLU(inplace=True)]
+            if l2:
+                dense.append(L2Normalize())
+        dense.append(nn.Linear(64, n_genres))
+        self.head = nn.Sequential(*dense)
+
+    def forward(self, spectrogram: torch.Tensor) -> torch.Tensor:
+        maps = self.features(spectrogram).flatten(2)
+        pooled = torch.cat([maps.mean(dim=2), maps.amax(dim=2)], dim=1)
+        return self.head(pooled)
+
+
+class RecurrentVKernel(nn.Module):
+    """CRNN / BICRNN: vertical-kernel convolutions, then an (Bi)LSTM over time.
+
+    The LSTM outputs are averaged over time, so any input length works: a 10 s
+    segment or a whole track.
+    """
+
+    def __init__(self, n_genres: int = len(GTZAN_GENRES), bidirectional: bool = False):
+        super().__init__()
+        self.features = _vertical_front((32, 64, 128), None)
+        with torch.no_grad():
+            bands = self.features.eval()(torch.zeros(1, 1, N_MELS, 64)).shape[2]
+        self.features.train()
+        # A per-frame two-layer projection to the LSTM width holds most of the
+        # parameters, where they cost little compute (one pass per frame, not per pixel).
+        self.to_sequence = nn.Sequential(
+            nn.Linear(128 * bands, FRAME_PROJECTION_UNITS),
+            nn.ReLU(inplace=True),
+            nn.Linear(FRAME_PROJECTION_UNITS, RECURRENT_UNITS),
+            nn.ReLU(inplace=True),
+        )
+        self.recurrent = nn.LSTM(RECURRENT_UNITS, RECURRENT_UNITS, batch_first=True, bidirectional=bidirectional)
+        self.classifier = nn.Linear(RECURRENT_UNITS * (2 if bidirectional else 1), n_genres)
+
+    def forward(self, spectrogram: torch.Tensor) -> torch.Tensor:
+        maps = self.features(spectrogram)
+        sequence = self.to_sequence(maps.flatten(1, 2).transpose(1, 2))
+        outputs, _ = self.recurrent(sequence)
+        return self.classifier(outputs.mean(dim=1))
+
+
+ARCHITECTURES: dict[str, Callable[[int], nn.Module]] = {
+    "v-kernel": lambda n: VKernel(n),
+    "v-kernel-l2": lambda n: VKernel(n, l2=True),
+    "crnn": lambda n: RecurrentVKernel(n),
+    "bicrnn": lambda n: RecurrentVKernel(n, bidirectional=True),
+}
+VARIABLE_LENGTH_ARCHITECTURES = frozenset({"bicrnn", "crnn"})
+
+
+def build(name: str, n_genres: int = len(GTZAN_GENRES)) -> nn.Module:
+    """A freshly initialised network by its registry name (``v-kernel``, ``crnn``, ...)."""
+    try:
+        constructor = ARCHITECTURES[name]
+    except KeyError:
+        known = ", ".join(ARCHITECTURES)
+        raise ValueError(f"unknown architecture {name!r} (known: {known})") from None
+    return constructor(n_genres)
+
+
+def count_parameters(model: nn.Module, keras_convention: bool = False) -> int:
+    """Trainable parameters; ``keras_convention`` counts one LSTM bias per gate."""
+    total = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    if keras_convention:
+        for module in model.modules():
+            if isinstance(module, nn.LSTM):
+                directions = 2 if module.bidirectional else 1
+                total -= 4 * module.hidden_size * directions * module.num_layers
+    return total

@@ -1,0 +1,167 @@
+"""Finding, checking and loading model weights and their model cards.
+
+A model is ``<name>.pt`` (a PyTorch state dict) beside ``<name>.json`` (its card).
+Shipped models live in ``weights/`` (inside the package in a wheel, at the
+repository root in a source checkout or editable install); user models made by
+``genretag learn`` live in ``<data home>/models``. Loading checks the file's
+sha256 against the card and the card's audio parameters against
+``genretag.audio``, and refuses any mismatch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from genretag.audio import audio_parameters
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+class WeightsError(Exception):
+    """A model cannot be used: missing, corrupt, or made for another front end."""
+
+
+def shipped_weights_dir() -> Path:
+    """The folder of the shipped weights, for wheel and editable installs alike."""
+    for candidate in (PACKAGE_DIR / "weights", PACKAGE_DIR.parent / "weights"):
+        if candidate.is_dir():
+            return candidate
+    raise WeightsError(f"no weights folder beside {PACKAGE_DIR}")
+
+
+def user_models_dir() -> Path:
+    """The folder where ``genretag learn`` saves user models."""
+    from genretag.store import data_home
+
+    return data_home() / "models"
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _card_paths(directory: Path) -> list[Path]:
+    return sorted(directory.glob("*.json")) if directory.is_dir() else []
+
+
+def find_card(name: str) -> Path:
+    """The model card of a shipped or user model; user models shadow nothing shipped."""
+    for directory in (shipped_weights_dir(), user_models_dir()):
+        card = directory / f"{name}.json"
+        if card.is_file():
+            return card
+    known = ", ".join(card["name"] for card in list_cards()) or "none"
+    raise WeightsError(f"unknown model {name!r} (available: {known})")
+
+
+def read_card(card_path: Path) -> dict:
+    """A model card as a dict, with ``source`` (shipped or user) and its folder added."""
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise WeightsError(f"{card_path}: unreadable model card ({error})") from None
+    card["source"] = "shipped" if card_path.parent == shipped_weights_dir() else "user"
+    card["folder"] = str(card_path.parent)
+    return card
+
+
+def list_cards() -> list[dict]:
+    """Every shipped model's card, then every user model's."""
+    cards = [read_card(path) for path in _card_paths(shipped_weights_dir())]
+    return cards + [read_card(path) for path in _card_paths(user_models_dir())]
+
+
+@dataclass
+class LoadedModel:
+    """A network in eval mode with its card; ``predict`` maps log-mels to probabilities."""
+
+    name: str
+    network: object
+    card: dict
+    genres: tuple[str, ...]
+    sha256: str
+
+    @property
+    def architecture(self) -> str:
+        return self.card["architecture"]
+
+    def predict(self, spectrograms) -> np.ndarray:
+        """Genre probabilities ``(n, n_genres)`` for log-mels ``(n, N_MELS, frames)``."""
+        import torch
+
+        with torch.inference_mode():
+            batch = torch.as_tensor(spectrograms, dtype=torch.float32).unsqueeze(1)
+            return torch.softmax(self.network(batch), dim=1).numpy()
+
+
+def check_audio_parameters(card: dict, name: str) -> None:
+    """Refuse a card whose front end differs from this genretag's ``audio`` module."""
+    expected = audio_parameters()
+    recorded = card.get("audio", {})
+    differing = [
+        f"{key} {recorded.get(key)!r} != {value!r}" for key, value in expected.items() if recorded.get(key) != value
+    ]
+    if differing:
+        raise WeightsError(f"model {name!r} was trained on another audio front end: {'; '.join(differing)}")
+
+
+def load_model(name: str) -> LoadedModel:
+    """Load a model by name after checking its sha256 and audio parameters."""
+    import torch
+
+    from genretag.models import build
+
+    card_path = find_card(name)
+    card = read_card(card_path)
+    weights_path = card_path.with_suffix(".pt")
+    if not weights_path.is_file():
+        raise WeightsError(f"{weights_path}: weights file missing")
+    actual = sha256_of(weights_path)
+    if actual != card.get("sha256"):
+        raise WeightsError(
+            f"{weights_path}: sha256 {actual[:12]}… does not match its model card ({str(card.get('sha256'))[:12]}…)"
+        )
+    check_audio_parameters(card, name)
+    genres = tuple(card["genres"])
+    network = build(card["architecture"], len(genres))
+    try:
+        state = torch.load(weights_path, map_location="cpu", weights_only=True)
+        network.load_state_dict(state)
+    except Exception as error:
+        raise WeightsError(f"{weights_path}: cannot load weights ({error})") from None
+    network.eval()
+    return LoadedModel(name=name, network=network, card=card, genres=genres, sha256=actual)
+
+
+def save_model(network, name: str, directory: Path, card: dict) -> Path:
+    """Write ``<name>.pt`` and its card (sha256, audio parameters, parameter counts added)."""
+    import torch
+
+    from genretag.models import count_parameters
+
+    directory.mkdir(parents=True, exist_ok=True)
+    weights_path = directory / f"{name}.pt"
+    torch.save(network.state_dict(), weights_path)
+    full_card = {
+        "name": name,
+        **card,
+        "audio": audio_parameters(),
+        "parameters": {
+            "pytorch": count_parameters(network),
+            "keras_convention": count_parameters(network, keras_convention=True),
+        },
+        "sha256": sha256_of(weights_path),
+    }
+    card_path = directory / f"{name}.json"
+    card_path.write_text(json.dumps(full_card, indent=2) + "\n", encoding="utf-8")
+    return card_path
