@@ -1,9 +1,61 @@
-"""SQLite store: cached track results (incremental rescans) and the tag journal."""
+"""SQLite store: cached track results (incremental rescans) and the tag journal.
+
+One database, ``<data home>/genretag.sqlite``, in WAL mode so readers never block
+the writer. Only the parent process of a scan writes; workers return results.
+Every table is created in ``SCHEMA`` (one place), with ``CREATE TABLE IF NOT EXISTS``.
+
+Track results are keyed by path and model name; a stored result is *fresh* for a
+file when the file's size and mtime (ns), the model's sha256 and the
+whole-track mode all match what was stored, so a rescan only stats files.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import sqlite3
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
+
+from genretag.classify import TrackResult
+
+DATABASE_NAME = "genretag.sqlite"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS track_results (
+    path TEXT NOT NULL,               -- absolute path
+    model TEXT NOT NULL,              -- model name
+    model_sha256 TEXT NOT NULL,       -- sha256 of the weights that produced the result
+    whole_track INTEGER NOT NULL,     -- 1 when probabilities come from one whole-track pass
+    size INTEGER NOT NULL,            -- file size and mtime when analysed
+    mtime_ns INTEGER NOT NULL,
+    genres TEXT NOT NULL,             -- JSON list: the model's genre order
+    probabilities TEXT,               -- JSON list aligned with genres; NULL when error is set
+    duration_s REAL NOT NULL,
+    warning TEXT,
+    error TEXT,
+    analysed_at REAL NOT NULL,        -- unix time of the latest analysis
+    analyses INTEGER NOT NULL,        -- how many times this path was analysed with this model
+    PRIMARY KEY (path, model)
+);
+CREATE TABLE IF NOT EXISTS segment_results (
+    path TEXT NOT NULL,
+    model TEXT NOT NULL,
+    segment INTEGER NOT NULL,
+    start_s REAL NOT NULL,
+    end_s REAL NOT NULL,
+    probabilities TEXT NOT NULL,      -- JSON list aligned with the track's genres
+    PRIMARY KEY (path, model, segment)
+);
+CREATE TABLE IF NOT EXISTS settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL               -- JSON
+);
+"""
 
 
 def data_home() -> Path:
@@ -14,3 +66,184 @@ def data_home() -> Path:
     from platformdirs import user_data_path
 
     return user_data_path("genretag", appauthor=False)
+
+
+def database_path() -> Path:
+    """Where the store lives: ``<data home>/genretag.sqlite``."""
+    return data_home() / DATABASE_NAME
+
+
+def connect(path: Path | None = None) -> sqlite3.Connection:
+    """Open (creating if needed) the store, in WAL mode, with every table in place."""
+    path = path or database_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path, timeout=30.0)
+    connection.execute("PRAGMA journal_mode=WAL")
+    # One commit per finished track: NORMAL keeps each commit cheap and, in WAL
+    # mode, still never corrupts the database on a crash.
+    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.executescript(SCHEMA)
+    return connection
+
+
+@dataclass(frozen=True)
+class FileStamp:
+    """What identifies one version of a file: its size and modification time."""
+
+    size: int
+    mtime_ns: int
+
+
+def stamp_of(path: str | Path) -> FileStamp:
+    """The file's current stamp (raises ``OSError`` when it cannot be stat'ed)."""
+    info = os.stat(path)
+    return FileStamp(info.st_size, info.st_mtime_ns)
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """Which analysis a stored result belongs to: model name, weights hash, mode."""
+
+    name: str
+    sha256: str
+    whole_track: bool = False
+
+
+def save_result(connection: sqlite3.Connection, result: TrackResult, stamp: FileStamp, model: ModelIdentity) -> None:
+    """Store one track's result and segments, replacing older ones, and commit."""
+    probabilities = None if result.error else json.dumps([round(float(p), 6) for p in result.probabilities])
+    with connection:
+        connection.execute(
+            """INSERT INTO track_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+               ON CONFLICT (path, model) DO UPDATE SET
+                 model_sha256 = excluded.model_sha256, whole_track = excluded.whole_track,
+                 size = excluded.size, mtime_ns = excluded.mtime_ns, genres = excluded.genres,
+                 probabilities = excluded.probabilities, duration_s = excluded.duration_s,
+                 warning = excluded.warning, error = excluded.error,
+                 analysed_at = excluded.analysed_at, analyses = analyses + 1""",
+            (
+                result.path,
+                model.name,
+                model.sha256,
+                int(model.whole_track),
+                stamp.size,
+                stamp.mtime_ns,
+                json.dumps(list(result.genres)),
+                probabilities,
+                float(result.duration_s),
+                result.warning,
+                result.error,
+                time.time(),
+            ),
+        )
+        connection.execute("DELETE FROM segment_results WHERE path = ? AND model = ?", (result.path, model.name))
+        connection.executemany(
+            "INSERT INTO segment_results VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (result.path, model.name, index, start, end, json.dumps([round(float(p), 6) for p in row]))
+                for index, ((start, end), row) in enumerate(
+                    zip(result.segment_bounds, result.segment_probabilities, strict=True)
+                )
+            ],
+        )
+
+
+def fresh_stamps(connection: sqlite3.Connection, model: ModelIdentity) -> dict[str, FileStamp]:
+    """Path → stamp of every stored result made by exactly this model and mode."""
+    rows = connection.execute(
+        "SELECT path, size, mtime_ns FROM track_results WHERE model = ? AND model_sha256 = ? AND whole_track = ?",
+        (model.name, model.sha256, int(model.whole_track)),
+    )
+    return {path: FileStamp(size, mtime_ns) for path, size, mtime_ns in rows}
+
+
+def _segments_of(connection: sqlite3.Connection, path: str, model: str):
+    rows = connection.execute(
+        "SELECT start_s, end_s, probabilities FROM segment_results WHERE path = ? AND model = ? ORDER BY segment",
+        (path, model),
+    ).fetchall()
+    bounds = [(start, end) for start, end, _ in rows]
+    probabilities = np.array([json.loads(p) for _, _, p in rows], dtype=np.float32)
+    return bounds, probabilities
+
+
+def _result_from_row(connection: sqlite3.Connection, row: tuple, with_segments: bool) -> TrackResult:
+    path, model, genres, probabilities, duration_s, warning, error = row
+    genres = tuple(json.loads(genres))
+    result = TrackResult(
+        path=path,
+        model=model,
+        genres=genres,
+        duration_s=duration_s,
+        probabilities=np.array(json.loads(probabilities) if probabilities else [], dtype=np.float32),
+        warning=warning,
+        error=error,
+        segment_probabilities=np.zeros((0, len(genres)), dtype=np.float32),
+    )
+    if with_segments and not error:
+        result.segment_bounds, result.segment_probabilities = _segments_of(connection, path, model)
+    return result
+
+
+_RESULT_COLUMNS = "path, model, genres, probabilities, duration_s, warning, error"
+
+
+def load_results(
+    connection: sqlite3.Connection,
+    model: str,
+    paths: Iterable[str | Path] | None = None,
+    with_segments: bool = False,
+) -> list[TrackResult]:
+    """Stored results of ``model`` (all, or those of ``paths``), ordered by path or as given.
+
+    Freshness is not checked: this is what was stored, for reports and exports.
+    Segments are read only when ``with_segments`` (they are many more rows).
+    """
+    if paths is None:
+        rows = connection.execute(
+            f"SELECT {_RESULT_COLUMNS} FROM track_results WHERE model = ? ORDER BY path", (model,)
+        ).fetchall()
+    else:
+        query = f"SELECT {_RESULT_COLUMNS} FROM track_results WHERE model = ? AND path = ?"
+        rows = [row for path in paths for row in connection.execute(query, (model, str(path)))]
+    return [_result_from_row(connection, row, with_segments) for row in rows]
+
+
+def fresh_result(
+    connection: sqlite3.Connection, path: str | Path, model: ModelIdentity, with_segments: bool = False
+) -> TrackResult | None:
+    """The stored result for ``path`` if it is fresh (same file stamp, model hash and mode), else None."""
+    path = str(Path(os.path.abspath(path)))
+    try:
+        stamp = stamp_of(path)
+    except OSError:
+        return None
+    if stored_stamp(connection, path, model) != stamp:
+        return None
+    return load_results(connection, model.name, [path], with_segments=with_segments)[0]
+
+
+def stored_stamp(connection: sqlite3.Connection, path: str, model: ModelIdentity) -> FileStamp | None:
+    """The stored stamp of one path's result by exactly this model and mode, if any."""
+    row = connection.execute(
+        """SELECT size, mtime_ns FROM track_results
+           WHERE path = ? AND model = ? AND model_sha256 = ? AND whole_track = ?""",
+        (path, model.name, model.sha256, int(model.whole_track)),
+    ).fetchone()
+    return FileStamp(*row) if row else None
+
+
+def record_scan_roots(connection: sqlite3.Connection, roots: Iterable[str | Path]) -> None:
+    """Remember the paths the latest scan was given (absolute), for ``genretag tag``'s default."""
+    value = json.dumps([os.path.abspath(root) for root in roots])
+    with connection:
+        connection.execute(
+            "INSERT INTO settings VALUES ('last_scan_roots', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (value,),
+        )
+
+
+def last_scan_roots(connection: sqlite3.Connection) -> list[Path]:
+    """The paths given to the latest scan, or an empty list when nothing was scanned yet."""
+    row = connection.execute("SELECT value FROM settings WHERE key = 'last_scan_roots'").fetchone()
+    return [Path(root) for root in json.loads(row[0])] if row else []

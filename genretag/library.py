@@ -1,0 +1,97 @@
+"""Walking music folders: which files are audio, in which order, without loops.
+
+Rules:
+
+* folders are walked recursively; a file inside a walked folder counts as audio
+  when its extension is one of ``AUDIO_SUFFIXES`` (case-insensitive);
+* hidden files and folders (name starting with ``.``) inside a walked folder are
+  skipped; a path given explicitly is used even if hidden;
+* a file given explicitly is scanned whatever its extension;
+* symbolic links are followed, but a folder already visited (same device and
+  inode) is not entered again, so symlink loops end;
+* the order is deterministic: the given paths in order, each folder's entries
+  sorted by name; a file reached twice is listed once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+AUDIO_SUFFIXES = frozenset(
+    {".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".mp4", ".aac", ".alac", ".wav", ".aiff", ".aif", ".wma"}
+)
+
+
+class LibraryPathError(Exception):
+    """A path given to walk does not exist."""
+
+
+@dataclass
+class WalkResult:
+    """The audio files found, and the folders or links that could not be read."""
+
+    files: list[Path] = field(default_factory=list)
+    problems: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def is_audio_file(path: Path) -> bool:
+    """Whether a file found inside a folder counts as audio (by extension)."""
+    return path.suffix.lower() in AUDIO_SUFFIXES
+
+
+def _is_hidden(name: str) -> bool:
+    return name.startswith(".")
+
+
+def _walk_folder(folder: Path, visited: set[tuple[int, int]], result: WalkResult) -> Iterable[Path]:
+    try:
+        identity = folder.stat()
+    except OSError as error:
+        result.problems.append((folder, f"cannot read folder: {error.strerror or error}"))
+        return
+    key = (identity.st_dev, identity.st_ino)
+    if key in visited:
+        return
+    visited.add(key)
+    try:
+        with os.scandir(folder) as entries:
+            children = sorted(entries, key=lambda entry: entry.name)
+    except OSError as error:
+        result.problems.append((folder, f"cannot read folder: {error.strerror or error}"))
+        return
+    for entry in children:
+        if _is_hidden(entry.name):
+            continue
+        child = Path(entry.path)
+        try:
+            is_folder = entry.is_dir()  # follows symlinks
+        except OSError:
+            is_folder = False
+        if is_folder:
+            yield from _walk_folder(child, visited, result)
+        elif is_audio_file(child):
+            yield child
+
+
+def walk_audio_files(paths: Iterable[str | Path]) -> WalkResult:
+    """The audio files under ``paths`` (files or folders), following the module's rules.
+
+    Returned paths are absolute (not resolved, so a symlinked file keeps its name).
+    Raises ``LibraryPathError`` for a path that does not exist.
+    """
+    result = WalkResult()
+    visited: set[tuple[int, int]] = set()
+    seen: set[Path] = set()
+    for given in paths:
+        path = Path(os.path.abspath(Path(given).expanduser()))
+        if not path.exists():
+            raise LibraryPathError(f"{given}: no such file or folder")
+        found = _walk_folder(path, visited, result) if path.is_dir() else [path]
+        for file in found:
+            if file not in seen:
+                seen.add(file)
+                result.files.append(file)
+    return result
