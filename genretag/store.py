@@ -209,6 +209,22 @@ def load_results(
     return [_result_from_row(connection, row, with_segments) for row in rows]
 
 
+def results_under(
+    connection: sqlite3.Connection, model: str, roots: Iterable[str | Path], with_segments: bool = False
+) -> list[TrackResult]:
+    """Stored results of ``model`` for files equal to or below any of ``roots``, ordered by path."""
+    prefixes = [os.path.abspath(root) for root in roots]
+    rows = connection.execute(
+        f"SELECT {_RESULT_COLUMNS} FROM track_results WHERE model = ? ORDER BY path", (model,)
+    ).fetchall()
+    selected = [
+        row
+        for row in rows
+        if any(row[0] == prefix or row[0].startswith(prefix.rstrip(os.sep) + os.sep) for prefix in prefixes)
+    ]
+    return [_result_from_row(connection, row, with_segments) for row in selected]
+
+
 def fresh_result(
     connection: sqlite3.Connection, path: str | Path, model: ModelIdentity, with_segments: bool = False
 ) -> TrackResult | None:

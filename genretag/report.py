@@ -1,0 +1,234 @@
+"""Reports from track results: summary, CSV and JSON (pandas), genre-timeline plot.
+
+Report schemas (fixed; probabilities and confidences are rounded to 4 decimals):
+
+* tracks CSV, one row per track: ``path, genre, confidence, genre_2, confidence_2,
+  duration_s, n_segments, model, error`` (genre fields empty for a failed track,
+  ``error`` empty for a good one);
+* segments CSV, one row per segment: ``path, segment, start_s, end_s, genre,
+  confidence``, then one probability column per genre of the model;
+* JSON: an array of track objects ``{path, genre, confidence, probabilities
+  {genre: p}, duration_s, model, error, segments: [{start_s, end_s, genre,
+  probabilities}]}``.
+
+``path`` is relative to the working directory for files below it, absolute otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from genretag.classify import TrackResult
+
+TRACK_COLUMNS = ("path", "genre", "confidence", "genre_2", "confidence_2", "duration_s", "n_segments", "model", "error")
+SEGMENT_COLUMNS = ("path", "segment", "start_s", "end_s", "genre", "confidence")
+DECIMALS = 4
+
+# Colour per GTZAN genre (matplotlib's tab10), shared by the terminal timeline and the plot.
+GENRE_COLOURS = {
+    "blues": "#1f77b4",
+    "classical": "#ff7f0e",
+    "country": "#2ca02c",
+    "disco": "#d62728",
+    "hiphop": "#9467bd",
+    "jazz": "#8c564b",
+    "metal": "#e377c2",
+    "pop": "#7f7f7f",
+    "reggae": "#bcbd22",
+    "rock": "#17becf",
+}
+OTHER_COLOURS = ("#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354")
+
+
+def genre_colour(genre: str, genres: Sequence[str]) -> str:
+    """A stable hex colour for ``genre``; genres outside GTZAN get one by their position."""
+    if genre in GENRE_COLOURS:
+        return GENRE_COLOURS[genre]
+    return OTHER_COLOURS[list(genres).index(genre) % len(OTHER_COLOURS)]
+
+
+def display_path(path: str | Path) -> str:
+    """``path`` relative to the working directory when it lies below it, else absolute."""
+    absolute = os.path.abspath(path)
+    relative = os.path.relpath(absolute)
+    return absolute if relative.startswith("..") else relative
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(float(value), DECIMALS)
+
+
+def tracks_frame(results: Iterable[TrackResult]):
+    """The tracks report as a pandas DataFrame with ``TRACK_COLUMNS``."""
+    import pandas
+
+    rows = []
+    for result in results:
+        ranked = result.top_k(2) + [(None, None)] * 2
+        rows.append(
+            {
+                "path": display_path(result.path),
+                "genre": ranked[0][0],
+                "confidence": _rounded(ranked[0][1]),
+                "genre_2": ranked[1][0],
+                "confidence_2": _rounded(ranked[1][1]),
+                "duration_s": round(float(result.duration_s), 2),
+                "n_segments": len(result.segment_bounds),
+                "model": result.model,
+                "error": result.error,
+            }
+        )
+    return pandas.DataFrame(rows, columns=list(TRACK_COLUMNS))
+
+
+def _genre_columns(results: Sequence[TrackResult]) -> list[str]:
+    columns: list[str] = []
+    for result in results:
+        columns.extend(genre for genre in result.genres if genre not in columns)
+    return columns
+
+
+def segments_frame(results: Iterable[TrackResult]):
+    """The segments report as a pandas DataFrame: ``SEGMENT_COLUMNS`` then one column per genre."""
+    import pandas
+
+    results = list(results)
+    genres = _genre_columns(results)
+    rows = []
+    for result in results:
+        for segment in result.segments:
+            row = {
+                "path": display_path(result.path),
+                "segment": segment.index,
+                "start_s": round(segment.start_s, 2),
+                "end_s": round(segment.end_s, 2),
+                "genre": segment.genre,
+                "confidence": _rounded(segment.confidence),
+            }
+            row.update({genre: _rounded(segment.probabilities.get(genre)) for genre in genres})
+            rows.append(row)
+    return pandas.DataFrame(rows, columns=[*SEGMENT_COLUMNS, *genres])
+
+
+def track_records(results: Iterable[TrackResult]) -> list[dict]:
+    """The JSON report: one object per track, with its segment timeline."""
+    records = []
+    for result in results:
+        records.append(
+            {
+                "path": display_path(result.path),
+                "genre": result.genre,
+                "confidence": _rounded(result.confidence),
+                "probabilities": (
+                    {genre: _rounded(p) for genre, p in zip(result.genres, result.probabilities, strict=True)}
+                    if result.ok
+                    else {}
+                ),
+                "duration_s": round(float(result.duration_s), 2),
+                "model": result.model,
+                "error": result.error,
+                "segments": [
+                    {
+                        "start_s": round(segment.start_s, 2),
+                        "end_s": round(segment.end_s, 2),
+                        "genre": segment.genre,
+                        "probabilities": {genre: _rounded(p) for genre, p in segment.probabilities.items()},
+                    }
+                    for segment in result.segments
+                ],
+            }
+        )
+    return records
+
+
+def write_csv(frame, destination: str | Path | TextIO) -> None:
+    """Write a report DataFrame as CSV to a file path or an open text stream."""
+    frame.to_csv(destination, index=False)
+
+
+def write_json(records: list[dict], destination: str | Path | TextIO) -> None:
+    """Write the JSON report to a file path or an open text stream."""
+    text = json.dumps(records, indent=2, ensure_ascii=False) + "\n"
+    if isinstance(destination, (str, Path)):
+        Path(destination).write_text(text, encoding="utf-8")
+    else:
+        destination.write(text)
+
+
+@dataclass
+class ScanSummary:
+    """Totals of a scan: genre counts, failures, audio analysed and speed."""
+
+    tracks: int
+    genre_counts: dict[str, int]
+    failures: int
+    warnings: int
+    from_store: int
+    analysed: int
+    analysed_audio_s: float
+    wall_s: float
+
+    @property
+    def realtime_factor(self) -> float | None:
+        """Seconds of audio analysed per second of wall time (None when nothing was analysed)."""
+        if self.analysed == 0 or self.wall_s <= 0:
+            return None
+        return self.analysed_audio_s / self.wall_s
+
+
+def summarise(results: Sequence[TrackResult], analysed_paths: set[str], wall_s: float) -> ScanSummary:
+    """Summary of a scan's results; ``analysed_paths`` are those not taken from the store."""
+    counts = Counter(result.genre for result in results if result.ok)
+    analysed = [result for result in results if result.path in analysed_paths]
+    return ScanSummary(
+        tracks=len(results),
+        genre_counts=dict(sorted(counts.items(), key=lambda item: (-item[1], item[0]))),
+        failures=sum(not result.ok for result in results),
+        warnings=sum(bool(result.warning) for result in results if result.ok),
+        from_store=len(results) - len(analysed),
+        analysed=len(analysed),
+        analysed_audio_s=sum(result.duration_s for result in analysed),
+        wall_s=wall_s,
+    )
+
+
+def plot_timeline(result: TrackResult, destination: str | Path) -> None:
+    """Save a PNG of the track's segment probabilities stacked over time."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    segments = result.segments
+    # Each segment's probabilities hold from its start to the next segment's start
+    # (the last one to its end), so overlapping tail segments do not double-count time.
+    edges = [segment.start_s for segment in segments] + [segments[-1].end_s]
+    figure, axes = pyplot.subplots(figsize=(10, 3.6), dpi=100)
+    bottom = [0.0] * len(segments)
+    for genre in result.genres:
+        heights = [segment.probabilities[genre] for segment in segments]
+        for index, height in enumerate(heights):
+            axes.fill_between(
+                [edges[index], edges[index + 1]],
+                bottom[index],
+                bottom[index] + height,
+                color=genre_colour(genre, result.genres),
+                linewidth=0,
+                label=genre if index == 0 else None,
+            )
+        bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
+    axes.set_xlim(edges[0], edges[-1])
+    axes.set_ylim(0, 1)
+    axes.set_xlabel("time (s)")
+    axes.set_ylabel("probability")
+    axes.set_title(f"{Path(result.path).name} — {result.genre} {result.confidence:.2f} ({result.model})")
+    axes.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small", frameon=False)
+    figure.tight_layout()
+    figure.savefig(destination, format="png")
+    pyplot.close(figure)

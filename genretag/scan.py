@@ -1,0 +1,213 @@
+"""Scanning a library: cached results from the store, the rest analysed in parallel.
+
+The unit of parallel work is one track, ``analyse_track``: a plain top-level
+function, so any joblib backend (loky processes here, Dask through
+``joblib.parallel_config``) can run it. Each worker process loads the model once
+and keeps it. Results stream back as they finish; only the calling process writes
+the store, one commit per track, so an interrupted scan keeps what it finished.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from genretag import audio, store
+from genretag.classify import TrackResult, classify_file
+from genretag.library import walk_audio_files
+from genretag.weights import LoadedModel, WeightsError, find_card, read_card, sha256_of
+
+# A track whose header promises more audio than decodes (by both margins) is reported as truncated;
+# the fraction allows for durations that FFmpeg estimates from the bit rate.
+TRUNCATION_TOLERANCE_S = 1.0
+TRUNCATION_TOLERANCE_FRACTION = 0.02
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """What a worker needs to load a model by itself: small and picklable."""
+
+    name: str
+    sha256: str
+    architecture: str
+    genres: tuple[str, ...]
+    # The data home of the process that started the scan: user models live there,
+    # and a reused worker process may have been started under another one.
+    home: str
+
+    def identity(self, whole_track: bool = False) -> store.ModelIdentity:
+        """The key of this model's results in the store."""
+        return store.ModelIdentity(self.name, self.sha256, whole_track)
+
+
+def resolve_model(name: str) -> ModelRef:
+    """Find a shipped or user model by name and check its weights against the card, without torch."""
+    card_path = find_card(name)
+    card = read_card(card_path)
+    weights_path = card_path.with_suffix(".pt")
+    if not weights_path.is_file():
+        raise WeightsError(f"{weights_path}: weights file missing")
+    sha256 = sha256_of(weights_path)
+    if sha256 != card.get("sha256"):
+        raise WeightsError(f"{weights_path}: sha256 does not match its model card")
+    return ModelRef(name, sha256, card["architecture"], tuple(card["genres"]), str(store.data_home()))
+
+
+_LOADED_MODELS: dict[tuple[str, str, str], LoadedModel] = {}
+
+
+def _loaded_model(model: ModelRef) -> LoadedModel:
+    key = (model.name, model.sha256, model.home)
+    if key not in _LOADED_MODELS:
+        import torch
+
+        from genretag.weights import load_model
+
+        # Workers run one track each on one core; more threads only contend.
+        torch.set_num_threads(1)
+        os.environ["GENRETAG_HOME"] = model.home
+        loaded = load_model(model.name)
+        if loaded.sha256 != model.sha256:
+            raise WeightsError(f"model {model.name!r} changed on disk during the scan")
+        _LOADED_MODELS[key] = loaded
+    return _LOADED_MODELS[key]
+
+
+@contextmanager
+def _native_stderr_discarded():
+    """Send file descriptor 2 to a scratch file while native decoders run.
+
+    libmpg123 and FFmpeg print warnings from C straight to fd 2; the scan reports
+    each problem itself in one line, so their output is dropped.
+    """
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as scratch:
+        os.dup2(scratch.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _declared_duration(path: str) -> float | None:
+    import av
+
+    try:
+        with av.open(path) as container:
+            return container.duration / av.time_base if container.duration else None
+    except Exception:  # FFmpeg cannot read the header: nothing was declared
+        return None
+
+
+def _truncation_warning(path: str, decoded_s: float) -> str | None:
+    declared = _declared_duration(path)
+    if declared and declared - decoded_s > max(TRUNCATION_TOLERANCE_S, TRUNCATION_TOLERANCE_FRACTION * declared):
+        return f"truncated: decoded {decoded_s:.1f} s of the {declared:.1f} s its header declares"
+    return None
+
+
+def analyse_track(path: str, model: ModelRef, whole_track: bool = False) -> TrackResult:
+    """Classify one file in the current process; a file that cannot be decoded gives a result with ``error`` set.
+
+    This is the unit of parallel work. ``WeightsError`` (a broken model) is raised,
+    not recorded per file, because it would fail every track the same way.
+    """
+    loaded = _loaded_model(model)
+    with _native_stderr_discarded():
+        try:
+            result = classify_file(path, loaded, whole_track=whole_track)
+        except audio.AudioDecodeError as error:
+            return TrackResult(path=path, model=model.name, genres=model.genres, error=str(error))
+        except OSError as error:
+            return TrackResult(path=path, model=model.name, genres=model.genres, error=error.strerror or str(error))
+        result.warning = result.warning or _truncation_warning(path, result.duration_s)
+    return result
+
+
+@dataclass
+class ScanEvent:
+    """One file's outcome during a scan; ``from_store`` when no analysis was needed."""
+
+    result: TrackResult
+    from_store: bool
+
+
+def _failed(path: str, model: ModelRef, reason: str) -> TrackResult:
+    return TrackResult(path=path, model=model.name, genres=model.genres, error=reason)
+
+
+def scan_files(
+    files: Iterable[str | Path],
+    model: ModelRef,
+    connection: sqlite3.Connection,
+    jobs: int = -1,
+    use_cache: bool = True,
+    whole_track: bool = False,
+    with_segments: bool = False,
+) -> Iterator[ScanEvent]:
+    """Results for ``files``: fresh stored ones first, then the others as workers finish them.
+
+    Every analysed result is committed to the store as it arrives. ``jobs`` is the
+    number of worker processes (-1: all cores). ``with_segments`` also reads the
+    segment timelines of stored results (analysed ones always carry theirs).
+    """
+    identity = model.identity(whole_track)
+    stored = store.fresh_stamps(connection, identity) if use_cache else {}
+    fresh: list[str] = []
+    pending: dict[str, store.FileStamp] = {}
+    for file in files:
+        path = str(file)
+        try:
+            stamp = store.stamp_of(path)
+        except OSError as error:
+            yield ScanEvent(_failed(path, model, f"cannot read: {error.strerror or error}"), from_store=False)
+            continue
+        if stored.get(path) == stamp:
+            fresh.append(path)
+        elif stamp.size == 0:
+            empty = _failed(path, model, "empty file (0 bytes)")
+            store.save_result(connection, empty, stamp, identity)
+            yield ScanEvent(empty, from_store=False)
+        else:
+            pending[path] = stamp
+    for result in store.load_results(connection, model.name, fresh, with_segments=with_segments):
+        yield ScanEvent(result, from_store=True)
+    if not pending:
+        return
+    from joblib import Parallel, delayed
+
+    # One track per task so each result streams back (and is stored) as soon as it is done.
+    parallel = Parallel(n_jobs=jobs, return_as="generator_unordered", batch_size=1)
+    for result in parallel(delayed(analyse_track)(path, model, whole_track) for path in pending):
+        store.save_result(connection, result, pending[result.path], identity)
+        yield ScanEvent(result, from_store=False)
+
+
+def results_for(
+    paths: Iterable[str | Path],
+    model_name: str = "v-kernel",
+    jobs: int = -1,
+    use_cache: bool = True,
+    whole_track: bool = False,
+    with_segments: bool = False,
+) -> tuple[list[TrackResult], list[tuple[Path, str]]]:
+    """Walk ``paths`` and return every audio file's result in walk order, analysing only what the store lacks.
+
+    Also returns the walk's problems (unreadable folders). Raises
+    ``library.LibraryPathError`` for a missing path, ``WeightsError`` for a bad model.
+    """
+    walk = walk_audio_files(paths)
+    model = resolve_model(model_name)
+    connection = store.connect()
+    try:
+        events = scan_files(walk.files, model, connection, jobs, use_cache, whole_track, with_segments)
+        by_path = {event.result.path: event.result for event in events}
+    finally:
+        connection.close()
+    return [by_path[str(file)] for file in walk.files], walk.problems
