@@ -1,0 +1,1 @@
+"""Recipe study scripts and their results (training only)."""

@@ -1,0 +1,259 @@
+"""Recipe study: which training recipe tags real music best, measured so recipes can be told apart.
+
+Validation (per fold, repeated over seeds):
+
+* GTZAN snippets (../shared/data/gtzan-snippets, tracks 11-50 of each genre) are split
+  into ``--folds`` contiguous blocks of track numbers, the same blocks in every genre,
+  so GTZAN's same-artist runs of neighbouring tracks stay on one side; the GTZAN
+  classical excerpts of the held-out block's track numbers leave training too (they
+  are the same recordings);
+* one whole prototype generator (apnet, pecmae-3, pecmae-5-10s, xai-mapped in turn)
+  is held out and scored separately;
+* every run also tags the clips of ../shared/audio/cc (whole-track mean).
+
+Recipes: ``real`` trains on snippets + prototypes + GTZAN classical with the sources
+balanced inside each class; ``real-ps`` adds ±1 semitone pitch-shifted copies;
+``synth-frozen`` / ``synth-full`` first pre-train on the synthetic corpus
+(``python -m training.synth``) and then fine-tune on the real set with the
+convolutional front frozen / everything trainable; ``synth-only`` skips fine-tuning.
+
+To fit two CPU cores, training sees random ``--crop-frames`` windows of each 10 s
+segment (the networks pool over time, so they run on any length); validation
+always uses whole segments. Results are appended to ``results.csv`` beside this file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from genretag import audio, learn, models
+from genretag.models import GTZAN_GENRES
+from training.corpus import Clip, balanced_weights, folder_corpus
+from training.features import build_feature_set
+
+SHARED = Path(__file__).resolve().parents[3] / "shared"
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results.csv"
+PRETRAINED = Path(__file__).resolve().parents[1] / "cache" / "experiments"
+GENERATORS = ("apnet", "pecmae-3", "pecmae-5-10s", "xai-mapped")
+ABBREVIATIONS = {g[:3]: g for g in GTZAN_GENRES} | {"hip-hop": "hiphop"}
+RECIPES = ("real", "real-ps", "synth-only", "synth-frozen", "synth-full")
+CC_EXPECTED = {"Hungarian": "classical", "Sugar_Plum": "classical", "Vibe_Ace": "jazz", "Fishin": "country"}
+
+
+def _prototype_genre(path: Path) -> str:
+    for token in re.split(r"[_.\-]+|__", path.stem.lower()) + [path.stem.split("__")[0]]:
+        if token in GTZAN_GENRES:
+            return token
+        if token in ABBREVIATIONS:
+            return ABBREVIATIONS[token]
+    if "hip-hop" in path.stem:
+        return "hiphop"
+    raise ValueError(f"{path}: no genre in the file name")
+
+
+def real_clips(shared: Path = SHARED) -> list[Clip]:
+    """Snippets, prototypes and GTZAN classical excerpts, each with its source as ``Clip.source``."""
+    data = shared / "data"
+    clips = []
+    for path in sorted((data / "gtzan-snippets").glob("*.flac")):
+        clips.append(Clip(path, path.stem.split(".")[0], path.stem, ("snippets",)))
+    for generator in GENERATORS:
+        for path in sorted((data / "prototypes" / generator).glob("*.flac")):
+            clips.append(Clip(path, _prototype_genre(path), f"{generator}/{path.stem}", ("prototypes", generator)))
+    for path in sorted((data / "gtzan-classical").glob("*.flac")):
+        clips.append(Clip(path, "classical", f"gtzan-classical/{path.stem}", ("gtzan-classical",)))
+    return clips
+
+
+def track_number(clip: Clip) -> int | None:
+    """The GTZAN track number of a snippet or classical excerpt, else None."""
+    match = re.search(r"\.(\d{5})$", clip.track)
+    return int(match.group(1)) if match and clip.source[0] != "prototypes" else None
+
+
+def fold_of(number: int, folds: int) -> int:
+    """Contiguous blocks of the snippets' track numbers 11-50."""
+    return min(folds - 1, max(0, (number - 11) * folds // 40))
+
+
+def split(clips: list[Clip], fold: int, folds: int) -> tuple[list[Clip], list[Clip], list[Clip]]:
+    """(train, held-out snippets, held-out generator's prototypes) of one fold."""
+    held_generator = GENERATORS[fold % len(GENERATORS)]
+    train, snippets, prototypes = [], [], []
+    for clip in clips:
+        number = track_number(clip)
+        if clip.source == ("snippets",) and fold_of(number, folds) == fold:
+            snippets.append(clip)
+        elif clip.source[0] == "prototypes" and clip.source[1] == held_generator:
+            prototypes.append(clip)
+        elif clip.source == ("gtzan-classical",) and 11 <= number <= 50 and fold_of(number, folds) == fold:
+            continue  # the same recording as a held-out snippet
+        else:
+            train.append(clip)
+    return train, snippets, prototypes
+
+
+def cropped(data: learn.FeatureSet, frames: int, copies: int, seed: int) -> learn.FeatureSet:
+    """``copies`` random windows of ``frames`` frames from every segment (training only)."""
+    if frames >= data.mels.shape[-1]:
+        return data
+    generator = torch.Generator().manual_seed(seed)
+    starts = torch.randint(0, data.mels.shape[-1] - frames + 1, (copies, len(data)), generator=generator)
+    mels = torch.cat(
+        [torch.stack([m[:, s : s + frames] for m, s in zip(data.mels, row, strict=True)]) for row in starts]
+    )
+
+    def tile(tensor):
+        return tensor.repeat(copies)
+
+    return learn.FeatureSet(
+        mels,
+        tile(data.labels),
+        tile(data.tracks),
+        tile(data.weights),
+        tile(data.original),
+        data.genres,
+        data.track_names,
+    )
+
+
+class FrozenModule(nn.Module):
+    """Runs a module in eval mode without gradients and hides its parameters from the optimiser."""
+
+    def __init__(self, inner: nn.Module):
+        super().__init__()
+        object.__setattr__(self, "inner", inner)  # not registered: no parameters, no state
+
+    def forward(self, x):
+        self.inner.eval()
+        with torch.no_grad():
+            return self.inner(x)
+
+
+def pretrained(model: str, seed: int, synth: Path, per_genre: int, args) -> nn.Module:
+    """The network pre-trained on the synthetic corpus (cached on disk per model/seed/size)."""
+    path = PRETRAINED / f"{model}-s{seed}-n{per_genre}-c{args.crop_frames}-st{args.pretrain_steps}.pt"
+    network = models.build(model)
+    if path.is_file():
+        network.load_state_dict(torch.load(path, weights_only=True))
+        return network
+    clips = [c for c in folder_corpus(synth) if int(c.path.stem.rsplit(".", 1)[1]) < per_genre]
+    data = build_feature_set(clips, GTZAN_GENRES)
+    data = cropped(data, args.crop_frames, 1, seed)
+    epochs = max(1, args.pretrain_steps * args.batch // len(data))
+    learn.fit(network, data, epochs=epochs, seed=seed, batch_size=args.batch, samples_per_epoch=len(data))
+    PRETRAINED.mkdir(parents=True, exist_ok=True)
+    torch.save(network.state_dict(), path)
+    return network
+
+
+def cc_genres(network: nn.Module, shared: Path = SHARED) -> dict[str, str]:
+    """Track genre (mean over segments) of each ../shared/audio/cc clip."""
+    out = {}
+    network.eval()
+    for path in sorted((shared / "audio" / "cc").glob("*.ogg")):
+        segments = audio.segment_array(audio.load(path))
+        with torch.inference_mode():
+            probabilities = torch.softmax(network(audio.log_mel(segments).unsqueeze(1)), dim=1).mean(dim=0)
+        out[path.stem.split("_-_")[-1][:24]] = GTZAN_GENRES[int(probabilities.argmax())]
+    return out
+
+
+def run(recipe: str, model: str, fold: int, seed: int, clips: list[Clip], args) -> dict:
+    """Train one recipe on one fold with one seed and score it."""
+    began = time.perf_counter()
+    if recipe.startswith("synth"):
+        network = pretrained(model, seed, args.synth, args.synth_per_genre, args)
+    else:
+        network = models.build(model)
+    train, snippets, prototypes = split(clips, fold, args.folds)
+    if recipe != "synth-only":
+        pitch_shift = 1 if recipe == "real-ps" else 0
+        data = build_feature_set(train, GTZAN_GENRES, pitch_shift=pitch_shift, weights=balanced_weights(train))
+        data = cropped(data, args.crop_frames, 2, seed)
+        front = network.features
+        if recipe == "synth-frozen":
+            network.features = FrozenModule(front)
+        epochs = max(1, args.steps * args.batch // args.samples_per_epoch)
+        learn.fit(
+            network, data, epochs=epochs, seed=seed, batch_size=args.batch, samples_per_epoch=args.samples_per_epoch
+        )
+        network.features = front
+    snippet_eval = learn.evaluate(network, build_feature_set(snippets, GTZAN_GENRES))
+    prototype_eval = learn.evaluate(network, build_feature_set(prototypes, GTZAN_GENRES))
+    tagged = cc_genres(network)
+    cc_right = sum(
+        genre == expected for name, genre in tagged.items() for key, expected in CC_EXPECTED.items() if key[:8] in name
+    )
+    predicted = snippet_eval.confusion.sum(axis=0)
+    return {
+        "recipe": recipe,
+        "model": model,
+        "fold": fold,
+        "seed": seed,
+        "snippet_acc": round(snippet_eval.track_accuracy, 4),
+        "n_snippets": snippet_eval.n_tracks,
+        "heldout_generator": GENERATORS[fold % len(GENERATORS)],
+        "prototype_acc": round(prototype_eval.track_accuracy, 4),
+        "n_prototypes": prototype_eval.n_tracks,
+        "genres_predicted": int((predicted > 0).sum()),
+        "cc_right_of_4": cc_right,
+        "cc": " ".join(f"{name}={genre}" for name, genre in tagged.items()),
+        "steps": args.steps,
+        "crop_frames": args.crop_frames,
+        "synth_per_genre": args.synth_per_genre if recipe.startswith("synth") else 0,
+        "seconds": round(time.perf_counter() - began, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every (recipe, model, fold, seed) asked for; append one CSV row per run."""
+    parser = argparse.ArgumentParser(prog="python -m training.experiments.recipes", description=__doc__.split("\n")[0])
+    parser.add_argument("--recipes", default="real,synth-frozen,synth-full", help=f"comma list of {', '.join(RECIPES)}")
+    parser.add_argument("--models", default="v-kernel", help="comma list of architectures")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--only-folds", default="", help="comma list: run only these folds (default all)")
+    parser.add_argument("--seeds", default="0,1", help="comma list of seeds")
+    parser.add_argument("--synth", type=Path, default=Path(__file__).resolve().parents[1] / "cache" / "synth")
+    parser.add_argument("--synth-per-genre", type=int, default=100)
+    parser.add_argument("--pretrain-steps", type=int, default=300, help="optimiser steps of synthetic pre-training")
+    parser.add_argument("--steps", type=int, default=120, help="optimiser steps of (fine-)tuning on the real set")
+    parser.add_argument("--samples-per-epoch", type=int, default=480)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--crop-frames", type=int, default=128, help="training window in frames (431 = whole segment)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    unknown = set(args.recipes.split(",")) - set(RECIPES)
+    if unknown:
+        print(f"error: unknown recipe(s) {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    learn.use_threads(args.threads)
+    clips = real_clips()
+    folds = [int(f) for f in args.only_folds.split(",")] if args.only_folds else range(args.folds)
+    for model in args.models.split(","):
+        for seed in (int(s) for s in args.seeds.split(",")):
+            for fold in folds:
+                for recipe in args.recipes.split(","):
+                    row = run(recipe, model, fold, seed, clips, args)
+                    new = not args.out.exists()
+                    with args.out.open("a", newline="") as handle:
+                        writer = csv.DictWriter(handle, fieldnames=list(row))
+                        if new:
+                            writer.writeheader()
+                        writer.writerow(row)
+                    print(" ".join(f"{k}={v}" for k, v in row.items()), file=sys.stderr, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
