@@ -39,9 +39,12 @@ TOP_DB = 80.0
 MIN_TAIL_SECONDS = 3.0
 MIN_TRACK_SECONDS = 1.0
 SEGMENT_FRAMES = 1 + SEGMENT_SAMPLES // HOP_LENGTH
+# Slaney's mel scale (the "slaney" of the model cards).
+SLANEY_HZ_PER_MEL = 200.0 / 3
+SLANEY_KNEE_HZ = 1000.0
+SLANEY_LOG_STEP = np.log(6.4) / 27.0
+MEL_BAND_GROUP = 16
 
-# Containers libsndfile decodes natively; anything else goes through PyAV (FFmpeg).
-SOUNDFILE_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".au"})
 DECODE_BLOCK_SECONDS = 30.0
 
 
@@ -90,68 +93,58 @@ def _one_line(error: BaseException) -> str:
     return text[:300]
 
 
-def _soundfile_blocks(path: Path) -> Iterator[tuple[np.ndarray, int]]:
-    import soundfile
-
-    try:
-        handle = soundfile.SoundFile(str(path))
-    except Exception as error:  # libsndfile raises its own error types and RuntimeError
-        raise AudioDecodeError(_one_line(error)) from None
-    with handle:
-        if handle.frames == 0 and handle.format not in {"MPEG", "OGG"}:
-            raise AudioDecodeError("file holds no audio frames")
-        block = max(1, int(handle.samplerate * DECODE_BLOCK_SECONDS))
-        while True:
-            data = handle.read(block, dtype="float32", always_2d=True)
-            if len(data) == 0:
-                return
-            yield data.mean(axis=1), handle.samplerate
+def _decode_reason(error: BaseException) -> str:
+    # FFmpeg errors repeat the file name, which the caller already shows.
+    return getattr(error, "strerror", None) or _one_line(error)
 
 
-def _pyav_blocks(path: Path) -> Iterator[tuple[np.ndarray, int]]:
+def _channel_mean(planar_blocks: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(planar_blocks, axis=1).mean(axis=0, dtype=np.float32)
+
+
+def _decoded_blocks(path: Path) -> Iterator[tuple[np.ndarray, int]]:
+    """Yield ``(mono float32 block, source rate)`` of about ``DECODE_BLOCK_SECONDS`` each.
+
+    FFmpeg (PyAV) decodes every container: measured on real Ogg Vorbis, Opus, MP3,
+    FLAC and WAV it is 1.2 to 3 times faster than libsndfile, and it writes nothing
+    to stderr. FFmpeg only converts the sample format to planar float; the downmix
+    is a plain channel mean and resampling happens once, later, in soxr.
+    """
     import av
 
     av.logging.set_level(av.logging.PANIC)
     try:
         container = av.open(str(path))
-        stream = next(s for s in container.streams if s.type == "audio")
-    except StopIteration:
-        raise AudioDecodeError("no audio stream") from None
     except Exception as error:
-        raise AudioDecodeError(_one_line(error)) from None
+        raise AudioDecodeError(_decode_reason(error)) from None
     with container:
-        rate = stream.codec_context.sample_rate or SAMPLE_RATE
-        # Downmix in FFmpeg, at the source rate: resampling happens once, in soxr.
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+        stream = next((s for s in container.streams if s.type == "audio"), None)
+        if stream is None:
+            raise AudioDecodeError("no audio stream")
+        converter = None
+        rate = 0
         pending: list[np.ndarray] = []
         pending_len = 0
-        block = int(rate * DECODE_BLOCK_SECONDS)
-        for frame in container.decode(stream):
-            for mono in resampler.resample(frame):
-                pending.append(mono.to_ndarray().reshape(-1))
-                pending_len += pending[-1].size
-            if pending_len >= block:
-                yield np.concatenate(pending), rate
-                pending, pending_len = [], 0
-        for mono in resampler.resample(None):
-            pending.append(mono.to_ndarray().reshape(-1))
-        if pending:
-            yield np.concatenate(pending), rate
-
-
-def _decoded_blocks(path: Path) -> Iterator[tuple[np.ndarray, int]]:
-    if path.suffix.lower() in SOUNDFILE_SUFFIXES:
         try:
-            first = None
-            blocks = _soundfile_blocks(path)
-            first = next(blocks, None)
-        except AudioDecodeError:
-            first = None
-        if first is not None:
-            yield first
-            yield from blocks
-            return
-    yield from _pyav_blocks(path)
+            for frame in container.decode(stream):
+                if converter is None:
+                    rate = frame.sample_rate
+                    # One-second frames keep the Python loop short whatever the codec's frame size.
+                    converter = av.AudioResampler(format="fltp", layout=frame.layout, rate=rate, frame_size=rate)
+                for planar in converter.resample(frame):
+                    pending.append(planar.to_ndarray())
+                    pending_len += planar.samples
+                if pending_len >= rate * DECODE_BLOCK_SECONDS:
+                    yield _channel_mean(pending), rate
+                    pending, pending_len = [], 0
+            if converter is not None:
+                pending.extend(planar.to_ndarray() for planar in converter.resample(None))
+        except Exception as error:
+            if pending:  # keep what decoded before the damage; the caller reports the error
+                yield _channel_mean(pending), rate
+            raise AudioDecodeError(_decode_reason(error)) from None
+        if pending:
+            yield _channel_mean(pending), rate
 
 
 def stream_mono(path: str | Path, report: DecodeReport | None = None) -> Iterator[np.ndarray]:
@@ -170,14 +163,10 @@ def stream_mono(path: str | Path, report: DecodeReport | None = None) -> Iterato
     while True:
         try:
             item = next(blocks, None)
-        except AudioDecodeError:
+        except AudioDecodeError as error:
             if produced == 0:
                 raise
-            item = None
-        except Exception as error:  # native decoders raise many types mid-stream
-            if produced == 0:
-                raise AudioDecodeError(_one_line(error)) from None
-            report.warning = f"decoding stopped after {produced / SAMPLE_RATE:.1f} s: {_one_line(error)}"
+            report.warning = f"decoding stopped after {produced / SAMPLE_RATE:.1f} s: {error}"
             item = None
         if item is None:
             break
@@ -243,20 +232,77 @@ def segment_array(samples: np.ndarray) -> np.ndarray:
     return np.stack([s.samples for s in segments_from_blocks(iter([samples.astype(np.float32)]))])
 
 
+def _hz_to_slaney_mel(hz: np.ndarray) -> np.ndarray:
+    # Slaney's Auditory Toolbox scale: linear below 1 kHz, logarithmic above.
+    linear = hz / SLANEY_HZ_PER_MEL
+    knee_mel = SLANEY_KNEE_HZ / SLANEY_HZ_PER_MEL
+    log_part = knee_mel + np.log(np.maximum(hz, SLANEY_KNEE_HZ) / SLANEY_KNEE_HZ) / SLANEY_LOG_STEP
+    return np.where(hz >= SLANEY_KNEE_HZ, log_part, linear)
+
+
+def _slaney_mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    knee_mel = SLANEY_KNEE_HZ / SLANEY_HZ_PER_MEL
+    log_part = SLANEY_KNEE_HZ * np.exp(SLANEY_LOG_STEP * (mel - knee_mel))
+    return np.where(mel >= knee_mel, log_part, mel * SLANEY_HZ_PER_MEL)
+
+
 @lru_cache(maxsize=1)
-def _mel_filterbank():
-    import librosa
+def mel_filterbank() -> np.ndarray:
+    """The ``(N_MELS, 1 + N_FFT // 2)`` Slaney-scale, area-normalised triangular filterbank.
+
+    The same filters as ``librosa.filters.mel(norm="slaney", htk=False)`` (a test
+    checks it), computed here because importing librosa costs a worker over a second.
+    """
+    bin_hz = np.linspace(0.0, SAMPLE_RATE / 2, 1 + N_FFT // 2)
+    mel_edges = np.linspace(_hz_to_slaney_mel(np.float64(F_MIN)), _hz_to_slaney_mel(np.float64(F_MAX)), N_MELS + 2)
+    edges_hz = _slaney_mel_to_hz(mel_edges)
+    lower, centre, upper = edges_hz[:-2, None], edges_hz[1:-1, None], edges_hz[2:, None]
+    rising = (bin_hz - lower) / (centre - lower)
+    falling = (upper - bin_hz) / (upper - centre)
+    triangles = np.maximum(0.0, np.minimum(rising, falling))
+    return (triangles * (2.0 / (upper - lower))).astype(np.float32)
+
+
+@lru_cache(maxsize=1)
+def _mel_bands() -> tuple:
+    # Each mel filter is non-zero over a few neighbouring bins only, so groups of
+    # filters multiply just their own bin range: the same sums, a third of the time.
     import torch
 
-    bank = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=F_MIN, fmax=F_MAX)
-    return torch.from_numpy(bank.astype(np.float32))
+    bank = mel_filterbank()
+    nonzero = bank > 0
+    first = nonzero.argmax(axis=1)
+    stop = nonzero.shape[1] - nonzero[:, ::-1].argmax(axis=1)
+    bands = []
+    for start in range(0, N_MELS, MEL_BAND_GROUP):
+        rows = slice(start, start + MEL_BAND_GROUP)
+        low, high = int(first[rows].min()), int(stop[rows].max())
+        bands.append((low, high, torch.from_numpy(np.ascontiguousarray(bank[rows, low:high].T))))
+    return tuple(bands)
 
 
 @lru_cache(maxsize=1)
-def _window():
-    import torch
+def _window() -> np.ndarray:
+    # Periodic Hann window, as torch.hann_window gives.
+    return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)
 
-    return torch.hann_window(N_FFT)
+
+def _log_mel_one(signal: np.ndarray) -> torch.Tensor:  # noqa: F821 - torch is imported lazily
+    """``(frames, N_MELS)`` scaled log-mel of one 1-D signal (centred, reflect-padded frames)."""
+    import torch
+    from numpy.lib.stride_tricks import sliding_window_view
+    from scipy import fft
+
+    padded = np.pad(signal, N_FFT // 2, mode="reflect")
+    frames = sliding_window_view(padded, N_FFT)[::HOP_LENGTH] * _window()
+    spectrum = fft.rfft(frames, axis=-1)
+    power = torch.from_numpy(spectrum.real**2 + spectrum.imag**2)
+    # torch rather than numpy for the products: numpy's OpenBLAS starts threads for
+    # them, which is ruinous with one busy core per worker.
+    mel = torch.cat([power[:, low:high] @ weights for low, high, weights in _mel_bands()], dim=1)
+    db = 10.0 * torch.log10(mel.clamp_min(1e-10))
+    db = torch.clamp_min(db - db.max(), -TOP_DB)
+    return db / (TOP_DB / 2) + 1.0
 
 
 def log_mel(samples) -> torch.Tensor:  # noqa: F821 - torch is imported lazily
@@ -264,19 +310,18 @@ def log_mel(samples) -> torch.Tensor:  # noqa: F821 - torch is imported lazily
 
     Each spectrogram is scaled to its own peak (0 dB), floored at ``-TOP_DB`` and
     mapped to about [-1, 1], so the model sees the same input whatever the gain.
+    One signal at a time, with scipy's FFT and a banded mel product: three times
+    faster than ``torch.stft`` with a dense mel matrix, and the working set stays in cache.
     """
     import torch
 
-    audio = torch.as_tensor(samples, dtype=torch.float32)
+    audio = np.asarray(samples, dtype=np.float32)
     flat = audio.reshape(-1, audio.shape[-1])
-    spectrum = torch.stft(flat, N_FFT, HOP_LENGTH, window=_window(), center=True, return_complex=True)
-    power = spectrum.real.square() + spectrum.imag.square()
-    mel = torch.matmul(_mel_filterbank(), power)
-    db = 10.0 * torch.log10(mel.clamp_min(1e-10))
-    peak = db.amax(dim=(-2, -1), keepdim=True)
-    db = torch.maximum(db - peak, torch.tensor(-TOP_DB))
-    scaled = db / (TOP_DB / 2) + 1.0
-    return scaled.reshape(*audio.shape[:-1], N_MELS, scaled.shape[-1])
+    n_frames = 1 + flat.shape[-1] // HOP_LENGTH
+    out = torch.empty((flat.shape[0], N_MELS, n_frames), dtype=torch.float32)
+    for row, signal in zip(out, flat, strict=True):
+        row.copy_(_log_mel_one(signal).T)
+    return out.reshape(*audio.shape[:-1], N_MELS, n_frames)
 
 
 def count_segments(n_samples: int) -> int:

@@ -1,0 +1,87 @@
+"""The fast inference paths compute what the plain reference computations compute.
+
+The front end decodes with FFmpeg, builds its own mel filterbank, uses scipy's FFT
+with a banded mel product, and the networks run with BatchNorm folded into the
+convolutions. Each is checked here against the straightforward computation it
+replaces (libsndfile, librosa, ``torch.stft``, the eager network).
+"""
+
+from __future__ import annotations
+
+import librosa
+import numpy as np
+import pytest
+import soundfile
+import torch
+from conftest import BRAHMS
+
+from genretag import audio, models
+from genretag.weights import inference_network
+
+
+def reference_log_mel(samples: np.ndarray) -> torch.Tensor:
+    """The textbook computation: torch.stft, librosa's dense filterbank, per-spectrogram peak scaling."""
+    signal = torch.as_tensor(samples, dtype=torch.float32)
+    window = torch.hann_window(audio.N_FFT)
+    spectrum = torch.stft(signal, audio.N_FFT, audio.HOP_LENGTH, window=window, center=True, return_complex=True)
+    bank = librosa.filters.mel(sr=audio.SAMPLE_RATE, n_fft=audio.N_FFT, n_mels=audio.N_MELS, fmin=audio.F_MIN)
+    mel = torch.from_numpy(bank) @ spectrum.abs().square()
+    db = 10.0 * torch.log10(mel.clamp_min(1e-10))
+    db = torch.maximum(db - db.amax(dim=(-2, -1), keepdim=True), torch.tensor(-audio.TOP_DB))
+    return db / (audio.TOP_DB / 2) + 1.0
+
+
+@pytest.fixture(scope="module")
+def brahms_segments() -> np.ndarray:
+    return audio.segment_array(audio.load(BRAHMS))[:3]
+
+
+def test_mel_filterbank_matches_librosa_slaney():
+    expected = librosa.filters.mel(sr=audio.SAMPLE_RATE, n_fft=audio.N_FFT, n_mels=audio.N_MELS, fmin=audio.F_MIN)
+    ours = audio.mel_filterbank()
+    assert ours.shape == expected.shape == (audio.N_MELS, 1 + audio.N_FFT // 2)
+    np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-9)
+
+
+def test_log_mel_matches_the_stft_reference_on_real_music(brahms_segments):
+    ours = audio.log_mel(brahms_segments)
+    expected = reference_log_mel(brahms_segments)
+    assert ours.shape == expected.shape == (3, audio.N_MELS, audio.SEGMENT_FRAMES)
+    assert float((ours - expected).abs().max()) < 1e-4
+    # A whole track in one spectrogram (the BICRNN whole-track pass) too.
+    joined = brahms_segments.reshape(-1)
+    assert float((audio.log_mel(joined) - reference_log_mel(joined)).abs().max()) < 1e-4
+
+
+@pytest.mark.parametrize("suffix", [".flac", ".ogg", ".mp3", ".wav"])
+def test_ffmpeg_decoding_equals_libsndfile_channel_mean(tmp_path, suffix):
+    stereo, rate = soundfile.read(BRAHMS, dtype="float32", always_2d=True, frames=44_100 * 12)
+    path = tmp_path / f"clip{suffix}"
+    soundfile.write(path, stereo, rate)
+    expected, _ = soundfile.read(path, dtype="float32", always_2d=True)
+    blocks = list(audio._decoded_blocks(path))
+    decoded = np.concatenate([block for block, _ in blocks])
+    assert {block_rate for _, block_rate in blocks} == {rate}
+    assert decoded.shape == (expected.shape[0],)
+    np.testing.assert_allclose(decoded, expected.mean(axis=1), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(models.ARCHITECTURES))
+def test_inference_network_gives_the_eager_networks_outputs(name, brahms_segments):
+    torch.manual_seed(0)
+    network = models.build(name)
+    for module in network.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):  # non-trivial statistics, as after training
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+            module.weight.data.uniform_(0.5, 1.5)
+            module.bias.data.uniform_(-0.2, 0.2)
+    network.eval()
+    fast = inference_network(network)
+    spectrograms = audio.log_mel(brahms_segments).unsqueeze(1)
+    with torch.inference_mode():
+        expected = network(spectrograms)
+        ours = fast(spectrograms.contiguous(memory_format=torch.channels_last))
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in network.modules())  # the original is untouched
+    torch.testing.assert_close(ours, expected, rtol=1e-4, atol=1e-5)
