@@ -53,7 +53,8 @@ def _fail_usage(message: str) -> None:
 def _stderr_console():
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False)
+    # soft_wrap: a problem report stays one line, however narrow the terminal
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _report_line(console, kind: str, path: str, reason: str) -> None:

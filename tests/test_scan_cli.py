@@ -1,0 +1,296 @@
+"""`genretag scan` end to end: real audio in several containers, damaged files, the store, Ctrl-C."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas
+import pytest
+import soundfile
+from conftest import BRAHMS, VIBE_ACE
+from typer.testing import CliRunner
+
+from genretag import store
+from genretag.cli import app
+from genretag.models import GTZAN_GENRES
+from genretag.report import SEGMENT_COLUMNS, TRACK_COLUMNS
+
+RATE = 22_050
+
+
+def clip(source: Path, start_s: float, seconds: float) -> np.ndarray:
+    """A mono float32 excerpt of a real recording at 22.05 kHz."""
+    with soundfile.SoundFile(source) as handle:
+        handle.seek(int(start_s * handle.samplerate))
+        samples = handle.read(int(seconds * handle.samplerate), dtype="float32", always_2d=True).mean(axis=1)
+        assert handle.samplerate == RATE
+    return samples
+
+
+def write_m4a(path: Path, samples: np.ndarray) -> None:
+    """AAC in an MP4 container, written by PyAV (FFmpeg)."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=RATE)
+        stream.layout = "mono"
+        for start in range(0, len(samples), 1024):
+            frame = av.AudioFrame.from_ndarray(samples[None, start : start + 1024], format="fltp", layout="mono")
+            frame.sample_rate = RATE
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+
+
+def write_audio(path: Path, samples: np.ndarray) -> Path:
+    """Write real audio in the container its suffix names."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = path.suffix.lower()
+    if suffix == ".m4a":
+        write_m4a(path, samples)
+    elif suffix == ".opus":
+        import soxr
+
+        soundfile.write(path, soxr.resample(samples, RATE, 48_000), 48_000, format="OGG", subtype="OPUS")
+    elif suffix == ".mp3":
+        soundfile.write(path, samples, RATE, format="MP3")
+    else:
+        soundfile.write(path, samples, RATE)
+    return path
+
+
+GOOD = [
+    "jazz.mp3",
+    "jazz.flac",
+    "strings.ogg",
+    "strings.opus",
+    "jazz.m4a",
+    "strings.wav",
+    "Café del Mar/Niño — ü 1.flac",
+]
+BAD = ["corrupt.ogg", "empty.flac", "notes.mp3"]
+TRUNCATED = "cut off.mp3"
+
+
+@pytest.fixture(scope="module")
+def mixed_library(tmp_path_factory) -> Path:
+    """Good files in six containers, a truncated MP3, damaged files, and things the walk must skip."""
+    root = tmp_path_factory.mktemp("library")
+    jazz, strings = clip(VIBE_ACE, 20, 12), clip(BRAHMS, 5, 12)
+    for name in GOOD:
+        write_audio(root / name, jazz if "jazz" in name or "ü" in name else strings)
+    full = write_audio(root / "whole.mp3", clip(VIBE_ACE, 0, 24)).read_bytes()
+    (root / "whole.mp3").unlink()
+    (root / TRUNCATED).write_bytes(full[: len(full) // 2])
+    (root / "corrupt.ogg").write_bytes(b"OggS" + np.random.default_rng(0).bytes(6000))
+    (root / "empty.flac").write_bytes(b"")
+    (root / "notes.mp3").write_text("shopping list: not audio at all\n" * 40)
+    write_audio(root / ".hidden" / "secret.flac", jazz)
+    write_audio(root / ".dotfile.wav", jazz)
+    (root / "cover.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
+    return root
+
+
+@pytest.fixture(autouse=True)
+def default_model(genretag_home):
+    """Until shipped weights exist: a random-init v-kernel user model (removed once weights/ is filled)."""
+    from genretag import models, weights
+
+    if not (weights.shipped_weights_dir() / "v-kernel.pt").exists():
+        card = {"architecture": "v-kernel", "genres": list(GTZAN_GENRES)}
+        weights.save_model(models.build("v-kernel"), "v-kernel", weights.user_models_dir(), card)
+
+
+def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "genretag", *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def test_scan_classifies_every_container_and_reports_each_bad_file(mixed_library, tmp_path):
+    tracks_csv, segments_csv, report_json = tmp_path / "t.csv", tmp_path / "s.csv", tmp_path / "r.json"
+    done = run_cli(
+        "scan", str(mixed_library), "--jobs", "2",
+        "--csv", str(tracks_csv), "--segments-csv", str(segments_csv), "--json", str(report_json),
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+
+    tracks = pandas.read_csv(tracks_csv)
+    assert list(tracks.columns) == list(TRACK_COLUMNS)
+    rows = {
+        Path(path).relative_to(mixed_library).as_posix(): row
+        for path, row in zip(tracks.path, tracks.to_dict("records"), strict=True)
+    }
+    assert sorted(rows) == sorted([*GOOD, TRUNCATED, *BAD])  # hidden files and cover.jpg are not scanned
+    for name in [*GOOD, TRUNCATED]:
+        row = rows[name]
+        assert row["genre"] in GTZAN_GENRES and pandas.isna(row["error"]), name
+        assert 0 < row["confidence_2"] <= row["confidence"] <= 1
+        assert row["model"] == "v-kernel"
+    for name in GOOD:
+        assert rows[name]["duration_s"] == pytest.approx(12, abs=0.1) and rows[name]["n_segments"] == 1
+    assert 4 < rows[TRUNCATED]["duration_s"] < 20
+    for name in BAD:
+        assert pandas.isna(rows[name]["genre"]) and rows[name]["error"] and rows[name]["n_segments"] == 0
+    assert rows["empty.flac"]["error"] == "empty file (0 bytes)"
+
+    # stderr: one line per problem, naming the file; nothing from native decoders
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert sorted(line.split(":")[0] for line in lines) == ["error"] * 3 + ["warning"], done.stderr
+    for name in BAD:
+        assert sum(name in line for line in lines if line.startswith("error: ")) == 1
+    assert any(TRUNCATED in line and "truncated" in line for line in lines if line.startswith("warning: "))
+    assert "11 tracks: 8 classified, 3 failed, 1 with warnings; 11 analysed, 0 from the store" in done.stdout
+    assert "× realtime" in done.stdout and "Niño" in done.stdout
+
+    segments = pandas.read_csv(segments_csv)
+    assert list(segments.columns) == [*SEGMENT_COLUMNS, *GTZAN_GENRES]
+    assert len(segments) == tracks.n_segments.sum()
+    assert np.allclose(segments[list(GTZAN_GENRES)].sum(axis=1), 1, atol=1e-3)
+
+    records = json.loads(report_json.read_text(encoding="utf-8"))
+    assert len(records) == len(tracks)
+    for record in records:
+        assert list(record) == [
+            "path",
+            "genre",
+            "confidence",
+            "probabilities",
+            "duration_s",
+            "model",
+            "error",
+            "segments",
+        ]
+        if record["error"] is None:
+            assert list(record["probabilities"]) == list(GTZAN_GENRES)
+            assert record["genre"] == max(record["probabilities"], key=record["probabilities"].get)
+            for segment in record["segments"]:
+                assert list(segment) == ["start_s", "end_s", "genre", "probabilities"]
+        else:
+            assert record["genre"] is None and record["segments"] == []
+
+
+def analyses(home: Path) -> dict[str, tuple[int, float]]:
+    """Path → (times analysed, time of latest analysis), read from the store."""
+    with sqlite3.connect(home / "genretag.sqlite") as connection:
+        rows = connection.execute("SELECT path, analyses, analysed_at FROM track_results").fetchall()
+    return {path: (count, at) for path, count, at in rows}
+
+
+def small_library(root: Path) -> list[Path]:
+    music = clip(VIBE_ACE, 10, 11)
+    files = [write_audio(root / name, music) for name in ("a/one.flac", "a/two.ogg", "b/three.wav")]
+    (root / "b" / "bad.mp3").write_text("not audio")
+    return [*files, root / "b" / "bad.mp3"]
+
+
+def test_rescan_analyses_nothing_and_a_touched_file_exactly_once(tmp_path, genretag_home):
+    files = small_library(tmp_path / "lib")
+    runner = CliRunner()
+    first = runner.invoke(app, ["scan", str(tmp_path / "lib"), "--jobs", "2"])
+    assert first.exit_code == 1, first.output
+    stored = analyses(genretag_home)
+    assert sorted(stored) == sorted(map(str, files)) and {count for count, _ in stored.values()} == {1}
+
+    again = runner.invoke(app, ["scan", str(tmp_path / "lib"), "--jobs", "2"])
+    assert again.exit_code == 1  # the stored failure still counts
+    assert "0 analysed, 4 from the store" in again.stdout
+    assert "bad.mp3" in again.stderr and "(stored result)" in again.stderr
+    assert analyses(genretag_home) == stored
+
+    touched = files[1]
+    os.utime(touched, ns=(touched.stat().st_atime_ns, touched.stat().st_mtime_ns + 2_000_000_000))
+    third = runner.invoke(app, ["scan", str(tmp_path / "lib"), "--jobs", "2"])
+    assert "1 analysed, 3 from the store" in third.stdout
+    after = analyses(genretag_home)
+    assert {path for path in after if after[path] != stored[path]} == {str(touched)}
+    assert after[str(touched)][0] == 2
+
+    forced = runner.invoke(app, ["scan", str(files[0]), "--jobs", "2", "--no-cache"])
+    assert forced.exit_code == 0 and analyses(genretag_home)[str(files[0])][0] == 2
+    with store.connect() as connection:
+        assert store.last_scan_roots(connection) == [files[0]]
+
+
+def test_interrupted_scan_keeps_finished_tracks_and_resumes(tmp_path, genretag_home):
+    library = tmp_path / "big"
+    write_audio(library / "000.wav", clip(VIBE_ACE, 0, 20))
+    for index in range(1, 20):
+        os.link(library / "000.wav", library / f"{index:03d}.wav")  # same audio, 20 separate paths
+    database = genretag_home / "genretag.sqlite"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "genretag", "scan", str(library), "--jobs", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        with contextlib.suppress(sqlite3.OperationalError):  # the scan may not have created the tables yet
+            if database.exists() and analyses(genretag_home):
+                break
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "interrupted:" in stderr and "Traceback" not in stderr
+    finished = analyses(genretag_home)
+    assert 1 <= len(finished) < 20
+
+    resumed = run_cli("scan", str(library), "--jobs", "2")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{20 - len(finished)} analysed, {len(finished)} from the store" in resumed.stdout
+    after = analyses(genretag_home)
+    assert len(after) == 20 and {count for count, _ in after.values()} == {1}
+    assert {path: after[path] for path in finished} == finished
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--whole-track"], "--whole-track needs the bicrnn architecture"),
+        (["--model", "no-such-model"], "unknown model 'no-such-model'"),
+        (["--top-k", "11"], "--top-k 11 is more than the model's 10 genres"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(tmp_path, arguments, message):
+    write_audio(tmp_path / "a.wav", clip(VIBE_ACE, 0, 3))
+    result = CliRunner().invoke(app, ["scan", str(tmp_path), *arguments])
+    assert result.exit_code == 2 and message in result.stderr
+
+
+def test_missing_path_is_a_usage_error(tmp_path):
+    result = CliRunner().invoke(app, ["scan", str(tmp_path / "nowhere")])
+    assert result.exit_code == 2 and "nowhere: no such file or folder" in result.stderr
+
+
+def test_whole_track_pass_with_a_bicrnn_user_model(tmp_path, genretag_home):
+    import torch
+
+    from genretag import audio, models, weights
+
+    card = {"architecture": "bicrnn", "genres": list(GTZAN_GENRES)}
+    weights.save_model(models.build("bicrnn"), "my-bicrnn", weights.user_models_dir(), card)
+    track = write_audio(tmp_path / "song.flac", clip(VIBE_ACE, 0, 25))
+    report = tmp_path / "r.json"
+    result = CliRunner().invoke(
+        app, ["scan", str(track), "--model", "my-bicrnn", "--whole-track", "--jobs", "2", "--json", str(report)]
+    )
+    assert result.exit_code == 0, result.output
+    [record] = json.loads(report.read_text())
+    assert len(record["segments"]) == 3 and record["model"] == "my-bicrnn"
+    # The track's probabilities come from one pass over the two contiguous segments joined in time.
+    loaded = weights.load_model("my-bicrnn")
+    mels = audio.log_mel(audio.segment_array(audio.load(track))[:2])
+    expected = loaded.predict(torch.cat(list(mels), dim=-1)[None])[0]
+    np.testing.assert_allclose(list(record["probabilities"].values()), expected, atol=1e-4)
+    with store.connect() as connection:
+        assert connection.execute("SELECT whole_track FROM track_results").fetchall() == [(1,)]
