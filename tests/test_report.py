@@ -1,0 +1,171 @@
+"""Report schemas (CSV, JSON), `genretag export` from the store, and `genretag timeline`."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pandas
+import pytest
+import soundfile
+from conftest import BRAHMS
+from typer.testing import CliRunner
+
+from genretag import report
+from genretag.classify import TrackResult
+from genretag.cli import app
+from genretag.models import GTZAN_GENRES
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(autouse=True)
+def default_model(genretag_home):
+    """Until shipped weights exist: a random-init v-kernel user model (removed once weights/ is filled)."""
+    from genretag import models, weights
+
+    if not (weights.shipped_weights_dir() / "v-kernel.pt").exists():
+        card = {"architecture": "v-kernel", "genres": list(GTZAN_GENRES)}
+        weights.save_model(models.build("v-kernel"), "v-kernel", weights.user_models_dir(), card)
+
+
+def result_with(path, rows) -> TrackResult:
+    probabilities = np.array(rows, dtype=np.float32)
+    bounds = [(10.0 * i, 10.0 * i + 10.0) for i in range(len(rows))]
+    return TrackResult(
+        path=str(path),
+        model="v-kernel",
+        genres=("classical", "jazz", "rock"),
+        duration_s=10.0 * len(rows),
+        segment_bounds=bounds,
+        segment_probabilities=probabilities,
+        probabilities=probabilities.mean(axis=0),
+    )
+
+
+@pytest.fixture
+def results(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    good = result_with(tmp_path / "music" / "a.flac", [[0.88, 0.10, 0.02], [0.2, 0.7, 0.1]])
+    failed = TrackResult(path="/elsewhere/b.mp3", model="v-kernel", genres=good.genres, error="no audio stream")
+    return [good, failed]
+
+
+def test_tracks_csv_schema_and_values(results):
+    buffer = io.StringIO()
+    report.write_csv(report.tracks_frame(results), buffer)
+    lines = buffer.getvalue().splitlines()
+    assert lines[0] == "path,genre,confidence,genre_2,confidence_2,duration_s,n_segments,model,error"
+    assert lines[1] == "music/a.flac,classical,0.54,jazz,0.4,20.0,2,v-kernel,"
+    assert lines[2] == "/elsewhere/b.mp3,,,,,0.0,0,v-kernel,no audio stream"
+
+
+def test_segments_csv_has_one_row_per_segment_and_a_column_per_genre(results):
+    frame = report.segments_frame(results)
+    assert list(frame.columns) == [
+        "path",
+        "segment",
+        "start_s",
+        "end_s",
+        "genre",
+        "confidence",
+        "classical",
+        "jazz",
+        "rock",
+    ]
+    assert frame.to_dict("records") == [
+        {"path": "music/a.flac", "segment": 0, "start_s": 0.0, "end_s": 10.0, "genre": "classical",
+         "confidence": 0.88, "classical": 0.88, "jazz": 0.1, "rock": 0.02},
+        {"path": "music/a.flac", "segment": 1, "start_s": 10.0, "end_s": 20.0, "genre": "jazz",
+         "confidence": 0.7, "classical": 0.2, "jazz": 0.7, "rock": 0.1},
+    ]  # fmt: skip
+
+
+def test_json_report_schema(results, tmp_path):
+    destination = tmp_path / "report.json"
+    report.write_json(report.track_records(results), destination)
+    good, failed = json.loads(destination.read_text(encoding="utf-8"))
+    assert good == {
+        "path": "music/a.flac",
+        "genre": "classical",
+        "confidence": 0.54,
+        "probabilities": {"classical": 0.54, "jazz": 0.4, "rock": 0.06},
+        "duration_s": 20.0,
+        "model": "v-kernel",
+        "error": None,
+        "segments": [
+            {"start_s": 0.0, "end_s": 10.0, "genre": "classical",
+             "probabilities": {"classical": 0.88, "jazz": 0.1, "rock": 0.02}},
+            {"start_s": 10.0, "end_s": 20.0, "genre": "jazz",
+             "probabilities": {"classical": 0.2, "jazz": 0.7, "rock": 0.1}},
+        ],
+    }  # fmt: skip
+    assert failed == {
+        "path": "/elsewhere/b.mp3", "genre": None, "confidence": None, "probabilities": {},
+        "duration_s": 0.0, "model": "v-kernel", "error": "no audio stream", "segments": [],
+    }  # fmt: skip
+
+
+def test_summary_counts_genres_failures_and_speed(results):
+    summary = report.summarise(results, analysed_paths={results[0].path}, wall_s=4.0)
+    assert summary.genre_counts == {"classical": 1}
+    assert (summary.tracks, summary.failures, summary.analysed, summary.from_store) == (2, 1, 1, 1)
+    assert summary.realtime_factor == pytest.approx(20.0 / 4.0)
+
+
+@pytest.fixture
+def scanned(tmp_path, monkeypatch):
+    """Two real clips scanned into the store; the working directory is their parent."""
+    monkeypatch.chdir(tmp_path)
+    with soundfile.SoundFile(BRAHMS) as handle:
+        samples = handle.read(int(25 * handle.samplerate), dtype="float32")
+        rate = handle.samplerate
+    for name in ("lib/one/strings.flac", "lib/two/strings.ogg"):
+        (tmp_path / name).parent.mkdir(parents=True)
+        soundfile.write(tmp_path / name, samples, rate)
+    result = CliRunner().invoke(app, ["scan", "lib", "--jobs", "2", "--json", "scan.json"])
+    assert result.exit_code == 0, result.output
+    return tmp_path
+
+
+def test_export_writes_the_scan_reports_from_the_store(scanned):
+    runner = CliRunner()
+    result = runner.invoke(app, ["export", "--json", "export.json", "--segments-csv", "segments.csv"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((scanned / "export.json").read_text()) == json.loads((scanned / "scan.json").read_text())
+    assert len(pandas.read_csv(scanned / "segments.csv")) == 2 * 3
+
+    only_one = runner.invoke(app, ["export", "lib/two"])
+    assert only_one.exit_code == 0
+    assert only_one.stdout.splitlines()[1:] and [line.split(",")[0] for line in only_one.stdout.splitlines()] == [
+        "path",
+        "lib/two/strings.ogg",
+    ]
+    nothing = runner.invoke(app, ["export", "lib", "--model", "crnn"])
+    assert nothing.exit_code == 1 and "no stored results of model 'crnn'" in nothing.stderr
+
+
+def test_timeline_shows_segments_and_writes_a_png(scanned):
+    plot = scanned / "timeline.png"
+    result = CliRunner().invoke(app, ["timeline", "lib/one/strings.flac", "--plot", str(plot)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("lib/one/strings.flac: ") and "3 segments of 10 s, 0:25" in lines[0]
+    for start_end in ("0:00–0:10", "0:10–0:20", "0:15–0:25"):
+        assert any(line.startswith(start_end) for line in lines)
+    data = plot.read_bytes()
+    assert data.startswith(PNG_SIGNATURE)
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert (width, height) == (1000, 360)
+
+
+def test_timeline_analyses_an_unscanned_file_and_reports_a_bad_one(tmp_path):
+    with soundfile.SoundFile(BRAHMS) as handle:
+        soundfile.write(tmp_path / "short.wav", handle.read(int(4 * handle.samplerate)), handle.samplerate)
+    (tmp_path / "bad.flac").write_text("not audio")
+    runner = CliRunner()
+    good = runner.invoke(app, ["timeline", str(tmp_path / "short.wav")])
+    assert good.exit_code == 0 and "1 segments of 10 s, 0:04" in good.stdout
+    bad = runner.invoke(app, ["timeline", str(tmp_path / "bad.flac")])
+    assert bad.exit_code == 1 and bad.stderr.startswith("error: ") and "bad.flac" in bad.stderr
