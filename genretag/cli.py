@@ -133,7 +133,7 @@ def scan(
     paths: Annotated[list[Path], typer.Argument(help="Music files or folders (folders are walked recursively).")],
     model: Annotated[str, typer.Option("--model", "-m", help="Model name (see `genretag models`).")] = DEFAULT_MODEL,
     jobs: Annotated[
-        int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes [default: all cores].")
+        int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes (default: all cores).")
     ] = None,
     csv: Annotated[
         str | None, typer.Option("--csv", metavar="FILE", help="Write the tracks CSV ('-': stdout).")
@@ -224,7 +224,7 @@ def scan(
 @app.command()
 def export(
     paths: Annotated[
-        list[Path] | None, typer.Argument(help="Only stored results for these files or folders [default: all].")
+        list[Path] | None, typer.Argument(help="Only stored results for these files or folders (default: all).")
     ] = None,
     model: Annotated[str, typer.Option("--model", "-m", help="Whose results to export.")] = DEFAULT_MODEL,
     csv: Annotated[
