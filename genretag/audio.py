@@ -98,8 +98,8 @@ def _decode_reason(error: BaseException) -> str:
     return getattr(error, "strerror", None) or _one_line(error)
 
 
-def _channel_mean(planar_blocks: list[np.ndarray]) -> np.ndarray:
-    return np.concatenate(planar_blocks, axis=1).mean(axis=0, dtype=np.float32)
+def _channel_mean(planar: np.ndarray) -> np.ndarray:
+    return planar[0] if planar.shape[0] == 1 else planar.mean(axis=0, dtype=np.float32)
 
 
 def _decoded_blocks(path: Path) -> Iterator[tuple[np.ndarray, int]]:
@@ -132,19 +132,20 @@ def _decoded_blocks(path: Path) -> Iterator[tuple[np.ndarray, int]]:
                     # One-second frames keep the Python loop short whatever the codec's frame size.
                     converter = av.AudioResampler(format="fltp", layout=frame.layout, rate=rate, frame_size=rate)
                 for planar in converter.resample(frame):
-                    pending.append(planar.to_ndarray())
+                    # Downmixed frame by frame: only mono audio is ever held.
+                    pending.append(_channel_mean(planar.to_ndarray()))
                     pending_len += planar.samples
                 if pending_len >= rate * DECODE_BLOCK_SECONDS:
-                    yield _channel_mean(pending), rate
+                    yield np.concatenate(pending), rate
                     pending, pending_len = [], 0
             if converter is not None:
-                pending.extend(planar.to_ndarray() for planar in converter.resample(None))
+                pending.extend(_channel_mean(planar.to_ndarray()) for planar in converter.resample(None))
         except Exception as error:
             if pending:  # keep what decoded before the damage; the caller reports the error
-                yield _channel_mean(pending), rate
+                yield np.concatenate(pending), rate
             raise AudioDecodeError(_decode_reason(error)) from None
         if pending:
-            yield _channel_mean(pending), rate
+            yield np.concatenate(pending), rate
 
 
 def stream_mono(path: str | Path, report: DecodeReport | None = None) -> Iterator[np.ndarray]:
