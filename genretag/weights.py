@@ -170,12 +170,17 @@ def check_audio_parameters(card: dict, name: str) -> None:
 
 def load_model(name: str) -> LoadedModel:
     """Load a model by name after checking its sha256 and audio parameters."""
+    return load_model_card(find_card(name))
+
+
+def load_model_card(card_path: Path) -> LoadedModel:
+    """Load the model whose card is ``card_path`` (its ``.pt`` beside it), with the same checks."""
     import torch
 
     from genretag.models import build
 
-    card_path = find_card(name)
     card = read_card(card_path)
+    name = card.get("name", card_path.stem)
     weights_path = card_path.with_suffix(".pt")
     if not weights_path.is_file():
         raise WeightsError(f"{weights_path}: weights file missing")
