@@ -326,3 +326,210 @@ def timeline(
     if plot:
         report.plot_timeline(result, plot)
         _stderr_console().print(f"plot written to {plot}", markup=False)
+
+
+# ---------------------------------------------------------------- tag, undo
+
+POLICIES = ("fill", "replace", "append")  # tags.Policy, repeated here so --help does not import numpy
+
+
+def _genres_text(values) -> str:
+    return "; ".join(values) if values else "—"
+
+
+def _proposed_text(plan) -> str:
+    probabilities = dict(plan.proposed)
+    shown = plan.new_values or tuple(probabilities)
+    return "; ".join(f"{name} {probabilities[name]:.2f}" if name in probabilities else name for name in shown) or "—"
+
+
+def _tag_table(plans, outcomes):
+    from rich.table import Table
+    from rich.text import Text
+
+    from genretag.report import display_path
+    from genretag.tags import Action
+
+    table = Table("file", "current genre", "proposed", "action")
+    for plan in plans:
+        outcome = outcomes.get(plan.path)
+        if outcome is not None:
+            action = Text("written", style="green") if outcome.written else Text("error", style="red")
+        elif plan.action is Action.ERROR:
+            action = Text("error", style="red")
+        else:
+            action = Text(plan.action.value, style="bold" if plan.action is Action.WRITE else "dim")
+        table.add_row(display_path(plan.path), _genres_text(plan.current), _proposed_text(plan), action)
+    return table
+
+
+def _report_settled_writes(console, settled) -> None:
+    for entry in settled:
+        if entry.state == "done":
+            _report_line(console, "warning", entry.path, "an interrupted run had written it; journal completed")
+        else:
+            _report_line(console, "warning", entry.path, "an interrupted run did not write it; left as it was")
+
+
+def _tag_summary(plans, outcomes, errors: int, write: bool) -> str:
+    from collections import Counter
+
+    skips = Counter(plan.action.value.removeprefix("skip: ") for plan in plans if plan.action.value.startswith("skip"))
+    skipped = f"{sum(skips.values())} skipped ({', '.join(f'{why} {n}' for why, n in skips.items()) or 'none'})"
+    if write:
+        return f"{sum(o.written for o in outcomes.values())} files written, {skipped}, {errors} errors"
+    to_write = sum(plan.action.value == "write" for plan in plans)
+    return f"preview: {to_write} files to write, {skipped}, {errors} errors; nothing written (add --write to write)"
+
+
+@app.command()
+def tag(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Files or folders [default: the paths of the last scan].")
+    ] = None,
+    write: Annotated[bool, typer.Option("--write", help="Write the genres. Without it: a preview.")] = False,
+    policy: Annotated[
+        str,
+        typer.Option(
+            "--policy",
+            metavar="fill|replace|append",
+            help="fill: only files without a genre; replace: overwrite; append: add genres not yet present.",
+        ),
+    ] = "fill",
+    min_confidence: Annotated[
+        float,
+        typer.Option("--min-confidence", min=0.0, max=1.0, help="Every written genre needs at least this probability."),
+    ] = 0.5,
+    top_k: Annotated[
+        int, typer.Option("--top-k", min=1, help="Write up to K genres (each passing --min-confidence).")
+    ] = 1,
+    id3v23: Annotated[bool, typer.Option("--id3v23", help="MP3/WAV/AIFF: write ID3v2.3 instead of v2.4.")] = False,
+    map_file: Annotated[
+        Path | None, typer.Option("--map", metavar="FILE", help="Genre display names: 'label = Name' lines, or JSON.")
+    ] = None,
+    model: Annotated[str, typer.Option("--model", "-m", help="Model name (see `genretag models`).")] = DEFAULT_MODEL,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes for files not yet analysed.")
+    ] = None,
+) -> None:
+    """Write genres into the files' own tags (preview unless --write); every write can be undone."""
+    from rich.console import Console
+
+    from genretag import scan as scanning
+    from genretag import store, tags
+    from genretag.library import LibraryPathError
+    from genretag.weights import WeightsError
+
+    if policy not in POLICIES:
+        _fail_usage(f"--policy {policy!r}: choose one of {', '.join(POLICIES)}")
+    console = _stderr_console()
+    connection = store.connect()
+    try:
+        if not paths:
+            paths = store.last_scan_roots(connection)
+            if not paths:
+                _fail_usage("no PATH given and no earlier scan to take the paths from")
+        try:
+            model_ref = scanning.resolve_model(model)
+            names = tags.load_display_names(map_file, model_ref.genres) if map_file else None
+            if write:
+                _report_settled_writes(console, store.resolve_interrupted_writes(connection))
+            console.print("reading stored results (analysing new or changed files)…", markup=False)
+            results, problems = scanning.results_for(paths, model, jobs or -1)
+        except (WeightsError, LibraryPathError, ValueError) as error:
+            _fail_usage(str(error))
+        except OSError as error:
+            _fail_usage(f"{error.filename}: {error.strerror or error}")
+        identity = model_ref.identity()
+        stamps = {result.path: store.stored_stamp(connection, result.path, identity) for result in results}
+        plans = tags.plan_tags(results, stamps, tags.Policy(policy), min_confidence, top_k, names)
+        outcomes = {}
+        if write:
+            run_id = store.new_run_id()
+            outcomes = {outcome.path: outcome for outcome in tags.write_planned(connection, plans, run_id, id3v23)}
+    finally:
+        connection.close()
+    for path, reason in problems:
+        _report_line(console, "error", str(path), reason)
+    errors = [(plan.path, plan.reason) for plan in plans if plan.action is tags.Action.ERROR]
+    errors += [(outcome.path, outcome.reason) for outcome in outcomes.values() if not outcome.written]
+    for path, reason in errors:
+        _report_line(console, "error", path, reason)
+    output = Console(highlight=False)
+    if plans:
+        output.print(_tag_table(plans, outcomes))
+    line = _tag_summary(plans, outcomes, len(errors), write)
+    if any(outcome.written for outcome in outcomes.values()):
+        line += f"; run {run_id}: undo with `genretag undo --last`"
+    output.print(line, markup=False, soft_wrap=True)
+    if errors or problems:
+        raise typer.Exit(1)
+
+
+def _undo_table(plans, outcomes):
+    from rich.table import Table
+    from rich.text import Text
+
+    from genretag.report import display_path
+
+    table = Table("file", "genre now", "restored to", "action")
+    for plan in plans:
+        outcome = outcomes.get(plan.path)
+        if outcome is not None and outcome.written:
+            action = Text("restored", style="green")
+        elif outcome is not None or plan.problem:
+            action = Text(f"error: {outcome.reason if outcome else plan.problem}", style="red")
+        else:
+            action = Text("restore", style="bold")
+        table.add_row(display_path(plan.path), _genres_text(plan.written), _genres_text(plan.restore), action)
+    return table
+
+
+@app.command()
+def undo(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Undo writes to these files or folders.")] = None,
+    last: Annotated[bool, typer.Option("--last", help="Undo the latest `tag --write` run not yet undone.")] = False,
+    all_runs: Annotated[bool, typer.Option("--all", help="Undo every write genretag made and has not undone.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be restored; change nothing.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Restore the genre even in files changed since genretag wrote them.")
+    ] = False,
+) -> None:
+    """Restore the genre values files had before `genretag tag --write` (exactly, by the same safe write)."""
+    from rich.console import Console
+
+    from genretag import store
+    from genretag import undo as undoing
+
+    if sum([bool(paths), last, all_runs]) != 1:
+        _fail_usage("say what to undo: --last, --all, or PATH... (one of them)")
+    console = _stderr_console()
+    connection = store.connect()
+    try:
+        if not dry_run:
+            _report_settled_writes(console, store.resolve_interrupted_writes(connection))
+        plans = undoing.plan_undo(connection, last=last, paths=paths or ())
+        outcomes = {}
+        if plans and not dry_run:
+            run_id = store.new_run_id()
+            outcomes = {outcome.path: outcome for outcome in undoing.apply_undo(connection, plans, run_id, force)}
+    finally:
+        connection.close()
+    output = Console(highlight=False)
+    if not plans:
+        output.print("nothing to undo", markup=False)
+        return
+    if dry_run:
+        failures = [plan for plan in plans if plan.problem and not (force and plan.problem.startswith("changed"))]
+    else:
+        failures = [outcome for outcome in outcomes.values() if not outcome.written]
+    for item in failures:
+        _report_line(console, "error", item.path, getattr(item, "problem", None) or item.reason)
+    output.print(_undo_table(plans, outcomes))
+    restorable = len(plans) - len(failures)
+    if dry_run:
+        output.print(f"dry run: {restorable} files would be restored, {len(failures)} not; nothing written")
+    else:
+        output.print(f"{restorable} files restored, {len(failures)} not", markup=False)
+    if failures:
+        raise typer.Exit(1)

@@ -55,6 +55,26 @@ CREATE TABLE IF NOT EXISTS settings (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL               -- JSON
 );
+CREATE TABLE IF NOT EXISTS tag_journal (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL,             -- one `genretag tag --write` or `genretag undo` run
+    kind TEXT NOT NULL,               -- 'tag' or 'undo'
+    path TEXT NOT NULL,               -- absolute path, as the results store keys it
+    previous_genres TEXT NOT NULL,    -- JSON list: the genre values before this write
+    new_genres TEXT NOT NULL,         -- JSON list: the genre values written
+    id3_version INTEGER,              -- the file's ID3 version before the write; NULL: no ID3 tag
+    old_size INTEGER NOT NULL,        -- the file before the write
+    old_mtime_ns INTEGER NOT NULL,
+    new_size INTEGER NOT NULL,        -- the file after the write
+    new_mtime_ns INTEGER NOT NULL,
+    state TEXT NOT NULL,              -- 'pending' (replacing), 'done', 'failed'
+    error TEXT,                       -- why a write failed
+    temp_path TEXT,                   -- the checked copy that replaces the file
+    reverts TEXT,                     -- undo only: JSON list of the tag entry ids it reverts
+    undone_by INTEGER,                -- tag only: the undo entry that reverted it
+    written_at REAL NOT NULL          -- unix time
+);
+CREATE INDEX IF NOT EXISTS tag_journal_path ON tag_journal (path);
 """
 
 
@@ -263,3 +283,185 @@ def last_scan_roots(connection: sqlite3.Connection) -> list[Path]:
     """The paths given to the latest scan, or an empty list when nothing was scanned yet."""
     row = connection.execute("SELECT value FROM settings WHERE key = 'last_scan_roots'").fetchone()
     return [Path(root) for root in json.loads(row[0])] if row else []
+
+
+# ---------------------------------------------------------------- tag journal
+#
+# Every genre write by `genretag tag` or `genretag undo` is one row, written in
+# two steps around the atomic replace: 'pending' (the checked copy is on disk),
+# then 'done' or 'failed'. A process killed in between leaves 'pending';
+# ``resolve_interrupted_writes`` settles such rows from the file itself.
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One genre write recorded in the tag journal."""
+
+    id: int
+    run_id: str
+    kind: str
+    path: str
+    previous_genres: tuple[str, ...]
+    new_genres: tuple[str, ...]
+    id3_version: int | None
+    old_stamp: FileStamp
+    new_stamp: FileStamp
+    state: str
+    error: str | None
+    temp_path: str | None
+    reverts: tuple[int, ...]
+    undone_by: int | None
+    written_at: float
+
+
+_JOURNAL_COLUMNS = (
+    "id, run_id, kind, path, previous_genres, new_genres, id3_version, old_size, old_mtime_ns, new_size, "
+    "new_mtime_ns, state, error, temp_path, reverts, undone_by, written_at"
+)
+
+
+def _journal_entry(row: tuple) -> JournalEntry:
+    (id_, run_id, kind, path, previous, new, id3_version, old_size, old_mtime, new_size, new_mtime) = row[:11]
+    state, error, temp_path, reverts, undone_by, written_at = row[11:]
+    return JournalEntry(
+        id_,
+        run_id,
+        kind,
+        path,
+        tuple(json.loads(previous)),
+        tuple(json.loads(new)),
+        id3_version,
+        FileStamp(old_size, old_mtime),
+        FileStamp(new_size, new_mtime),
+        state,
+        error,
+        temp_path,
+        tuple(json.loads(reverts)) if reverts else (),
+        undone_by,
+        written_at,
+    )
+
+
+def new_run_id() -> str:
+    """A fresh, sortable id for one tag or undo run."""
+    import secrets
+
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+
+
+def journal_pending(
+    connection: sqlite3.Connection,
+    run_id: str,
+    kind: str,
+    path: str,
+    previous: Iterable[str],
+    new: Iterable[str],
+    id3_version: int | None,
+    old_stamp: FileStamp,
+    new_stamp: FileStamp,
+    temp_path: str,
+    reverts: Iterable[int] = (),
+) -> int:
+    """Record a write about to replace ``path`` (state 'pending'); returns its entry id."""
+    with connection:
+        cursor = connection.execute(
+            f"INSERT INTO tag_journal ({_JOURNAL_COLUMNS}) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', "
+            "NULL, ?, ?, NULL, ?)",
+            (
+                run_id,
+                kind,
+                path,
+                json.dumps(list(previous)),
+                json.dumps(list(new)),
+                id3_version,
+                old_stamp.size,
+                old_stamp.mtime_ns,
+                new_stamp.size,
+                new_stamp.mtime_ns,
+                temp_path,
+                json.dumps(list(reverts)) if kind == "undo" else None,
+                time.time(),
+            ),
+        )
+    return cursor.lastrowid
+
+
+def _settle_done(connection: sqlite3.Connection, entry: JournalEntry) -> None:
+    connection.execute("UPDATE tag_journal SET state = 'done', temp_path = NULL WHERE id = ?", (entry.id,))
+    # Only the tags changed, not the audio: results of the old file describe the new one.
+    connection.execute(
+        "UPDATE track_results SET size = ?, mtime_ns = ? WHERE path = ? AND size = ? AND mtime_ns = ?",
+        (entry.new_stamp.size, entry.new_stamp.mtime_ns, entry.path, entry.old_stamp.size, entry.old_stamp.mtime_ns),
+    )
+    for reverted in entry.reverts:
+        connection.execute("UPDATE tag_journal SET undone_by = ? WHERE id = ?", (entry.id, reverted))
+
+
+def journal_entry(connection: sqlite3.Connection, entry_id: int) -> JournalEntry:
+    """One journal entry by id."""
+    row = connection.execute(f"SELECT {_JOURNAL_COLUMNS} FROM tag_journal WHERE id = ?", (entry_id,)).fetchone()
+    return _journal_entry(row)
+
+
+def journal_done(connection: sqlite3.Connection, entry_id: int) -> None:
+    """Mark a write as done: restamp the file's stored results, and mark what an undo reverted."""
+    with connection:
+        _settle_done(connection, journal_entry(connection, entry_id))
+
+
+def journal_failed(connection: sqlite3.Connection, entry_id: int, reason: str) -> None:
+    """Mark a write as failed (the file was left as it was)."""
+    with connection:
+        connection.execute(
+            "UPDATE tag_journal SET state = 'failed', error = ?, temp_path = NULL WHERE id = ?", (reason, entry_id)
+        )
+
+
+def resolve_interrupted_writes(connection: sqlite3.Connection) -> list[JournalEntry]:
+    """Settle 'pending' entries left by a killed process; returns them as settled.
+
+    A file that now has the stamp the write would give was replaced (the entry is
+    done); otherwise the replace never happened (failed), and the leftover
+    temporary copy is removed.
+    """
+    pending = journal_entries(connection, states=("pending",))
+    for entry in pending:
+        try:
+            replaced = stamp_of(entry.path) == entry.new_stamp
+        except OSError:
+            replaced = False
+        if replaced:
+            journal_done(connection, entry.id)
+            continue
+        if entry.temp_path:
+            Path(entry.temp_path).unlink(missing_ok=True)
+        journal_failed(connection, entry.id, "interrupted before the file was replaced; file left as it was")
+    return [journal_entry(connection, entry.id) for entry in pending]
+
+
+def journal_entries(
+    connection: sqlite3.Connection,
+    kind: str | None = None,
+    states: Iterable[str] | None = None,
+    path: str | None = None,
+) -> list[JournalEntry]:
+    """Journal entries, oldest first, optionally only of one kind, some states, or one path."""
+    conditions, parameters = [], []
+    if kind:
+        conditions.append("kind = ?")
+        parameters.append(kind)
+    if states:
+        states = list(states)
+        conditions.append(f"state IN ({', '.join('?' * len(states))})")
+        parameters.extend(states)
+    if path:
+        conditions.append("path = ?")
+        parameters.append(path)
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    rows = connection.execute(f"SELECT {_JOURNAL_COLUMNS} FROM tag_journal {where} ORDER BY id", parameters)
+    return [_journal_entry(row) for row in rows]
+
+
+def undoable_entries(connection: sqlite3.Connection) -> list[JournalEntry]:
+    """Tag writes that are done and not yet undone, oldest first."""
+    return [entry for entry in journal_entries(connection, "tag", ("done",)) if entry.undone_by is None]

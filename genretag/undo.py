@@ -1,0 +1,113 @@
+"""Undoing genre writes from the tag journal.
+
+An undo restores the genre values a file had before genretag's writes, by the
+same safe write as ``tags.write_genres``, and is itself journalled. A selection
+(``--last`` run, files under some paths, or all) always takes, per file, its
+newest writes not yet undone, and restores the values from before the oldest of
+them. A file whose size or mtime differs from what genretag's last write left
+has been changed since: it is reported and not touched, unless ``force``, which
+restores the genre values anyway and keeps everything else as it now is.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from genretag import store
+from genretag.store import FileStamp
+from genretag.tags import TagError, WriteOutcome, journalled_write, read_genre_tags
+
+
+@dataclass(frozen=True)
+class UndoPlan:
+    """What undoing one file's writes would do."""
+
+    path: str
+    restore: tuple[str, ...]  # the genre values before genretag's oldest undone write
+    written: tuple[str, ...]  # the genre values genretag's newest write left
+    id3_version: int | None  # the file's ID3 version before genretag's oldest undone write
+    expected: FileStamp  # the file as genretag's newest write left it
+    reverts: tuple[int, ...]  # the tag journal entries this undo reverts
+    problem: str = ""  # why the file will not be restored (empty: it will)
+
+
+def _is_under(path: str, roots: list[str]) -> bool:
+    return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
+
+
+def _problem(path: str, expected: FileStamp) -> str:
+    try:
+        changed = store.stamp_of(path) != expected
+    except OSError as error:
+        return f"cannot read: {error.strerror or error}"
+    if changed:
+        return "changed since genretag wrote it (size or modification time differs); not restored"
+    try:
+        read_genre_tags(path)
+    except TagError as error:
+        return str(error)
+    return ""
+
+
+def plan_undo(connection: sqlite3.Connection, last: bool = False, paths: Iterable[str | Path] = ()) -> list[UndoPlan]:
+    """Plans for the latest run's writes (``last``), the writes to files under ``paths``, or else all writes."""
+    entries = store.undoable_entries(connection)
+    roots = [os.path.abspath(path) for path in paths]
+    if last and entries:
+        entries = [entry for entry in entries if entry.run_id == entries[-1].run_id]
+    elif roots:
+        entries = [entry for entry in entries if _is_under(entry.path, roots)]
+    by_path: dict[str, list[store.JournalEntry]] = {}
+    for entry in entries:
+        by_path.setdefault(entry.path, []).append(entry)
+    plans = []
+    for path, selected in by_path.items():
+        newest = store.journal_entries(connection, states=("done",), path=path)[-1]
+        plans.append(
+            UndoPlan(
+                path=path,
+                restore=selected[0].previous_genres,
+                written=newest.new_genres,
+                id3_version=selected[0].id3_version,
+                expected=newest.new_stamp,
+                reverts=tuple(entry.id for entry in selected),
+                problem=_problem(path, newest.new_stamp),
+            )
+        )
+    return plans
+
+
+def apply_undo(
+    connection: sqlite3.Connection, plans: Iterable[UndoPlan], run_id: str, force: bool = False
+) -> list[WriteOutcome]:
+    """Restore every plan without a problem (with ``force``, also those changed since), journalled under ``run_id``."""
+    outcomes = []
+    for plan in plans:
+        changed_since = plan.problem.startswith("changed since")
+        if plan.problem and not (force and changed_since):
+            outcomes.append(WriteOutcome(plan.path, reason=plan.problem))
+            continue
+        try:
+            before = read_genre_tags(plan.path)
+        except TagError as error:
+            outcomes.append(WriteOutcome(plan.path, reason=str(error)))
+            continue
+        outcomes.append(
+            journalled_write(
+                connection,
+                run_id,
+                "undo",
+                plan.path,
+                before.values,
+                plan.restore,
+                before.id3_version,
+                None if force else plan.expected,
+                plan.id3_version,
+                plan.reverts,
+            )
+        )
+    return outcomes
