@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS track_results (
     size INTEGER NOT NULL,            -- file size and mtime when analysed
     mtime_ns INTEGER NOT NULL,
     genres TEXT NOT NULL,             -- JSON list: the model's genre order
-    probabilities TEXT,               -- JSON list aligned with genres; NULL when error is set
+    probabilities BLOB,               -- float32 array aligned with genres; NULL when error is set
     duration_s REAL NOT NULL,
     warning TEXT,
     error TEXT,
@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS segment_results (
     segment INTEGER NOT NULL,
     start_s REAL NOT NULL,
     end_s REAL NOT NULL,
-    probabilities TEXT NOT NULL,      -- JSON list aligned with the track's genres
+    probabilities BLOB NOT NULL,      -- float32 array aligned with the track's genres
     PRIMARY KEY (path, model, segment)
 );
 CREATE TABLE IF NOT EXISTS settings (
@@ -129,9 +129,14 @@ class ModelIdentity:
     whole_track: bool = False
 
 
+def _as_blob(probabilities: np.ndarray) -> bytes:
+    # float32 bytes: exact (reports round only once) and cheap to read back on a rescan.
+    return np.asarray(probabilities, dtype=np.float32).tobytes()
+
+
 def save_result(connection: sqlite3.Connection, result: TrackResult, stamp: FileStamp, model: ModelIdentity) -> None:
     """Store one track's result and segments, replacing older ones, and commit."""
-    probabilities = None if result.error else json.dumps([round(float(p), 6) for p in result.probabilities])
+    probabilities = None if result.error else _as_blob(result.probabilities)
     with connection:
         connection.execute(
             """INSERT INTO track_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
@@ -160,7 +165,7 @@ def save_result(connection: sqlite3.Connection, result: TrackResult, stamp: File
         connection.executemany(
             "INSERT INTO segment_results VALUES (?, ?, ?, ?, ?, ?)",
             [
-                (result.path, model.name, index, start, end, json.dumps([round(float(p), 6) for p in row]))
+                (result.path, model.name, index, start, end, _as_blob(row))
                 for index, ((start, end), row) in enumerate(
                     zip(result.segment_bounds, result.segment_probabilities, strict=True)
                 )
@@ -183,7 +188,7 @@ def _segments_of(connection: sqlite3.Connection, path: str, model: str):
         (path, model),
     ).fetchall()
     bounds = [(start, end) for start, end, _ in rows]
-    probabilities = np.array([json.loads(p) for _, _, p in rows], dtype=np.float32)
+    probabilities = np.array([np.frombuffer(p, dtype=np.float32) for _, _, p in rows], dtype=np.float32)
     return bounds, probabilities
 
 
@@ -195,7 +200,7 @@ def _result_from_row(connection: sqlite3.Connection, row: tuple, with_segments: 
         model=model,
         genres=genres,
         duration_s=duration_s,
-        probabilities=np.array(json.loads(probabilities) if probabilities else [], dtype=np.float32),
+        probabilities=np.frombuffer(probabilities or b"", dtype=np.float32).copy(),
         warning=warning,
         error=error,
         segment_probabilities=np.zeros((0, len(genres)), dtype=np.float32),
