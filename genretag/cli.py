@@ -328,6 +328,171 @@ def timeline(
         _stderr_console().print(f"plot written to {plot}", markup=False)
 
 
+# ---------------------------------------------------------------- learn
+
+
+def _library_report(console, library, choice, min_tracks: int) -> None:
+    from rich.table import Table
+
+    for path, reason in library.unreadable:
+        _report_line(console, "error", str(path), reason)
+    total = len(library.tracks) + len(library.untagged) + len(library.unreadable)
+    console.print(
+        f"{total} audio files: {len(library.tracks)} with a genre tag, {len(library.untagged)} without "
+        f"(not used), {len(library.unreadable)} unreadable",
+        markup=False,
+    )
+    table = Table("genre", "tracks", "spellings merged", title="genres learnt")
+    for genre in choice.genres:
+        table.add_row(genre, str(choice.counts[genre]), ", ".join(choice.spellings.get(genre, [])))
+    console.print(table)
+    if choice.dropped:
+        dropped = ", ".join(f"{genre} ({count})" for genre, count in choice.dropped.items())
+        console.print(f"dropped, fewer than {min_tracks} tracks (--min-tracks): {dropped}", markup=False)
+    if choice.unlabelled:
+        console.print(f"{len(choice.unlabelled)} tagged tracks not used: all their genres were dropped", markup=False)
+
+
+def _confusion_table(evaluation):
+    from rich.table import Table
+
+    table = Table("true \\ predicted", *evaluation.genres, "accuracy", title="validation tracks")
+    for genre, row in zip(evaluation.genres, evaluation.confusion, strict=True):
+        total = int(row.sum())
+        right = int(row[evaluation.genres.index(genre)])
+        table.add_row(genre, *map(str, row), f"{right / total:.2f}" if total else "-")
+    return table
+
+
+def _progress_bar(console, label: str, unit: str):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(unit + "{task.fields[status]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+def _fit_with_display(console, user_library, base, train_set, valid_set, recipe):
+    """Fine-tune with a progress bar per epoch and one line per finished epoch."""
+    best = [-1.0]
+    with _progress_bar(console, "training", "steps") as progress:
+        task = progress.add_task("fit", total=None, status="")
+
+        def show(update) -> None:
+            if not update.epoch_done:
+                status = f"  epoch {update.epoch}/{update.epochs}  loss {update.train_loss:.3f}"
+                progress.update(task, total=update.steps, completed=update.step, status=status)
+                return
+            improved = update.valid_accuracy is not None and update.valid_accuracy > best[0]
+            best[0] = max(best[0], update.valid_accuracy or 0.0)
+            progress.console.print(
+                f"epoch {update.epoch}/{update.epochs}: loss {update.train_loss:.3f}, "
+                f"train accuracy {update.train_accuracy:.2f}, validation accuracy {update.valid_accuracy:.2f}"
+                f"{'  (best so far)' if improved else ''}, {update.epoch_seconds:.1f} s",
+                markup=False,
+            )
+
+        return user_library.fine_tune(base, train_set, valid_set, recipe, progress=show)
+
+
+@app.command()
+def learn(
+    paths: Annotated[list[Path], typer.Argument(help="Music files or folders whose genre tags to learn from.")],
+    name: Annotated[str, typer.Option("--name", "-n", help="Name of the new model (for --model later).")],
+    base: Annotated[
+        str, typer.Option("--base", help="Shipped model whose trained body is fine-tuned.")
+    ] = DEFAULT_MODEL,
+    min_tracks: Annotated[
+        int, typer.Option("--min-tracks", min=2, help="Learn only genres with at least this many tagged tracks.")
+    ] = 20,
+    map_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--map", metavar="FILE", help="Genre synonyms, one 'alias = genre' per line ('alias =' ignores it)."
+        ),
+    ] = None,
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="At most this many epochs (stops early).")] = 30,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes for decoding (default: all cores).")
+    ] = None,
+) -> None:
+    """Learn the genres your library is already tagged with; `scan --model NAME` then uses them."""
+    from genretag import learn as fitting
+    from genretag import user_library
+    from genretag.library import LibraryPathError
+    from genretag.weights import WeightsError, load_model
+
+    problem = user_library.valid_model_name(name)
+    if problem:
+        _fail_usage(problem)
+    try:
+        mapping = user_library.read_genre_map(map_file) if map_file else {}
+        base_model = load_model(base)
+        library = user_library.read_library(paths, mapping)
+    except (OSError, ValueError, WeightsError, LibraryPathError) as error:
+        _fail_usage(str(error))
+    console = _stderr_console()
+    choice = user_library.choose_genres(library.tracks, min_tracks)
+    _library_report(console, library, choice, min_tracks)
+    if len(choice.genres) < 2:
+        typer.echo(
+            f"error: {len(choice.genres)} genre(s) with at least {min_tracks} tagged tracks; "
+            "a model needs two or more (lower --min-tracks, or tag more tracks)",
+            err=True,
+        )
+        raise typer.Exit(1)
+    groups = {track.path: track.group for track in library.tracks}
+    split = user_library.group_split(choice.labels, groups)
+    with _progress_bar(console, "decoding", "tracks") as progress:
+        task = progress.add_task("decode", total=len(choice.labels), status="")
+
+        def decoded(path, error) -> None:
+            if error:
+                _report_line(progress.console, "error", str(path), error)
+            progress.advance(task)
+
+        features, failures = user_library.extract_features(sorted(choice.labels), jobs or -1, decoded)
+    split = split.without(path for path, _ in failures)
+    train_set = user_library.feature_set(split.train, features, choice.labels, choice.genres)
+    valid_set = user_library.feature_set(split.valid, features, choice.labels, choice.genres)
+    console.print(
+        f"split by {split.unit}: {len(split.train)} tracks ({len(train_set)} segments) to train, "
+        f"{len(split.valid)} ({len(valid_set)} segments) to validate",
+        markup=False,
+    )
+    threads = fitting.use_threads()
+    recipe = user_library.FineTuneRecipe(epochs=epochs)
+    console.print(f"fine-tuning {base} on {threads} threads", markup=False)
+    network, history = _fit_with_display(console, user_library, base_model, train_set, valid_set, recipe)
+    evaluation = fitting.evaluate(network, valid_set)
+    card_path = user_library.save_user_model(
+        network, name, base_model, choice, split, evaluation, history, recipe, paths
+    )
+    from rich.console import Console
+
+    output = Console(highlight=False)
+    output.print(_confusion_table(evaluation))
+    epochs_run = len(history.train_loss)
+    stopped = ""
+    if epochs_run < epochs:
+        stopped = f"; stopped after epoch {epochs_run} of {epochs}: no improvement in {recipe.patience} epochs"
+    output.print(
+        f"validation accuracy {evaluation.track_accuracy:.2f} on {evaluation.n_tracks} tracks "
+        f"(chance {1 / len(choice.genres):.2f}); kept epoch {history.best_epoch}{stopped}",
+        markup=False,
+    )
+    output.print(f"model {name!r} saved to {card_path.with_suffix('.pt')}", markup=False)
+    output.print(f"use it with: genretag scan PATH --model {name}", markup=False)
+    if library.unreadable or failures:
+        raise typer.Exit(1)
+
+
 # ---------------------------------------------------------------- tag, undo
 
 POLICIES = ("fill", "replace", "append")  # tags.Policy, repeated here so --help does not import numpy

@@ -1,0 +1,467 @@
+"""A user's tagged library as training data for ``genretag learn``.
+
+The steps, each a function returning data (``cli.learn`` prints):
+
+* ``read_library``: the genre tags every audio file already carries, with the
+  album/artist it belongs to; untagged and unreadable files are listed, not fatal;
+* ``choose_genres``: genres with at least ``min_tracks`` tagged tracks, and one
+  label per track;
+* ``group_split``: train/validation, keeping each album (else artist) on one side;
+* ``extract_features``: log-mel segments through the product's own front end, in
+  parallel, cached on disk;
+* ``fine_tune`` and ``save_user_model``: a new genre head on a shipped model's
+  pre-trained body, trained by ``genretag.learn.fit``, saved beside the other
+  user models with a card that says what it learnt from.
+
+Genre spellings are merged by a key that ignores case, spacing and punctuation
+(``Hip-Hop``, ``hip hop`` and ``HipHop`` are one genre, shown in its most common
+spelling); a mapping file merges real synonyms (``Soundtrack = Film Score``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from genretag import audio
+
+# One value of a genre tag often holds several genres: "Rock; Pop", "Jazz/Funk".
+GENRE_SEPARATORS = re.compile(r"[;/,|\x00]")
+# Segments kept per track, evenly spread over it: enough to hear a track's
+# variety, few enough that a thousand tracks fit in memory (about 0.7 GB as float16).
+MAX_SEGMENTS_PER_TRACK = 6
+VALID_FRACTION = 0.2
+
+
+def genre_key(name: str) -> str:
+    """The identity of a genre spelling: case, spacing and punctuation ignored, ``&`` read as "and"."""
+    return re.sub(r"[\W_]+", "", name.casefold().replace("&", "and"))
+
+
+def split_genre_values(values: Iterable[str]) -> list[str]:
+    """A genre field's values split at separators, trimmed, spacing collapsed, duplicates (by key) removed."""
+    genres, seen = [], set()
+    for value in values:
+        for part in GENRE_SEPARATORS.split(str(value)):
+            name = " ".join(part.split())
+            if genre_key(name) and genre_key(name) not in seen:
+                seen.add(genre_key(name))
+                genres.append(name)
+    return genres
+
+
+class GenreMapError(ValueError):
+    """A mapping file line that is not ``alias = genre``."""
+
+
+def read_genre_map(path: Path) -> dict[str, str | None]:
+    """A mapping file as ``{alias key: target genre}``; an empty target means "ignore this genre".
+
+    One ``alias = genre`` per line; ``#`` starts a comment. Aliases match by
+    ``genre_key``, so ``hip hop = Hip-Hop`` also covers ``HIP-HOP``.
+    """
+    mapping: dict[str, str | None] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        alias, equals, target = text.partition("=")
+        if not equals or not genre_key(alias):
+            raise GenreMapError(f"{path}:{number}: expected 'alias = genre', got {line.strip()!r}")
+        mapping[genre_key(alias)] = " ".join(target.split()) or None
+    return mapping
+
+
+def apply_genre_map(genres: list[str], mapping: dict[str, str | None]) -> list[str]:
+    """``genres`` with aliases replaced by their targets and ignored genres removed (order kept)."""
+    mapped = [mapping.get(genre_key(genre), genre) for genre in genres]
+    return split_genre_values(genre for genre in mapped if genre)
+
+
+@dataclass
+class TaggedTrack:
+    """A file with its genres (normalised spellings, primary first) and its album/artist group."""
+
+    path: Path
+    genres: list[str]
+    group: str
+
+
+@dataclass
+class LibraryTags:
+    """What ``read_library`` found: tagged tracks, untagged files, files it could not read."""
+
+    tracks: list[TaggedTrack] = field(default_factory=list)
+    untagged: list[Path] = field(default_factory=list)
+    unreadable: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def _first(tags, *keys: str) -> str:
+    for key in keys:
+        values = tags.get(key) if tags is not None else None
+        if values:
+            return " ".join(str(values[0]).split())
+    return ""
+
+
+def _album_group(path: Path) -> str:
+    """``album:<artist>/<album>`` when the file names its album, else ``artist:<artist>``, else the path."""
+    import mutagen
+
+    try:
+        tags = mutagen.File(path, easy=True)
+    except Exception:  # grouping is a refinement; the genre read already judged the file readable
+        tags = None
+    artist = _first(tags, "albumartist", "artist")
+    album = _first(tags, "album")
+    if album:
+        return f"album:{genre_key(artist)}/{genre_key(album)}"
+    if artist:
+        return f"artist:{genre_key(artist)}"
+    return f"track:{path}"
+
+
+def read_library(paths: Iterable[Path], mapping: dict[str, str | None] | None = None) -> LibraryTags:
+    """The genre tags of every audio file under ``paths`` (walked like ``genretag scan``)."""
+    from genretag.library import walk_audio_files
+    from genretag.tags import TagError, read_genres
+
+    walk = walk_audio_files(paths)
+    library = LibraryTags(unreadable=[(path, reason) for path, reason in walk.problems])
+    for path in walk.files:
+        try:
+            genres = split_genre_values(read_genres(path))
+        except TagError as error:
+            library.unreadable.append((path, str(error)))
+            continue
+        genres = apply_genre_map(genres, mapping or {})
+        if genres:
+            library.tracks.append(TaggedTrack(path, genres, _album_group(path)))
+        else:
+            library.untagged.append(path)
+    return library
+
+
+@dataclass
+class GenreChoice:
+    """The genres kept, each track's label, and what was dropped and why."""
+
+    genres: tuple[str, ...]
+    labels: dict[Path, str]
+    counts: dict[str, int]
+    dropped: dict[str, int]
+    spellings: dict[str, list[str]]
+    unlabelled: list[Path]
+
+
+def choose_genres(tracks: list[TaggedTrack], min_tracks: int) -> GenreChoice:
+    """Keep the genres with at least ``min_tracks`` tracks; a track's label is its first kept genre.
+
+    Counting first genres only would lose a "Bossa Nova; Jazz" track to a rare
+    genre, so a track is labelled with its first genre that survives, and
+    survival is re-checked until every kept genre has ``min_tracks`` labelled tracks.
+    """
+    variants: dict[str, Counter] = defaultdict(Counter)
+    for track in tracks:
+        for genre in track.genres:
+            variants[genre_key(genre)][genre] += 1
+    display = {key: counter.most_common(1)[0][0] for key, counter in variants.items()}
+    kept = set(display)
+    while True:
+        labels = {}
+        for track in tracks:
+            first = next((genre_key(g) for g in track.genres if genre_key(g) in kept), None)
+            if first is not None:
+                labels[track.path] = first
+        counts = Counter(labels.values())
+        too_few = {key for key in kept if counts[key] < min_tracks}
+        if not too_few:
+            break
+        kept -= too_few
+    genres = tuple(sorted((display[key] for key in kept), key=str.casefold))
+    all_counts = {key: sum(counter.values()) for key, counter in variants.items()}
+    return GenreChoice(
+        genres=genres,
+        labels={path: display[key] for path, key in labels.items()},
+        counts={display[key]: counts[key] for key in kept},
+        dropped={display[key]: all_counts[key] for key in sorted(set(display) - kept, key=lambda k: -all_counts[k])},
+        spellings={display[key]: sorted(variants[key]) for key in kept if len(variants[key]) > 1},
+        unlabelled=[track.path for track in tracks if track.path not in labels],
+    )
+
+
+@dataclass
+class Split:
+    """Train and validation tracks; ``unit`` says how the library was divided."""
+
+    train: list[Path]
+    valid: list[Path]
+    unit: str
+
+    def without(self, paths: Iterable[Path]) -> Split:
+        """The same split less ``paths`` (tracks that could not be decoded)."""
+        gone = set(paths)
+        return Split([p for p in self.train if p not in gone], [p for p in self.valid if p not in gone], self.unit)
+
+
+def group_split(
+    labels: dict[Path, str], groups: dict[Path, str], valid_fraction: float = VALID_FRACTION, seed: int = 0
+) -> Split:
+    """About ``valid_fraction`` of each genre's tracks for validation, whole groups at a time.
+
+    Groups (albums, else artists) are visited in a seeded random order and go to
+    validation while their genre still needs tracks there and they fit; a genre
+    left with none gets its smallest group. So no album sits on both sides. A
+    genre whose tracks all share one group is split by track instead (else it
+    could not be validated at all).
+    """
+    paths = sorted(labels)
+    genre_groups: dict[str, set[str]] = defaultdict(set)
+    for path in paths:
+        genre_groups[labels[path]].add(groups[path])
+    by_track = sorted(genre for genre, members in genre_groups.items() if len(members) < 2)
+    units: dict[str, list[Path]] = defaultdict(list)
+    for path in paths:
+        units[f"track:{path}" if labels[path] in by_track else groups[path]].append(path)
+    unit_genre = {unit: Counter(labels[p] for p in members).most_common(1)[0][0] for unit, members in units.items()}
+    genre_sizes = Counter(labels.values())
+    target = {genre: max(1, round(valid_fraction * size)) for genre, size in genre_sizes.items()}
+    taken: Counter = Counter()
+    chosen: set[str] = set()
+    order = sorted(units)
+    random.Random(seed).shuffle(order)
+    for unit in order:
+        genre = unit_genre[unit]
+        if taken[genre] + len(units[unit]) <= target[genre]:
+            chosen.add(unit)
+            taken.update(labels[p] for p in units[unit])
+    for genre in sorted(genre_sizes):
+        candidates = [u for u in order if unit_genre[u] == genre]
+        if not taken[genre] and len(candidates) > 1:
+            smallest = min(candidates, key=lambda u: len(units[u]))
+            chosen.add(smallest)
+            taken.update(labels[p] for p in units[smallest])
+    valid = sorted(p for unit in chosen for p in units[unit])
+    unit = "album or artist" if any(not units_key.startswith("track:") for units_key in units) else "track"
+    if by_track and unit != "track":
+        unit += f" (by track for {', '.join(by_track)}: a single album or artist)"
+    return Split(train=sorted(set(paths) - set(valid)), valid=valid, unit=unit)
+
+
+def _evenly_spread_segments(path: Path) -> list[audio.Segment]:
+    """At most ``MAX_SEGMENTS_PER_TRACK`` segments spread over the whole track, in bounded memory.
+
+    Segments stream in; every ``stride``-th is kept and the stride doubles when
+    too many are held, so an hour-long mix holds a dozen segments, not 360.
+    """
+    kept: list[audio.Segment] = []
+    stride = 1
+    for segment in audio.segments(path):
+        if segment.index % stride == 0:
+            kept.append(segment)
+            if len(kept) > 2 * MAX_SEGMENTS_PER_TRACK:
+                stride *= 2
+                kept = [s for s in kept if s.index % stride == 0]
+    picks = np.linspace(0, len(kept) - 1, min(MAX_SEGMENTS_PER_TRACK, len(kept))).round().astype(int)
+    return [kept[i] for i in picks]
+
+
+def _cache_path(path: Path, cache_dir: Path) -> Path:
+    stat = path.stat()
+    identity = [str(path.resolve()), stat.st_size, stat.st_mtime_ns, MAX_SEGMENTS_PER_TRACK, audio.audio_parameters()]
+    return cache_dir / f"{hashlib.sha1(json.dumps(identity).encode()).hexdigest()}.npy"
+
+
+def track_features(path: Path, cache_dir: Path) -> tuple[Path, np.ndarray | None, str | None]:
+    """``(path, float16 log-mels (n, N_MELS, frames), None)``, or ``(path, None, reason)`` when it cannot be decoded.
+
+    The unit of parallel work. Results are cached by path, size and mtime, so a
+    second ``genretag learn`` on the same library decodes nothing.
+    """
+    import torch
+
+    # One worker per core: more torch threads per worker would only contend.
+    torch.set_num_threads(1)
+    try:
+        cached = _cache_path(path, cache_dir)
+        if cached.is_file():
+            return path, np.load(cached), None
+        segments = _evenly_spread_segments(path)
+    except audio.AudioDecodeError as error:
+        return path, None, str(error)
+    except OSError as error:
+        return path, None, error.strerror or str(error)
+    mels = audio.log_mel(np.stack([s.samples for s in segments])).numpy().astype(np.float16)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_name(cached.stem + ".partial.npy")
+    np.save(partial, mels)
+    partial.replace(cached)
+    return path, mels, None
+
+
+def feature_cache_dir() -> Path:
+    """Where ``genretag learn`` caches log-mel features: ``<data home>/features``."""
+    from genretag.store import data_home
+
+    return data_home() / "features"
+
+
+def extract_features(
+    paths: list[Path], jobs: int = -1, progress: Callable[[Path, str | None], None] | None = None
+) -> tuple[dict[Path, np.ndarray], list[tuple[Path, str]]]:
+    """Log-mels of every track (``jobs`` worker processes) and the tracks that could not be decoded.
+
+    ``progress(path, error)`` is called as each track finishes, in completion order.
+    """
+    from joblib import Parallel, delayed
+
+    cache_dir = feature_cache_dir()
+    features, failures = {}, []
+    parallel = Parallel(n_jobs=jobs, return_as="generator_unordered", batch_size=1)
+    for path, mels, error in parallel(delayed(track_features)(path, cache_dir) for path in paths):
+        if error is None:
+            features[path] = mels
+        else:
+            failures.append((path, error))
+        if progress:
+            progress(path, error)
+    return features, sorted(failures)
+
+
+def feature_set(paths: list[Path], features: dict[Path, np.ndarray], labels: dict[Path, str], genres: tuple[str, ...]):
+    """A ``learn.FeatureSet`` of ``paths`` (those with features), sampled so every genre weighs the same.
+
+    Within a genre each track weighs the same whatever its segment count, so a
+    user's 500 rock tracks do not drown their 20 bossa nova ones.
+    """
+    import torch
+
+    from genretag.learn import FeatureSet
+
+    paths = [path for path in paths if path in features]
+    genre_tracks = Counter(labels[path] for path in paths)
+    mels, label_ids, tracks, weights = [], [], [], []
+    for index, path in enumerate(paths):
+        count = len(features[path])
+        mels.append(torch.from_numpy(features[path]))
+        label_ids += [genres.index(labels[path])] * count
+        tracks += [index] * count
+        weights += [1.0 / (genre_tracks[labels[path]] * count)] * count
+    return FeatureSet(
+        mels=torch.cat(mels),
+        labels=torch.tensor(label_ids, dtype=torch.int64),
+        tracks=torch.tensor(tracks, dtype=torch.int64),
+        weights=torch.tensor(weights, dtype=torch.float64),
+        original=torch.ones(len(label_ids), dtype=torch.bool),
+        genres=genres,
+        track_names=[str(path) for path in paths],
+    )
+
+
+@dataclass(frozen=True)
+class FineTuneRecipe:
+    """How ``fine_tune`` trains; recorded in the model card."""
+
+    epochs: int = 30
+    lr: float = 3e-4
+    batch_size: int = 32
+    weight_decay: float = 1e-4
+    patience: int = 5
+    seed: int = 0
+
+
+def fine_tune(base, train, valid, recipe: FineTuneRecipe, progress=None):
+    """Give ``base`` (a ``LoadedModel``) a new head for ``train.genres`` and train it; returns ``(network, history)``.
+
+    The whole network trains, at a learning rate low enough to keep what the
+    pre-trained body knows; the epoch with the best validation accuracy is kept
+    and ``recipe.patience`` epochs without improvement stop early. An epoch
+    draws as many segments as there are training tracks (genre-balanced), so its
+    cost grows with the number of tracks, not with their length.
+    """
+    from genretag import learn
+
+    network = learn.replace_final_layer(base.network, len(train.genres), seed=recipe.seed)
+    history = learn.fit(
+        network,
+        train,
+        valid,
+        epochs=recipe.epochs,
+        lr=recipe.lr,
+        seed=recipe.seed,
+        batch_size=recipe.batch_size,
+        weight_decay=recipe.weight_decay,
+        patience=recipe.patience,
+        samples_per_epoch=len(train.track_names),
+        progress=progress,
+    )
+    return network, history
+
+
+def valid_model_name(name: str) -> str | None:
+    """Why ``name`` cannot name a user model, or None when it can."""
+    from genretag.weights import list_cards
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+        return f"model name {name!r}: use letters, digits, '.', '_' and '-' only"
+    if any(card["name"] == name and card["source"] == "shipped" for card in list_cards()):
+        return f"model name {name!r} is a shipped model; choose another name"
+    return None
+
+
+def save_user_model(
+    network, name: str, base, choice: GenreChoice, split: Split, evaluation, history, recipe: FineTuneRecipe, sources
+) -> Path:
+    """Save the fine-tuned network as user model ``name``; returns its card's path.
+
+    ``split`` holds the tracks actually used; ``evaluation`` is the validation
+    result (``learn.Evaluation``) and ``history`` the ``learn.FitHistory``.
+    """
+    from dataclasses import asdict
+
+    from genretag.weights import save_model, user_models_dir
+
+    per_genre = {
+        genre: {
+            "train": sum(choice.labels[path] == genre for path in split.train),
+            "valid": sum(choice.labels[path] == genre for path in split.valid),
+        }
+        for genre in choice.genres
+    }
+    roots = [str(Path(source).resolve()) for source in sources]
+    card = {
+        "architecture": base.architecture,
+        "genres": list(choice.genres),
+        "base_model": {"name": base.name, "sha256": base.sha256},
+        "training": {
+            "summary": f"fine-tuned from {base.name} on {sum(choice.counts.values())} tagged tracks of "
+            + ", ".join(roots),
+            "source_library": roots,
+            "tracks_per_genre": per_genre,
+            "dropped_genres": choice.dropped,
+            "merged_spellings": choice.spellings,
+            "split": f"by {split.unit}, {VALID_FRACTION:.0%} of each genre for validation",
+            "segments_per_track": f"up to {MAX_SEGMENTS_PER_TRACK}, spread over the track",
+            "recipe": {**asdict(recipe), "loss": "cross-entropy", "sampling": "genre-balanced", "head": "new"},
+            "epochs_run": len(history.train_loss),
+            "best_epoch": history.best_epoch,
+            "stopped_early": len(history.train_loss) < recipe.epochs,
+            "seconds_per_epoch": round(float(np.median(history.epoch_seconds)), 2),
+        },
+        "metrics": {"valid (used to pick the epoch)": evaluation.summary()},
+        "confusion_matrix": {
+            "rows": "true genre (validation tracks)",
+            "columns": "predicted genre",
+            "genres": list(choice.genres),
+            "tracks": evaluation.confusion.tolist(),
+        },
+    }
+    return save_model(network, name, user_models_dir(), card)
