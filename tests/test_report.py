@@ -15,19 +15,8 @@ from typer.testing import CliRunner
 from genretag import report
 from genretag.classify import TrackResult
 from genretag.cli import app
-from genretag.models import GTZAN_GENRES
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture(autouse=True)
-def default_model(genretag_home):
-    """Until shipped weights exist: a random-init v-kernel user model (removed once weights/ is filled)."""
-    from genretag import models, weights
-
-    if not (weights.shipped_weights_dir() / "v-kernel.pt").exists():
-        card = {"architecture": "v-kernel", "genres": list(GTZAN_GENRES)}
-        weights.save_model(models.build("v-kernel"), "v-kernel", weights.user_models_dir(), card)
 
 
 def result_with(path, rows) -> TrackResult:

@@ -101,16 +101,6 @@ def mixed_library(tmp_path_factory) -> Path:
     return root
 
 
-@pytest.fixture(autouse=True)
-def default_model(genretag_home):
-    """Until shipped weights exist: a random-init v-kernel user model (removed once weights/ is filled)."""
-    from genretag import models, weights
-
-    if not (weights.shipped_weights_dir() / "v-kernel.pt").exists():
-        card = {"architecture": "v-kernel", "genres": list(GTZAN_GENRES)}
-        weights.save_model(models.build("v-kernel"), "v-kernel", weights.user_models_dir(), card)
-
-
 def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "genretag", *args], capture_output=True, text=True, timeout=timeout, check=False
