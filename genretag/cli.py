@@ -104,12 +104,16 @@ def _write_reports(results, csv: str | None, segments_csv: str | None, json_path
     def target(value: str):
         return sys.stdout if value == "-" else value
 
-    if csv:
-        report.write_csv(report.tracks_frame(results), target(csv))
-    if segments_csv:
-        report.write_csv(report.segments_frame(results), target(segments_csv))
-    if json_path:
-        report.write_json(report.track_records(results), target(json_path))
+    try:
+        if csv:
+            report.write_csv(report.tracks_frame(results), target(csv))
+        if segments_csv:
+            report.write_csv(report.segments_frame(results), target(segments_csv))
+        if json_path:
+            report.write_json(report.track_records(results), target(json_path))
+    except OSError as error:
+        typer.echo(f"error: cannot write a report: {error}", err=True)
+        raise typer.Exit(1) from None
 
 
 def _scan_progress(console):

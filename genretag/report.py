@@ -147,16 +147,24 @@ def track_records(results: Iterable[TrackResult]) -> list[dict]:
     return records
 
 
+def _prepared(destination: str | Path | TextIO) -> Path | TextIO:
+    if isinstance(destination, (str, Path)):
+        destination = Path(destination)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+    return destination
+
+
 def write_csv(frame, destination: str | Path | TextIO) -> None:
-    """Write a report DataFrame as CSV to a file path or an open text stream."""
-    frame.to_csv(destination, index=False)
+    """Write a report DataFrame as CSV to a file path (folders created) or an open text stream."""
+    frame.to_csv(_prepared(destination), index=False)
 
 
 def write_json(records: list[dict], destination: str | Path | TextIO) -> None:
-    """Write the JSON report to a file path or an open text stream."""
+    """Write the JSON report to a file path (folders created) or an open text stream."""
     text = json.dumps(records, indent=2, ensure_ascii=False) + "\n"
-    if isinstance(destination, (str, Path)):
-        Path(destination).write_text(text, encoding="utf-8")
+    destination = _prepared(destination)
+    if isinstance(destination, Path):
+        destination.write_text(text, encoding="utf-8")
     else:
         destination.write(text)
 

@@ -120,9 +120,9 @@ def scanned(tmp_path, monkeypatch):
 
 def test_export_writes_the_scan_reports_from_the_store(scanned):
     runner = CliRunner()
-    result = runner.invoke(app, ["export", "--json", "export.json", "--segments-csv", "segments.csv"])
+    result = runner.invoke(app, ["export", "--json", "out/export.json", "--segments-csv", "segments.csv"])
     assert result.exit_code == 0, result.output
-    assert json.loads((scanned / "export.json").read_text()) == json.loads((scanned / "scan.json").read_text())
+    assert json.loads((scanned / "out" / "export.json").read_text()) == json.loads((scanned / "scan.json").read_text())
     assert len(pandas.read_csv(scanned / "segments.csv")) == 2 * 3
 
     only_one = runner.invoke(app, ["export", "lib/two"])
