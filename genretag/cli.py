@@ -180,7 +180,8 @@ def scan(
     connection = store.connect()
     store.record_scan_roots(connection, paths)
     results, analysed = [], set()
-    with_segments = bool(segments_csv or json_path)
+    # Every report needs the segments (the tracks CSV counts them).
+    with_segments = bool(csv or segments_csv or json_path)
     try:
         with _scan_progress(console) as progress:
             task = progress.add_task("scan", total=len(walk.files), hours=0.0)
@@ -248,11 +249,10 @@ def export(
         csv = "-"
     connection = store.connect()
     try:
-        with_segments = bool(segments_csv or json_path)
         if paths:
-            results = store.results_under(connection, model, paths, with_segments=with_segments)
+            results = store.results_under(connection, model, paths, with_segments=True)
         else:
-            results = store.load_results(connection, model, with_segments=with_segments)
+            results = store.load_results(connection, model, with_segments=True)
     finally:
         connection.close()
     if not results:

@@ -127,6 +127,7 @@ def test_export_writes_the_scan_reports_from_the_store(scanned):
 
     only_one = runner.invoke(app, ["export", "lib/two"])
     assert only_one.exit_code == 0
+    assert pandas.read_csv(io.StringIO(only_one.stdout)).n_segments.tolist() == [3]
     assert only_one.stdout.splitlines()[1:] and [line.split(",")[0] for line in only_one.stdout.splitlines()] == [
         "path",
         "lib/two/strings.ogg",
