@@ -287,7 +287,10 @@ def load_display_names(path: str | Path, genres: Iterable[str]) -> dict[str, str
     """
     genres = tuple(genres)
     names = {genre: display_name(genre) for genre in genres}
-    text = Path(path).read_text(encoding="utf-8")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a UTF-8 text file") from None
     if str(path).lower().endswith(".json"):
         try:
             pairs = [(str(label), value, 1) for label, value in json.loads(text).items()]

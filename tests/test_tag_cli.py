@@ -1,0 +1,209 @@
+"""`genretag tag` end to end on a real library: preview, writes, the store, bad files, a killed writer."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import VIBE_ACE
+from tagged_library import CONTAINERS, add_tags, build
+from typer.testing import CliRunner
+
+from genretag import store, tags
+from genretag.cli import app
+
+WIDE = {"COLUMNS": "300"}  # rich tables keep whole paths
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(app, [str(arg) for arg in args], env=WIDE)
+
+
+@pytest.fixture
+def library(tmp_path) -> Path:
+    """Seven containers without a genre, and one FLAC that already has one."""
+    root = tmp_path / "lib"
+    build(root, VIBE_ACE)
+    has_genre = root / "tagged" / "has.flac"
+    has_genre.parent.mkdir()
+    has_genre.write_bytes((root / "flac" / "track.flac").read_bytes())
+    add_tags(has_genre, ("Rock",))
+    return root
+
+
+def audio_files(root: Path) -> list[Path]:
+    return sorted(path for path in root.rglob("*") if path.is_file())
+
+
+def snapshots(root: Path) -> dict[Path, tuple[bytes, int]]:
+    return {path: (path.read_bytes(), os.stat(path).st_mtime_ns) for path in root.rglob("*") if path.is_file()}
+
+
+def journal() -> list[store.JournalEntry]:
+    connection = store.connect()
+    try:
+        return store.journal_entries(connection)
+    finally:
+        connection.close()
+
+
+def test_preview_from_the_last_scan_changes_nothing(library):
+    assert invoke("scan", library, "--jobs", "1").exit_code == 0
+    before = snapshots(library)
+
+    preview = invoke("tag", "--min-confidence", "0")  # no PATH: the last scan's
+
+    assert preview.exit_code == 0, preview.output
+    rows = {line.split("│")[1].strip(): line for line in preview.stdout.splitlines() if "lib/" in line}
+    assert len(rows) == 8
+    assert "skip: has genre" in rows[str(library / "tagged" / "has.flac")]
+    assert all(" write " in row for path, row in rows.items() if "has.flac" not in path)
+    assert "preview: 7 files to write, 1 skipped (has genre 1), 0 errors; nothing written" in preview.stdout
+    assert snapshots(library) == before  # every byte and every mtime
+    assert journal() == []
+
+
+def test_write_tags_every_container_and_keeps_results_fresh(library):
+    assert invoke("scan", library, "--jobs", "1").exit_code == 0
+
+    written = invoke("tag", library, "--write", "--min-confidence", "0", "--top-k", "2")
+
+    assert written.exit_code == 0, written.output
+    assert "7 files written, 1 skipped (has genre 1), 0 errors; run " in written.stdout
+    for container in CONTAINERS:
+        assert len(tags.read_genres(library / container / f"track.{container}")) == 2
+    assert tags.read_genres(library / "tagged" / "has.flac") == ("Rock",)
+    assert {entry.state for entry in journal()} == {"done"} and len(journal()) == 7
+
+    rescan = invoke("scan", library, "--jobs", "1")  # tag writes change mtimes; the store follows them
+    assert "0 analysed, 8 from the store" in rescan.stdout
+    with sqlite3.connect(store.database_path()) as database:
+        assert {count for (count,) in database.execute("SELECT analyses FROM track_results")} == {1}
+
+
+def test_tag_analyses_files_the_store_lacks_and_applies_a_name_map(library, tmp_path):
+    names = tmp_path / "names.txt"
+    labels = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
+    names.write_text("".join(f"{label} = My {label.title()}\n" for label in labels), encoding="utf-8")
+
+    written = invoke("tag", library / "mp3", library / "opus", "--write", "--map", names, "--min-confidence", "0")
+
+    assert written.exit_code == 0, written.output
+    for path in (library / "mp3" / "track.mp3", library / "opus" / "track.opus"):
+        [genre] = tags.read_genres(path)
+        assert genre.startswith("My ")
+
+
+def test_policy_replace_and_append_through_the_cli(library):
+    has_genre = library / "tagged" / "has.flac"
+    appended = invoke("tag", has_genre, "--write", "--policy", "append", "--min-confidence", "0")
+    assert appended.exit_code == 0, appended.output
+    first, added = tags.read_genres(has_genre)
+    assert first == "Rock" and added != "Rock"
+    replaced = invoke("tag", has_genre, "--write", "--policy", "replace", "--min-confidence", "0")
+    assert replaced.exit_code == 0 and tags.read_genres(has_genre) == (added,)
+
+
+def test_bad_files_are_reported_each_on_one_line_and_exit_1(library):
+    corrupt = library / "corrupt.mp3"
+    corrupt.write_bytes(b"ID3\x04\x00\x00\x00\x00\x10\x00" + os.urandom(3000))
+    read_only = library / "wav" / "track.wav"
+    os.chmod(read_only, 0o444)
+    before = snapshots(library)
+
+    result = invoke("tag", library, "--write", "--min-confidence", "0")
+
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 2
+    assert any(line.startswith(f"error: {corrupt}: ") for line in errors)
+    assert f"error: {read_only}: read-only file; not written" in errors
+    assert snapshots(library)[corrupt] == before[corrupt]
+    assert snapshots(library)[read_only] == before[read_only]
+    assert "6 files written, 1 skipped (has genre 1), 2 errors" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["tag"], "no PATH given and no earlier scan"),
+        (["tag", "{lib}", "--policy", "overwrite"], "--policy 'overwrite': choose one of fill, replace, append"),
+        (["tag", "{lib}/nowhere"], "nowhere: no such file or folder"),
+        (["tag", "{lib}", "--map", "{lib}/missing-names.txt"], "missing-names.txt: No such file or directory"),
+        (["tag", "{lib}", "--map", "{lib}/wav/track.wav"], "track.wav: not a UTF-8 text file"),
+        (["tag", "{lib}", "--min-confidence", "1.5"], "Invalid value for '--min-confidence'"),
+        (["undo"], "say what to undo"),
+        (["undo", "--last", "--all"], "say what to undo"),
+    ],
+)
+def test_usage_errors_exit_2(library, arguments, message):
+    result = invoke(*[argument.format(lib=library) for argument in arguments])
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+# ---------------------------------------------------------------- a writer killed around the replace
+
+KILLED_AT_REPLACE = """
+import os, signal, sys
+real_replace, moment = os.replace, sys.argv[1]
+def replace_then_die(source, target):
+    if moment == "after":
+        real_replace(source, target)
+    os.kill(os.getpid(), signal.SIGKILL)
+os.replace = replace_then_die
+sys.argv = ["genretag", *sys.argv[2:]]
+from genretag.cli import app
+app()
+"""
+
+
+def killed_write(moment: str, path: Path) -> subprocess.CompletedProcess:
+    """Run the real `genretag tag --write` in a process the OS kills at the replace (before or after it)."""
+    command = [sys.executable, "-c", KILLED_AT_REPLACE, moment, "tag", str(path), "--write", "--min-confidence", "0"]
+    return subprocess.run(command + ["--jobs", "1"], capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_killed_before_replace_leaves_the_original_and_the_next_run_cleans_up(library):
+    track = library / "flac" / "track.flac"
+    before = track.read_bytes()
+
+    done = killed_write("before", track)
+
+    assert done.returncode == -signal.SIGKILL
+    assert track.read_bytes() == before
+    [leftover] = [name for name in os.listdir(track.parent) if name != track.name]
+    assert leftover.startswith(".track.flac.")  # hidden: a scan never picks it up
+    [entry] = journal()
+    assert entry.state == "pending"
+
+    undo = invoke("undo", "--all")
+    assert f"warning: {track}: an interrupted run did not write it; left as it was" in undo.stderr
+    assert "nothing to undo" in undo.stdout
+    assert os.listdir(track.parent) == [track.name] and track.read_bytes() == before
+    [entry] = journal()
+    assert entry.state == "failed" and "interrupted before the file was replaced" in entry.error
+
+    again = invoke("tag", track, "--write", "--min-confidence", "0")
+    assert again.exit_code == 0 and len(tags.read_genres(track)) == 1
+
+
+def test_killed_after_replace_is_completed_in_the_journal_and_can_be_undone(library):
+    track = library / "m4a" / "track.m4a"
+
+    done = killed_write("after", track)
+
+    assert done.returncode == -signal.SIGKILL
+    assert len(tags.read_genres(track)) == 1
+    [entry] = journal()
+    assert entry.state == "pending" and entry.new_stamp == store.stamp_of(track)
+
+    undo = invoke("undo", "--last")
+    assert f"warning: {track}: an interrupted run had written it; journal completed" in undo.stderr
+    assert undo.exit_code == 0 and tags.read_genres(track) == ()
+    assert [entry.state for entry in journal()] == ["done", "done"]
