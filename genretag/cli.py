@@ -129,6 +129,8 @@ def _scan_progress(console):
         TimeRemainingColumn(),
         console=console,
         transient=True,
+        # Not on a terminal (a log, a pipe) a live bar only leaves blank lines behind.
+        disable=not console.is_terminal,
     )
 
 
