@@ -203,6 +203,31 @@ def _epoch_order(train: FeatureSet, samples: int, generator: torch.Generator) ->
     return torch.multinomial(weights, samples, replacement=True, generator=generator)
 
 
+def recalibrate_batch_norm(network: nn.Module, data: FeatureSet, seed: int = 0, batch_size: int = 64) -> None:
+    """Recompute every BatchNorm's running statistics as exact averages over ``data``.
+
+    During training they are moving averages of batches from weights that kept
+    changing; on a small corpus (few steps) they lag far behind the final weights,
+    and eval-mode predictions suffer. One pass in shuffled batches fixes that.
+    """
+    norms = [module for module in network.modules() if isinstance(module, nn.modules.batchnorm._BatchNorm)]
+    if not norms or not len(data):
+        return
+    momenta = [norm.momentum for norm in norms]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # cumulative average over the pass
+    network.train()
+    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        for start in range(0, len(data), batch_size):
+            index = order[start : start + batch_size]
+            network(data.mels[index].float().unsqueeze(1).contiguous(memory_format=torch.channels_last))
+    for norm, momentum in zip(norms, momenta, strict=True):
+        norm.momentum = momentum
+    network.eval()
+
+
 def _set_training_mode(network: nn.Module, head: nn.Module | None) -> None:
     # A frozen body keeps its BatchNorm statistics: only the head learns.
     if head is None:
@@ -233,8 +258,10 @@ def fit(
     original segments, so pitch-shifted copies add variety, not cost) by
     ``train.weights``. With ``valid``, the weights of the epoch with the best
     track-level validation accuracy are restored at the end, and ``patience``
-    epochs without improvement stop training early. ``train_only_head`` freezes
-    everything but the output layer (fine-tuning a shipped model on new genres).
+    epochs without improvement stop training early. BatchNorm statistics are then
+    recomputed over the original training segments (``recalibrate_batch_norm``).
+    ``train_only_head`` freezes everything but the output layer (fine-tuning a
+    shipped model on new genres) and leaves BatchNorm statistics as they were.
     Runs are deterministic for a given seed and thread count.
     """
     torch.manual_seed(seed)
@@ -306,6 +333,8 @@ def fit(
             break
     if best_state is not None:
         network.load_state_dict(best_state)
+    if head is None:
+        recalibrate_batch_norm(network, train.originals(), seed)
     network.to(memory_format=torch.contiguous_format)
     for parameter in network.parameters():
         parameter.requires_grad_(True)
