@@ -6,6 +6,7 @@ so ``genretag --help`` stays fast.
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -43,6 +44,13 @@ def models() -> None:
 # ---------------------------------------------------------------- scan, export, timeline
 
 DEFAULT_MODEL = "v-kernel"  # models.DEFAULT_MODEL, repeated here so --help does not import torch
+
+
+class Backend(str, Enum):
+    """Where ``scan`` runs its per-track work."""
+
+    local = "local"
+    dask = "dask"
 
 
 def _fail_usage(message: str) -> None:
@@ -157,6 +165,16 @@ def scan(
     whole_track: Annotated[
         bool, typer.Option("--whole-track", help="bicrnn only: one pass over the whole track instead of averaging.")
     ] = False,
+    backend: Annotated[
+        Backend,
+        typer.Option(
+            "--backend", help="local: worker processes here; dask: a Dask cluster (a local one unless --scheduler)."
+        ),
+    ] = Backend.local,
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", metavar="tcp://HOST:PORT", help="Dask scheduler to use (with --backend dask)."),
+    ] = None,
 ) -> None:
     """Classify every audio file under PATHS; results are stored, so a rescan only re-analyses changed files."""
     import time
@@ -176,6 +194,8 @@ def scan(
         _fail_usage(f"--whole-track needs the bicrnn architecture; model {model!r} is {model_ref.architecture}")
     if top_k > len(model_ref.genres):
         _fail_usage(f"--top-k {top_k} is more than the model's {len(model_ref.genres)} genres")
+    if scheduler and backend is not Backend.dask:
+        _fail_usage("--scheduler needs --backend dask")
     console = _stderr_console()
     for path, reason in walk.problems:
         _report_line(console, "error", str(path), reason)
@@ -188,7 +208,15 @@ def scan(
         with _scan_progress(console) as progress:
             task = progress.add_task("scan", total=len(walk.files), hours=0.0)
             events = scanning.scan_files(
-                walk.files, model_ref, connection, jobs or -1, not no_cache, whole_track, with_segments
+                walk.files,
+                model_ref,
+                connection,
+                jobs or -1,
+                not no_cache,
+                whole_track,
+                with_segments,
+                backend=backend.value,
+                scheduler=scheduler,
             )
             for event in events:
                 result = event.result
@@ -207,6 +235,8 @@ def scan(
             markup=False,
         )
         raise typer.Exit(130) from None
+    except scanning.BackendError as error:
+        _fail_usage(str(error))
     finally:
         connection.close()
     order = {str(file): index for index, file in enumerate(walk.files)}

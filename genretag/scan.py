@@ -13,7 +13,7 @@ import os
 import sqlite3
 import tempfile
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from genretag.weights import LoadedModel, WeightsError, find_card, read_card, sh
 # the fraction allows for durations that FFmpeg estimates from the bit rate.
 TRUNCATION_TOLERANCE_S = 1.0
 TRUNCATION_TOLERANCE_FRACTION = 0.02
+DASK_CONNECT_TIMEOUT_S = 10
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,48 @@ def _failed(path: str, model: ModelRef, reason: str) -> TrackResult:
     return TrackResult(path=path, model=model.name, genres=model.genres, error=reason)
 
 
+class BackendError(Exception):
+    """The Dask backend cannot be used: dask is not installed or the scheduler cannot be reached."""
+
+
+@contextmanager
+def dask_backend(scheduler: str | None = None, workers: int | None = None) -> Iterator[None]:
+    """Run the per-track work of ``scan_files`` on a Dask cluster inside the block.
+
+    With ``scheduler`` (``tcp://HOST:PORT``) the cluster is an existing one; without
+    it a local cluster of ``workers`` single-threaded processes (default: one per
+    core) is started and closed afterwards. Each worker must see the scanned files
+    at the same paths and have this genretag installed: the weights travel with the
+    package, and a worker whose weights differ from the client's (sha256) fails the
+    scan. Results come back to this process, which alone writes the store.
+    """
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise BackendError("the dask backend needs dask: pip install 'genretag[dask]'") from None
+    from joblib import parallel_config
+
+    cluster = None
+    try:
+        if scheduler is None:
+            cluster = LocalCluster(
+                n_workers=workers or os.cpu_count(), threads_per_worker=1, processes=True, dashboard_address=None
+            )
+        client = Client(scheduler or cluster, timeout=DASK_CONNECT_TIMEOUT_S)
+    except (OSError, TimeoutError, ValueError, RuntimeError) as error:
+        if cluster is not None:
+            cluster.close()
+        where = f"reach the Dask scheduler at {scheduler}" if scheduler else "start a local Dask cluster"
+        raise BackendError(f"cannot {where}: {error}") from None
+    try:
+        with parallel_config(backend="dask"):
+            yield
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
 def scan_files(
     files: Iterable[str | Path],
     model: ModelRef,
@@ -150,12 +193,16 @@ def scan_files(
     use_cache: bool = True,
     whole_track: bool = False,
     with_segments: bool = False,
+    backend: str = "local",
+    scheduler: str | None = None,
 ) -> Iterator[ScanEvent]:
     """Results for ``files``: fresh stored ones first, then the others as workers finish them.
 
     Every analysed result is committed to the store as it arrives. ``jobs`` is the
     number of worker processes (-1: all cores). ``with_segments`` also reads the
     segment timelines of stored results (analysed ones always carry theirs).
+    ``backend="dask"`` analyses on a Dask cluster instead (see ``dask_backend``;
+    ``scheduler`` names an existing one, ``jobs`` sizes a local one).
     """
     identity = model.identity(whole_track)
     stored = store.fresh_stamps(connection, identity) if use_cache else {}
@@ -180,13 +227,19 @@ def scan_files(
         yield ScanEvent(result, from_store=True)
     if not pending:
         return
-    from joblib import Parallel, delayed
+    from joblib import Parallel, delayed, effective_n_jobs
 
-    # One track per task so each result streams back (and is stored) as soon as it is done.
-    parallel = Parallel(n_jobs=jobs, return_as="generator_unordered", batch_size=1)
-    for result in parallel(delayed(analyse_track)(path, model, whole_track) for path in pending):
-        store.save_result(connection, result, pending[result.path], identity)
-        yield ScanEvent(result, from_store=False)
+    if backend == "dask":
+        context, workers = dask_backend(scheduler, jobs if jobs > 0 else None), -1  # -1: every cluster core
+    else:
+        # A single pending track is analysed in this process: starting workers would cost more than it.
+        context, workers = nullcontext(), min(effective_n_jobs(jobs), len(pending))
+    with context:
+        # One track per task so each result streams back (and is stored) as soon as it is done.
+        parallel = Parallel(n_jobs=workers, return_as="generator_unordered", batch_size=1)
+        for result in parallel(delayed(analyse_track)(path, model, whole_track) for path in pending):
+            store.save_result(connection, result, pending[result.path], identity)
+            yield ScanEvent(result, from_store=False)
 
 
 def results_for(
