@@ -367,7 +367,7 @@ def plan_tag(
     proposals = _proposals(result, names, min_confidence, top_k)
     has_genre = any(value.strip() for value in current.values)
     if policy is Policy.FILL and has_genre:
-        return TagPlan(action=Action.HAS_GENRE, **plan)
+        return TagPlan(action=Action.HAS_GENRE, proposed=tuple(proposals), **plan)
     if not proposals:
         label, probability = result.top_k(1)[0]
         shown = (display_name(label, names), probability)

@@ -129,6 +129,7 @@ def test_policies(container, policy, existing, action, after, pristine, predicti
     plan = tags.plan_tag(result, stamp, policy, min_confidence=result.confidence)
     assert plan.action is action
     assert plan.current == spelled(existing)
+    assert plan.proposed[0] == (best, result.confidence)  # shown in the preview, also when skipped
     before = snapshot(path)
     outcomes = tags.write_planned(connection, [plan], store.new_run_id())
     assert len(outcomes) == (action is Action.WRITE)
