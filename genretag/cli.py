@@ -586,7 +586,7 @@ def _tag_summary(plans, outcomes, errors: int, write: bool) -> str:
 @app.command()
 def tag(
     paths: Annotated[
-        list[Path] | None, typer.Argument(help="Files or folders [default: the paths of the last scan].")
+        list[Path] | None, typer.Argument(help="Files or folders (default: the paths of the last scan).")
     ] = None,
     write: Annotated[bool, typer.Option("--write", help="Write the genres. Without it: a preview.")] = False,
     policy: Annotated[

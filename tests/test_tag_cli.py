@@ -126,6 +126,27 @@ def test_bad_files_are_reported_each_on_one_line_and_exit_1(library):
     assert snapshots(library)[corrupt] == before[corrupt]
     assert snapshots(library)[read_only] == before[read_only]
     assert "6 files written, 1 skipped (has genre 1), 2 errors" in result.stdout
+    entries = journal()
+    assert len(entries) == 6 and {entry.state for entry in entries} == {"done"}
+    assert {corrupt, read_only}.isdisjoint(Path(entry.path) for entry in entries)
+
+
+def test_file_edited_after_the_scan_is_analysed_again_then_tagged_keeping_the_edit(library):
+    from mutagen.oggopus import OggOpus
+
+    assert invoke("scan", library, "--jobs", "1").exit_code == 0
+    opus = library / "opus" / "track.opus"
+    edited = OggOpus(opus)
+    edited["title"] = "Edited after the scan"
+    edited.save()
+
+    result = invoke("tag", opus, "--write", "--min-confidence", "0")
+
+    assert result.exit_code == 0, result.output
+    assert len(tags.read_genres(opus)) == 1 and OggOpus(opus)["title"] == ["Edited after the scan"]
+    with sqlite3.connect(store.database_path()) as database:
+        [(analyses,)] = database.execute("SELECT analyses FROM track_results WHERE path = ?", (str(opus),))
+    assert analyses == 2
 
 
 @pytest.mark.parametrize(
