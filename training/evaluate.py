@@ -80,13 +80,16 @@ def main(argv: list[str] | None = None) -> int:
         "--model", default="v-kernel", help="shipped/user model name, or the path of a model card (runs/v-kernel.json)"
     )
     parser.add_argument("--out", type=Path, default=Path("evaluation"))
+    parser.add_argument(
+        "--cache", type=Path, default=None, help="feature cache folder (default: training/cache/features)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
 
     from genretag import learn
     from genretag.weights import WeightsError
     from training.corpus import fault_filtered_split, folder_corpus, gtzan_corpus
-    from training.features import build_feature_set
+    from training.features import DEFAULT_CACHE, build_feature_set
 
     try:
         loaded = _load(args.model)
@@ -101,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: genres unknown to model {loaded.name!r}: {', '.join(unknown)}", file=sys.stderr)
         return 2
     learn.use_threads()
-    data = build_feature_set(clips, loaded.genres)
+    data = build_feature_set(clips, loaded.genres, cache_dir=args.cache or DEFAULT_CACHE)
     result = learn.evaluate(loaded.network, data)
     write_evaluation(result, args.out, f"{loaded.name} on {args.gtzan or args.folders}")
     print(f"segment accuracy {result.segment_accuracy:.4f} ({result.n_segments} segments)")

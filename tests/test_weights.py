@@ -1,0 +1,113 @@
+"""Shipped weights: complete cards, hash and front-end checks, loading from an installed wheel."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+from conftest import REPO, TRUMPET
+
+from genretag import weights
+from genretag.models import ARCHITECTURES, GTZAN_GENRES
+
+MAX_WEIGHTS_BYTES = 2 * 1024 * 1024
+
+
+def copy_as_user_model(source: str, name: str) -> tuple[Path, Path]:
+    """Copy a shipped model into the user models folder under another name."""
+    target = weights.user_models_dir()
+    target.mkdir(parents=True, exist_ok=True)
+    card = json.loads((weights.shipped_weights_dir() / f"{source}.json").read_text())
+    card["name"] = name
+    card_path = target / f"{name}.json"
+    card_path.write_text(json.dumps(card))
+    pt_path = target / f"{name}.pt"
+    shutil.copyfile(weights.shipped_weights_dir() / f"{source}.pt", pt_path)
+    return card_path, pt_path
+
+
+@pytest.mark.parametrize("name", list(ARCHITECTURES))
+def test_every_shipped_model_has_a_complete_card_and_loads(name):
+    pt_path = weights.shipped_weights_dir() / f"{name}.pt"
+    assert pt_path.stat().st_size < MAX_WEIGHTS_BYTES
+    loaded = weights.load_model(name)
+    card = loaded.card
+    assert card["architecture"] == name
+    assert tuple(card["genres"]) == GTZAN_GENRES == loaded.genres
+    assert card["sha256"] == weights.sha256_of(pt_path)
+    for key in ("summary", "data", "recipe", "seed"):
+        assert key in card["training"], key
+    assert card["training"]["recipe"]["pitch_shift"] >= 0
+    assert card["metrics"], "metrics with the split they were measured on"
+    assert any("held out" in split for split in card["metrics"])
+    assert "training.train --gtzan" in card["training"]["summary"]
+    assert card["parameters"]["keras_convention"] <= card["parameters"]["pytorch"]
+
+
+def test_corrupted_weights_are_refused_with_a_clear_error():
+    _, pt_path = copy_as_user_model("v-kernel", "mine")
+    assert weights.load_model("mine").name == "mine"  # intact copy loads
+    data = bytearray(pt_path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    pt_path.write_bytes(bytes(data))
+    with pytest.raises(weights.WeightsError, match=r"mine\.pt: sha256 .* does not match its model card"):
+        weights.load_model("mine")
+
+
+def test_card_with_other_audio_parameters_is_refused():
+    card_path, _ = copy_as_user_model("v-kernel", "other-front-end")
+    card = json.loads(card_path.read_text())
+    card["audio"]["n_mels"] = 96
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(weights.WeightsError, match="another audio front end: n_mels 96 != 128"):
+        weights.load_model("other-front-end")
+
+
+def test_unknown_model_names_the_available_ones():
+    with pytest.raises(weights.WeightsError, match="unknown model 'nope' .*v-kernel"):
+        weights.load_model("nope")
+
+
+def test_wheel_installs_and_classifies_with_the_weights_inside_it(tmp_path):
+    dist = tmp_path / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist), str(REPO)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = dist.glob("genretag-*.whl")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site_packages = Path(
+        subprocess.run(
+            [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
+    # torch & co come from the test interpreter's site-packages, added as a plain path
+    # (its .pth files, among them genretag's editable hook, are not processed there):
+    # genretag itself can only come from the wheel.
+    (site_packages / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index", str(wheel)],
+        check=True,
+        capture_output=True,
+    )
+    probe = (
+        f"import genretag, genretag.weights as w; r = genretag.classify(r'{TRUMPET}');"
+        "print(w.shipped_weights_dir()); print(r.genre)"
+    )
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    done = subprocess.run([python, "-c", probe], cwd=outside, capture_output=True, text=True, check=True)
+    weights_dir, genre = done.stdout.split()
+    assert Path(weights_dir).is_relative_to(venv), weights_dir
+    assert genre in GTZAN_GENRES
