@@ -91,7 +91,9 @@ def test_tag_analyses_files_the_store_lacks_and_applies_a_name_map(library, tmp_
     labels = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
     names.write_text("".join(f"{label} = My {label.title()}\n" for label in labels), encoding="utf-8")
 
-    written = invoke("tag", library / "mp3", library / "opus", "--write", "--map", names, "--min-confidence", "0")
+    written = invoke(
+        "tag", library / "mp3", library / "opus", "--write", "--map", names, "--min-confidence", "0", "-j", "1"
+    )
 
     assert written.exit_code == 0, written.output
     for path in (library / "mp3" / "track.mp3", library / "opus" / "track.opus"):
