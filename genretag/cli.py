@@ -75,22 +75,27 @@ def _report_line(console, kind: str, path: str, reason: str) -> None:
 
 
 def _results_table(results, top_k: int):
-    from rich.table import Table
+    """Plain aligned columns: a rich Table takes seconds to lay out for a library of thousands."""
+    from rich.text import Text
 
     from genretag.report import display_path
 
     ordinals = {2: "2nd", 3: "3rd"}
-    table = Table("track", "genre", "confidence")
-    for rank in range(2, top_k + 1):
-        table.add_column(ordinals.get(rank, f"{rank}th"))
+    header = ["track", "genre", "confidence", *[ordinals.get(rank, f"{rank}th") for rank in range(2, top_k + 1)]]
+    rows = []
     for result in results:
         if result.ok:
             ranked = result.top_k(top_k)
             others = [f"{genre} {p:.2f}" for genre, p in ranked[1:]]
-            table.add_row(display_path(result.path), ranked[0][0], f"{ranked[0][1]:.2f}", *others)
+            rows.append([display_path(result.path), ranked[0][0], f"{ranked[0][1]:.2f}", *others])
         else:
-            table.add_row(display_path(result.path), "[red]failed[/red]", "", *[""] * (top_k - 1))
-    return table
+            rows.append([display_path(result.path), "failed", *[""] * (top_k)])
+    widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
+
+    return Text(line(header), style="bold") + Text("\n" + "\n".join(line(row) for row in rows))
 
 
 def _summary_lines(summary) -> list[str]:
@@ -244,12 +249,14 @@ def scan(
     for result in results:
         if result.path not in analysed and result.error:
             _report_line(console, "error", result.path, f"{result.error} (stored result)")
+        elif result.path not in analysed and result.warning:
+            _report_line(console, "warning", result.path, f"{result.warning} (stored result)")
     from rich.console import Console
 
     to_stdout = "-" in (csv, segments_csv, json_path)
     output = console if to_stdout else Console(highlight=False)
     if results:
-        output.print(_results_table(results, top_k))
+        output.print(_results_table(results, top_k), soft_wrap=True)
     summary = report.summarise(results, analysed, time.perf_counter() - started)
     for line in _summary_lines(summary):
         output.print(line, markup=False, soft_wrap=True)
