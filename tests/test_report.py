@@ -136,6 +136,14 @@ def test_export_writes_the_scan_reports_from_the_store(scanned):
     assert nothing.exit_code == 1 and "no stored results of model 'crnn'" in nothing.stderr
 
 
+def test_a_report_on_stdout_moves_the_table_to_stderr(scanned):
+    result = CliRunner().invoke(app, ["scan", "lib", "--jobs", "2", "--csv", "-"])
+    assert result.exit_code == 0, result.output
+    tracks = pandas.read_csv(io.StringIO(result.stdout))
+    assert list(tracks.columns) == list(report.TRACK_COLUMNS) and tracks.n_segments.tolist() == [3, 3]
+    assert "2 tracks: 2 classified" in result.stderr and "lib/one/strings.flac" in result.stderr
+
+
 def test_timeline_shows_segments_and_writes_a_png(scanned):
     plot = scanned / "timeline.png"
     result = CliRunner().invoke(app, ["timeline", "lib/one/strings.flac", "--plot", str(plot)])
