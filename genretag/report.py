@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+import numpy as np
+
 from genretag.classify import TrackResult
 
 TRACK_COLUMNS = ("path", "genre", "confidence", "genre_2", "confidence_2", "duration_s", "n_segments", "model", "error")
@@ -94,54 +96,76 @@ def _genre_columns(results: Sequence[TrackResult]) -> list[str]:
     return columns
 
 
+def _rounded_rows(probabilities: np.ndarray) -> np.ndarray:
+    # Through float64: a float32 rounded to 4 decimals prints as 0.12349999...
+    return np.round(np.asarray(probabilities, dtype=np.float64), DECIMALS)
+
+
 def segments_frame(results: Iterable[TrackResult]):
     """The segments report as a pandas DataFrame: ``SEGMENT_COLUMNS`` then one column per genre."""
     import pandas
 
-    results = list(results)
+    results = [result for result in results if result.segment_bounds]
     genres = _genre_columns(results)
-    rows = []
+    columns = [*SEGMENT_COLUMNS, *genres]
+    if not results:
+        return pandas.DataFrame(columns=columns)
+    # Built column-wise with numpy: a library has hundreds of thousands of segments.
+    paths, indexes, bounds, best, matrices = [], [], [], [], []
     for result in results:
-        for segment in result.segments:
-            row = {
-                "path": display_path(result.path),
-                "segment": segment.index,
-                "start_s": round(segment.start_s, 2),
-                "end_s": round(segment.end_s, 2),
-                "genre": segment.genre,
-                "confidence": _rounded(segment.confidence),
-            }
-            row.update({genre: _rounded(segment.probabilities.get(genre)) for genre in genres})
-            rows.append(row)
-    return pandas.DataFrame(rows, columns=[*SEGMENT_COLUMNS, *genres])
+        count = len(result.segment_bounds)
+        matrix = np.full((count, len(genres)), np.nan)
+        matrix[:, [genres.index(genre) for genre in result.genres]] = result.segment_probabilities
+        paths.extend([display_path(result.path)] * count)
+        indexes.append(np.arange(count))
+        bounds.append(np.asarray(result.segment_bounds, dtype=np.float64))
+        best.append(np.asarray(result.genres)[result.segment_probabilities.argmax(axis=1)])
+        matrices.append(matrix)
+    probabilities = _rounded_rows(np.concatenate(matrices))
+    spans = np.round(np.concatenate(bounds), 2)
+    frame = {
+        "path": paths,
+        "segment": np.concatenate(indexes),
+        "start_s": spans[:, 0],
+        "end_s": spans[:, 1],
+        "genre": np.concatenate(best),
+        "confidence": np.nanmax(probabilities, axis=1),
+    }
+    frame.update({genre: probabilities[:, column] for column, genre in enumerate(genres)})
+    return pandas.DataFrame(frame, columns=columns)
+
+
+def _segment_records(result: TrackResult) -> list[dict]:
+    if not result.segment_bounds:
+        return []
+    rows = _rounded_rows(result.segment_probabilities).tolist()
+    best = result.segment_probabilities.argmax(axis=1).tolist()
+    return [
+        {
+            "start_s": round(start, 2),
+            "end_s": round(end, 2),
+            "genre": result.genres[index],
+            "probabilities": dict(zip(result.genres, row, strict=True)),
+        }
+        for (start, end), row, index in zip(result.segment_bounds, rows, best, strict=True)
+    ]
 
 
 def track_records(results: Iterable[TrackResult]) -> list[dict]:
     """The JSON report: one object per track, with its segment timeline."""
     records = []
     for result in results:
+        probabilities = _rounded_rows(result.probabilities).tolist() if result.ok else []
         records.append(
             {
                 "path": display_path(result.path),
                 "genre": result.genre,
                 "confidence": _rounded(result.confidence),
-                "probabilities": (
-                    {genre: _rounded(p) for genre, p in zip(result.genres, result.probabilities, strict=True)}
-                    if result.ok
-                    else {}
-                ),
+                "probabilities": dict(zip(result.genres, probabilities, strict=False)),
                 "duration_s": round(float(result.duration_s), 2),
                 "model": result.model,
                 "error": result.error,
-                "segments": [
-                    {
-                        "start_s": round(segment.start_s, 2),
-                        "end_s": round(segment.end_s, 2),
-                        "genre": segment.genre,
-                        "probabilities": {genre: _rounded(p) for genre, p in segment.probabilities.items()},
-                    }
-                    for segment in result.segments
-                ],
+                "segments": _segment_records(result),
             }
         )
     return records
@@ -160,8 +184,9 @@ def write_csv(frame, destination: str | Path | TextIO) -> None:
 
 
 def write_json(records: list[dict], destination: str | Path | TextIO) -> None:
-    """Write the JSON report to a file path (folders created) or an open text stream."""
-    text = json.dumps(records, indent=2, ensure_ascii=False) + "\n"
+    """Write the JSON report, one track object per line, to a file path (folders created) or a text stream."""
+    # One track per line: readable, and written by json's C encoder (indenting is pure Python, slow).
+    text = "[\n" + ",\n".join(json.dumps(record, ensure_ascii=False) for record in records) + "\n]\n"
     destination = _prepared(destination)
     if isinstance(destination, Path):
         destination.write_text(text, encoding="utf-8")
