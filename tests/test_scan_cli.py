@@ -243,6 +243,20 @@ def test_interrupted_scan_keeps_finished_tracks_and_resumes(tmp_path, genretag_h
     assert {path: after[path] for path in finished} == finished
 
 
+def test_two_scans_at_once_share_the_store_without_damage(tmp_path, genretag_home):
+    files = small_library(tmp_path / "lib")
+    command = [sys.executable, "-m", "genretag", "scan", str(tmp_path / "lib"), "--jobs", "2"]
+    scans = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outcomes = [scan.communicate(timeout=120) for scan in scans]
+    assert [scan.returncode for scan in scans] == [1, 1], outcomes  # bad.mp3 fails in both
+    stored = analyses(genretag_home)
+    assert sorted(stored) == sorted(map(str, files))
+    with sqlite3.connect(genretag_home / "genretag.sqlite") as connection:
+        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        segments = connection.execute("SELECT path, count(*) FROM segment_results GROUP BY path").fetchall()
+    assert dict(segments) == {str(path): 1 for path in files[:3]}  # 11 s: one segment each, no duplicates
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
