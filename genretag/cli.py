@@ -390,7 +390,10 @@ def _library_report(console, library, choice, min_tracks: int) -> None:
         table.add_row(genre, str(choice.counts[genre]), ", ".join(choice.spellings.get(genre, [])))
     console.print(table)
     if choice.dropped:
-        dropped = ", ".join(f"{genre} ({count})" for genre, count in choice.dropped.items())
+        dropped = ", ".join(
+            f"{genre} ({n.tracks})" if n.tracks == n.first else f"{genre} ({n.tracks}, {n.first} as first genre)"
+            for genre, n in choice.dropped.items()
+        )
         console.print(f"dropped, fewer than {min_tracks} tracks (--min-tracks): {dropped}", markup=False)
     if choice.unlabelled:
         console.print(f"{len(choice.unlabelled)} tagged tracks not used: all their genres were dropped", markup=False)
@@ -423,7 +426,7 @@ def _progress_bar(console, label: str, unit: str):
 
 def _fit_with_display(console, user_library, base, train_set, valid_set, recipe):
     """Fine-tune with a progress bar per epoch and one line per finished epoch."""
-    best = [-1.0]
+    best = [float("inf")]
     with _progress_bar(console, "training", "steps") as progress:
         task = progress.add_task("fit", total=None, status="")
 
@@ -432,12 +435,12 @@ def _fit_with_display(console, user_library, base, train_set, valid_set, recipe)
                 status = f"  epoch {update.epoch}/{update.epochs}  loss {update.train_loss:.3f}"
                 progress.update(task, total=update.steps, completed=update.step, status=status)
                 return
-            improved = update.valid_accuracy is not None and update.valid_accuracy > best[0]
-            best[0] = max(best[0], update.valid_accuracy or 0.0)
+            marker = "  (best so far)" if update.valid_log_loss < best[0] else ""
+            best[0] = min(best[0], update.valid_log_loss)
             progress.console.print(
                 f"epoch {update.epoch}/{update.epochs}: loss {update.train_loss:.3f}, "
-                f"train accuracy {update.train_accuracy:.2f}, validation accuracy {update.valid_accuracy:.2f}"
-                f"{'  (best so far)' if improved else ''}, {update.epoch_seconds:.1f} s",
+                f"train accuracy {update.train_accuracy:.2f}; validation loss {update.valid_log_loss:.3f}, "
+                f"accuracy {update.valid_accuracy:.2f}{marker}, {update.epoch_seconds:.1f} s",
                 markup=False,
             )
 
@@ -476,17 +479,23 @@ def learn(
         _fail_usage(problem)
     try:
         mapping = user_library.read_genre_map(map_file) if map_file else {}
+    except OSError as error:
+        _fail_usage(f"{map_file}: cannot read the mapping file ({error.strerror or error})")
+    except ValueError as error:
+        _fail_usage(str(error))
+    try:
         base_model = load_model(base)
         library = user_library.read_library(paths, mapping)
-    except (OSError, ValueError, WeightsError, LibraryPathError) as error:
+    except (WeightsError, LibraryPathError) as error:
         _fail_usage(str(error))
     console = _stderr_console()
     choice = user_library.choose_genres(library.tracks, min_tracks)
     _library_report(console, library, choice, min_tracks)
     if len(choice.genres) < 2:
+        found = ", ".join(choice.genres) or "none"
         typer.echo(
-            f"error: {len(choice.genres)} genre(s) with at least {min_tracks} tagged tracks; "
-            "a model needs two or more (lower --min-tracks, or tag more tracks)",
+            f"error: a model needs two or more genres with at least {min_tracks} tagged tracks, found {found}; "
+            "lower --min-tracks or tag more tracks",
             err=True,
         )
         raise typer.Exit(1)

@@ -39,6 +39,9 @@ GENRE_SEPARATORS = re.compile(r"[;/,|\x00]")
 # variety, few enough that a thousand tracks fit in memory (about 0.7 GB as float16).
 MAX_SEGMENTS_PER_TRACK = 6
 VALID_FRACTION = 0.2
+# Small libraries still get this many training segments per epoch (four batches),
+# so that an epoch moves the weights enough for its validation to say something.
+MIN_SAMPLES_PER_EPOCH = 128
 
 
 def genre_key(name: str) -> str:
@@ -150,6 +153,14 @@ def read_library(paths: Iterable[Path], mapping: dict[str, str | None] | None = 
     return library
 
 
+@dataclass(frozen=True)
+class DroppedGenre:
+    """A genre left out: ``tracks`` carry it, ``first`` of them would have been labelled with it."""
+
+    tracks: int
+    first: int
+
+
 @dataclass
 class GenreChoice:
     """The genres kept, each track's label, and what was dropped and why."""
@@ -157,7 +168,7 @@ class GenreChoice:
     genres: tuple[str, ...]
     labels: dict[Path, str]
     counts: dict[str, int]
-    dropped: dict[str, int]
+    dropped: dict[str, DroppedGenre]
     spellings: dict[str, list[str]]
     unlabelled: list[Path]
 
@@ -166,8 +177,9 @@ def choose_genres(tracks: list[TaggedTrack], min_tracks: int) -> GenreChoice:
     """Keep the genres with at least ``min_tracks`` tracks; a track's label is its first kept genre.
 
     Counting first genres only would lose a "Bossa Nova; Jazz" track to a rare
-    genre, so a track is labelled with its first genre that survives, and
-    survival is re-checked until every kept genre has ``min_tracks`` labelled tracks.
+    genre, so a track is labelled with its first genre that survives. The genres
+    with the fewest labelled tracks are dropped one round at a time (their tracks
+    then count for their next genre) until every kept genre has ``min_tracks``.
     """
     variants: dict[str, Counter] = defaultdict(Counter)
     for track in tracks:
@@ -175,6 +187,7 @@ def choose_genres(tracks: list[TaggedTrack], min_tracks: int) -> GenreChoice:
             variants[genre_key(genre)][genre] += 1
     display = {key: counter.most_common(1)[0][0] for key, counter in variants.items()}
     kept = set(display)
+    first_counts: dict[str, int] = {}
     while True:
         labels = {}
         for track in tracks:
@@ -182,17 +195,21 @@ def choose_genres(tracks: list[TaggedTrack], min_tracks: int) -> GenreChoice:
             if first is not None:
                 labels[track.path] = first
         counts = Counter(labels.values())
-        too_few = {key for key in kept if counts[key] < min_tracks}
+        too_few = {key: counts[key] for key in kept if counts[key] < min_tracks}
         if not too_few:
             break
-        kept -= too_few
+        fewest = min(too_few.values())
+        for key in [key for key, count in too_few.items() if count == fewest]:
+            kept.discard(key)
+            first_counts[key] = fewest
     genres = tuple(sorted((display[key] for key in kept), key=str.casefold))
-    all_counts = {key: sum(counter.values()) for key, counter in variants.items()}
+    carried = {key: sum(counter.values()) for key, counter in variants.items()}
+    dropped = sorted(first_counts, key=lambda key: (-carried[key], display[key].casefold()))
     return GenreChoice(
         genres=genres,
         labels={path: display[key] for path, key in labels.items()},
         counts={display[key]: counts[key] for key in kept},
-        dropped={display[key]: all_counts[key] for key in sorted(set(display) - kept, key=lambda k: -all_counts[k])},
+        dropped={display[key]: DroppedGenre(carried[key], first_counts[key]) for key in dropped},
         spellings={display[key]: sorted(variants[key]) for key in kept if len(variants[key]) > 1},
         unlabelled=[track.path for track in tracks if track.path not in labels],
     )
@@ -382,10 +399,11 @@ def fine_tune(base, train, valid, recipe: FineTuneRecipe, progress=None):
     """Give ``base`` (a ``LoadedModel``) a new head for ``train.genres`` and train it; returns ``(network, history)``.
 
     The whole network trains, at a learning rate low enough to keep what the
-    pre-trained body knows; the epoch with the best validation accuracy is kept
-    and ``recipe.patience`` epochs without improvement stop early. An epoch
-    draws as many segments as there are training tracks (genre-balanced), so its
-    cost grows with the number of tracks, not with their length.
+    pre-trained body knows. The epoch with the lowest validation cross-entropy
+    is kept (accuracy on a few dozen validation tracks moves in coarse steps and
+    plateaus) and ``recipe.patience`` epochs without improvement stop early. An
+    epoch draws one segment per training track (at least ``MIN_SAMPLES_PER_EPOCH``),
+    genre-balanced, so its cost grows with the number of tracks, not their length.
     """
     from genretag import learn
 
@@ -400,7 +418,8 @@ def fine_tune(base, train, valid, recipe: FineTuneRecipe, progress=None):
         batch_size=recipe.batch_size,
         weight_decay=recipe.weight_decay,
         patience=recipe.patience,
-        samples_per_epoch=len(train.track_names),
+        samples_per_epoch=max(MIN_SAMPLES_PER_EPOCH, len(train.track_names)),
+        select_on="log_loss",
         progress=progress,
     )
     return network, history
@@ -446,11 +465,17 @@ def save_user_model(
             + ", ".join(roots),
             "source_library": roots,
             "tracks_per_genre": per_genre,
-            "dropped_genres": choice.dropped,
+            "dropped_genres": {genre: asdict(counts) for genre, counts in choice.dropped.items()},
             "merged_spellings": choice.spellings,
             "split": f"by {split.unit}, {VALID_FRACTION:.0%} of each genre for validation",
             "segments_per_track": f"up to {MAX_SEGMENTS_PER_TRACK}, spread over the track",
-            "recipe": {**asdict(recipe), "loss": "cross-entropy", "sampling": "genre-balanced", "head": "new"},
+            "recipe": {
+                **asdict(recipe),
+                "loss": "cross-entropy",
+                "sampling": f"genre-balanced, one segment per track per epoch (at least {MIN_SAMPLES_PER_EPOCH})",
+                "selection": "epoch with the lowest validation cross-entropy",
+                "head": "new output layer; body from the base model, all layers trained",
+            },
             "epochs_run": len(history.train_loss),
             "best_epoch": history.best_epoch,
             "stopped_early": len(history.train_loss) < recipe.epochs,
