@@ -28,17 +28,31 @@ def models() -> None:
 
     from genretag.weights import list_cards
 
-    table = Table("name", "architecture", "source", "genres", "parameters", "trained on")
+    table = Table("name", "architecture", "source", "genres", "parameters", "accuracy", "trained on")
     for card in list_cards():
+        genres = card["genres"]
+        # A user model's genres are its own: name them; shipped models share the ten GTZAN genres.
+        shown = f"{len(genres)}: {', '.join(genres)}" if card["source"] == "user" else str(len(genres))
         table.add_row(
             card["name"],
             card["architecture"],
             card["source"],
-            str(len(card["genres"])),
+            shown,
             f"{card['parameters']['pytorch']:,}",
+            _held_out_accuracy(card),
             str(card.get("training", {}).get("summary", "")),
         )
     Console().print(table)
+
+
+def _held_out_accuracy(card: dict) -> str:
+    """Track accuracy on the card's test split, else its validation split ("" when it has neither)."""
+    metrics = card.get("metrics", {})
+    for prefix in ("test", "valid"):
+        for name, figures in metrics.items():
+            if name.startswith(prefix):
+                return f"{figures['track_accuracy']:.2f} ({prefix}, {figures['n_tracks']} tracks)"
+    return ""
 
 
 # ---------------------------------------------------------------- scan, export, timeline
