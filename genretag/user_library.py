@@ -109,9 +109,11 @@ class LibraryTags:
 
 def _first(tags, *keys: str) -> str:
     for key in keys:
-        values = tags.get(key) if tags is not None else None
-        if values:
-            return " ".join(str(values[0]).split())
+        value = tags.get(key) if tags is not None else None
+        # Easy tags give lists; an ID3 frame (WAV, AIFF) joins its values with NUL.
+        text = str(value[0] if isinstance(value, list) and value else value or "").split("\x00")[0]
+        if text.strip():
+            return " ".join(text.split())
     return ""
 
 
@@ -123,8 +125,8 @@ def _album_group(path: Path) -> str:
         tags = mutagen.File(path, easy=True)
     except Exception:  # grouping is a refinement; the genre read already judged the file readable
         tags = None
-    artist = _first(tags, "albumartist", "artist")
-    album = _first(tags, "album")
+    artist = _first(tags, "albumartist", "artist", "TPE2", "TPE1")
+    album = _first(tags, "album", "TALB")
     if album:
         return f"album:{genre_key(artist)}/{genre_key(album)}"
     if artist:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile
 from conftest import SUGAR_PLUM, VIBE_ACE
-from tagged_library import excerpt, write_audio
+from tagged_library import CONTAINERS, build, excerpt, write_audio
 
 from genretag import audio, user_library
 from genretag.user_library import DroppedGenre, TaggedTrack
@@ -124,6 +124,15 @@ def test_read_library_reads_every_container_and_reports_what_it_cannot_use(tmp_p
     assert library.untagged == [untagged]
     ((path, reason),) = library.unreadable
     assert path.name == "d.ogg" and reason.startswith("not a container genretag can tag")
+
+
+def test_genre_and_album_are_read_from_every_container(tmp_path):
+    build(tmp_path, VIBE_ACE, ("Acid Jazz; Funk",), seconds=1.5)
+    library = user_library.read_library([tmp_path])
+    assert sorted(t.path.suffix[1:] for t in library.tracks) == sorted(CONTAINERS)
+    assert {(tuple(t.genres), t.group) for t in library.tracks} == {
+        (("Acid Jazz", "Funk"), "album:kevinmacleod/testlibraryü")
+    }
 
 
 def test_features_spread_over_a_long_track_and_come_from_the_cache_next_time(tmp_path, genretag_home):
