@@ -466,7 +466,7 @@ def learn(
     paths: Annotated[list[Path], typer.Argument(help="Music files or folders whose genre tags to learn from.")],
     name: Annotated[str, typer.Option("--name", "-n", help="Name of the new model (for --model later).")],
     base: Annotated[
-        str, typer.Option("--base", help="Shipped model whose trained body is fine-tuned.")
+        str, typer.Option("--base", help="Model (shipped or user) whose trained body is fine-tuned.")
     ] = DEFAULT_MODEL,
     min_tracks: Annotated[
         int, typer.Option("--min-tracks", min=2, help="Learn only genres with at least this many tagged tracks.")
@@ -525,6 +525,9 @@ def learn(
 
         features, failures = user_library.extract_features(sorted(choice.labels), jobs or -1, decoded)
     split = split.without(path for path, _ in failures)
+    if not split.train or not split.valid:
+        typer.echo("error: too few tracks could be decoded to train and validate a model", err=True)
+        raise typer.Exit(1)
     train_set = user_library.feature_set(split.train, features, choice.labels, choice.genres)
     valid_set = user_library.feature_set(split.valid, features, choice.labels, choice.genres)
     console.print(
