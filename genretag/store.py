@@ -250,20 +250,6 @@ def results_under(
     return [_result_from_row(connection, row, with_segments) for row in selected]
 
 
-def fresh_result(
-    connection: sqlite3.Connection, path: str | Path, model: ModelIdentity, with_segments: bool = False
-) -> TrackResult | None:
-    """The stored result for ``path`` if it is fresh (same file stamp, model hash and mode), else None."""
-    path = str(Path(os.path.abspath(path)))
-    try:
-        stamp = stamp_of(path)
-    except OSError:
-        return None
-    if stored_stamp(connection, path, model) != stamp:
-        return None
-    return load_results(connection, model.name, [path], with_segments=with_segments)[0]
-
-
 def stored_stamp(connection: sqlite3.Connection, path: str, model: ModelIdentity) -> FileStamp | None:
     """The stored stamp of one path's result by exactly this model and mode, if any."""
     row = connection.execute(

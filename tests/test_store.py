@@ -74,14 +74,19 @@ def test_failed_track_is_stored_with_its_reason(connection, track):
 
 def test_freshness_needs_same_size_mtime_model_hash_and_mode(connection, track):
     store.save_result(connection, classified(track), store.stamp_of(track), MODEL)
-    assert store.fresh_result(connection, track, MODEL) is not None
-    assert store.fresh_result(connection, track, store.ModelIdentity("v-kernel", "b" * 64)) is None
-    assert store.fresh_result(connection, track, store.ModelIdentity("v-kernel", "a" * 64, whole_track=True)) is None
-    assert store.fresh_result(connection, track, store.ModelIdentity("crnn", "a" * 64)) is None
     stat = track.stat()
+    stamp = store.FileStamp(stat.st_size, stat.st_mtime_ns)
+    assert store.fresh_stamps(connection, MODEL) == {str(track): stamp}
+    assert store.stored_stamp(connection, str(track), MODEL) == stamp
+    for other in (
+        store.ModelIdentity("v-kernel", "b" * 64),
+        store.ModelIdentity("v-kernel", "a" * 64, whole_track=True),
+        store.ModelIdentity("crnn", "a" * 64),
+    ):
+        assert store.fresh_stamps(connection, other) == {}
+        assert store.stored_stamp(connection, str(track), other) is None
     os.utime(track, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))
-    assert store.fresh_result(connection, track, MODEL) is None
-    assert store.fresh_stamps(connection, MODEL) == {str(track): store.FileStamp(stat.st_size, stat.st_mtime_ns)}
+    assert store.stamp_of(track) != store.fresh_stamps(connection, MODEL)[str(track)]
 
 
 def test_reanalysis_replaces_the_row_and_counts_analyses(connection, track):
