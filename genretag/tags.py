@@ -334,8 +334,11 @@ class TagPlan:
 
 
 def display_name(label: str, names: dict[str, str] | None = None) -> str:
-    """How a model genre label is written into files: ``names`` first, then the defaults."""
-    return (names or {}).get(label) or DEFAULT_DISPLAY_NAMES.get(label, label.capitalize())
+    """How a model genre label is written into files: ``names`` first, then the defaults, else as it is.
+
+    A user model's labels are already the spellings its library used (``Drum & Bass``).
+    """
+    return (names or {}).get(label) or DEFAULT_DISPLAY_NAMES.get(label, label)
 
 
 def _proposals(result: TrackResult, names: dict[str, str] | None, min_confidence: float, top_k: int):

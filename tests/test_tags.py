@@ -172,6 +172,16 @@ def test_mapping_file_lines_and_json(tmp_path, pristine, predictions):
     assert plan.new_values == (f"Genre {result.genre}",)
 
 
+def test_user_model_labels_are_written_as_the_library_spelt_them():
+    assert tags.display_name("hiphop") == "Hip-Hop"
+    assert [tags.display_name(label) for label in ("Drum & Bass", "IDM", "post-rock")] == [
+        "Drum & Bass",
+        "IDM",
+        "post-rock",
+    ]
+    assert tags.display_name("IDM", {"IDM": "Intelligent Dance Music"}) == "Intelligent Dance Music"
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
