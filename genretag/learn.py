@@ -261,6 +261,7 @@ def fit(
     patience: int | None = None,
     train_only_head: bool = False,
     select_on: str = "accuracy",
+    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
     progress: Callable[[FitProgress], None] | None = None,
 ) -> FitHistory:
     """Train ``network`` in place with Adam and cross-entropy; returns the per-epoch history.
@@ -275,8 +276,9 @@ def fit(
     shipped model on new genres) and leaves BatchNorm statistics as they were.
     ``select_on="log_loss"`` picks and stops on the track-level validation
     cross-entropy instead of accuracy: smoother on a small validation set, where
-    accuracy moves in coarse steps and plateaus. Runs are deterministic for a
-    given seed and thread count.
+    accuracy moves in coarse steps and plateaus. ``augment(mels, generator)``, if
+    given, transforms every training batch ``(batch, 1, mels, frames)`` (never
+    validation). Runs are deterministic for a given seed and thread count.
     """
     if select_on not in ("accuracy", "log_loss"):
         raise ValueError(f"select_on must be 'accuracy' or 'log_loss', not {select_on!r}")
@@ -304,7 +306,10 @@ def fit(
         loss_sum, correct, seen = 0.0, 0, 0
         for step in range(steps):
             index = order[step * batch_size : (step + 1) * batch_size]
-            mels = train.mels[index].float().unsqueeze(1).contiguous(memory_format=torch.channels_last)
+            mels = train.mels[index].float().unsqueeze(1)
+            if augment is not None:
+                mels = augment(mels, generator)
+            mels = mels.contiguous(memory_format=torch.channels_last)
             labels = train.labels[index]
             optimiser.zero_grad(set_to_none=True)
             scores = network(mels)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -61,7 +62,7 @@ def clip_mels(clip: Clip, semitones: int, cache_dir: Path) -> torch.Tensor:
         return torch.load(cached, weights_only=True)
     mels = audio.log_mel(clip_segments(clip.path, semitones)).to(torch.float16)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    partial = cached.with_suffix(".tmp")
+    partial = cached.with_suffix(f".{os.getpid()}.tmp")  # processes filling one cache never share a file
     torch.save(mels, partial)
     partial.replace(cached)
     return mels

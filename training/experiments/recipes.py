@@ -15,7 +15,8 @@ Recipes: ``real`` trains on snippets + prototypes + GTZAN classical with the sou
 balanced inside each class; ``real-ps`` adds ±1 semitone pitch-shifted copies;
 ``synth-frozen`` / ``synth-full`` first pre-train on the synthetic corpus
 (``python -m training.synth``) and then fine-tune on the real set with the
-convolutional front frozen / everything trainable; ``synth-only`` skips fine-tuning.
+convolutional front frozen / everything trainable; ``synth-full-ps`` is ``synth-full``
+with the pitch-shifted copies; ``synth-only`` skips fine-tuning.
 
 To fit two CPU cores, training sees random ``--crop-frames`` windows of each 10 s
 segment (the networks pool over time, so they run on any length); validation
@@ -36,16 +37,17 @@ from torch import nn
 
 from genretag import audio, learn, models
 from genretag.models import GTZAN_GENRES
+from training.augment import spec_augment
 from training.corpus import Clip, balanced_weights, folder_corpus
 from training.features import build_feature_set
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results.csv"
+RESULTS = HERE / "study.csv"
 PRETRAINED = Path(__file__).resolve().parents[1] / "cache" / "experiments"
 GENERATORS = ("apnet", "pecmae-3", "pecmae-5-10s", "xai-mapped")
 ABBREVIATIONS = {g[:3]: g for g in GTZAN_GENRES} | {"hip-hop": "hiphop"}
-RECIPES = ("real", "real-ps", "synth-only", "synth-frozen", "synth-full")
+RECIPES = ("real", "real-ps", "synth-only", "synth-frozen", "synth-full", "synth-full-ps")
 CC_EXPECTED = {"Allegro": "classical", "Tchaikovsky": "classical", "Vibe_Ace": "jazz", "Fishin": "country"}
 
 
@@ -141,7 +143,9 @@ class FrozenModule(nn.Module):
 
 def pretrained(model: str, seed: int, synth: Path, per_genre: int, args) -> nn.Module:
     """The network pre-trained on the synthetic corpus (cached on disk per model/seed/size)."""
-    path = PRETRAINED / f"{model}-s{seed}-n{per_genre}-c{args.crop_frames}-st{args.pretrain_steps}.pt"
+    augmented = "-aug" if args.augment else ""
+    path = PRETRAINED / f"{model}-s{seed}-n{per_genre}-c{args.crop_frames}-st{args.pretrain_steps}{augmented}.pt"
+    torch.manual_seed(seed)
     network = models.build(model)
     if path.is_file():
         network.load_state_dict(torch.load(path, weights_only=True))
@@ -150,7 +154,15 @@ def pretrained(model: str, seed: int, synth: Path, per_genre: int, args) -> nn.M
     data = build_feature_set(clips, GTZAN_GENRES)
     data = cropped(data, args.crop_frames, 1, seed)
     epochs = max(1, args.pretrain_steps * args.batch // len(data))
-    learn.fit(network, data, epochs=epochs, seed=seed, batch_size=args.batch, samples_per_epoch=len(data))
+    learn.fit(
+        network,
+        data,
+        epochs=epochs,
+        seed=seed,
+        batch_size=args.batch,
+        samples_per_epoch=len(data),
+        augment=augment(args),
+    )
     PRETRAINED.mkdir(parents=True, exist_ok=True)
     torch.save(network.state_dict(), path)
     return network
@@ -168,26 +180,49 @@ def cc_genres(network: nn.Module, shared: Path = SHARED) -> dict[str, str]:
     return out
 
 
-def run(recipe: str, model: str, fold: int, seed: int, clips: list[Clip], args) -> dict:
-    """Train one recipe on one fold with one seed and score it."""
-    began = time.perf_counter()
+def train_recipe(recipe: str, model: str, train: list[Clip], seed: int, args) -> nn.Module:
+    """One network trained by ``recipe`` on ``train`` (synthetic pre-training cached on disk)."""
     if recipe.startswith("synth"):
         network = pretrained(model, seed, args.synth, args.synth_per_genre, args)
     else:
+        torch.manual_seed(seed)
         network = models.build(model)
+    if recipe == "synth-only":
+        return network
+    data = build_feature_set(train, GTZAN_GENRES, pitch_shift=pitch_shift_of(recipe), weights=balanced_weights(train))
+    data = cropped(data, args.crop_frames, 2, seed)
+    front = network.features
+    if recipe == "synth-frozen":
+        network.features = FrozenModule(front)
+    epochs = max(1, args.steps * args.batch // args.samples_per_epoch)
+    learn.fit(
+        network,
+        data,
+        epochs=epochs,
+        seed=seed,
+        batch_size=args.batch,
+        samples_per_epoch=args.samples_per_epoch,
+        augment=augment(args),
+    )
+    network.features = front
+    return network
+
+
+def augment(args):
+    """The batch augmentation of ``--augment`` (training/augment.py), or None."""
+    return spec_augment if args.augment else None
+
+
+def pitch_shift_of(recipe: str) -> int:
+    """Semitones of pitch shift (C_ps) a recipe adds: ±1 for the ``-ps`` recipes, else none."""
+    return 1 if recipe.endswith("-ps") else 0
+
+
+def run(recipe: str, model: str, fold: int, seed: int, clips: list[Clip], args) -> dict:
+    """Train one recipe on one fold with one seed and score it."""
+    began = time.perf_counter()
     train, snippets, prototypes = split(clips, fold, args.folds)
-    if recipe != "synth-only":
-        pitch_shift = 1 if recipe == "real-ps" else 0
-        data = build_feature_set(train, GTZAN_GENRES, pitch_shift=pitch_shift, weights=balanced_weights(train))
-        data = cropped(data, args.crop_frames, 2, seed)
-        front = network.features
-        if recipe == "synth-frozen":
-            network.features = FrozenModule(front)
-        epochs = max(1, args.steps * args.batch // args.samples_per_epoch)
-        learn.fit(
-            network, data, epochs=epochs, seed=seed, batch_size=args.batch, samples_per_epoch=args.samples_per_epoch
-        )
-        network.features = front
+    network = train_recipe(recipe, model, train, seed, args)
     snippet_eval = learn.evaluate(network, build_feature_set(snippets, GTZAN_GENRES))
     prototype_eval = learn.evaluate(network, build_feature_set(prototypes, GTZAN_GENRES))
     tagged = cc_genres(network)
@@ -208,6 +243,7 @@ def run(recipe: str, model: str, fold: int, seed: int, clips: list[Clip], args) 
         "genres_predicted": int((predicted > 0).sum()),
         "cc_right_of_4": cc_right,
         "cc": " ".join(f"{name}={genre}" for name, genre in tagged.items()),
+        "augment": bool(args.augment),
         "steps": args.steps,
         "crop_frames": args.crop_frames,
         "synth_per_genre": args.synth_per_genre if recipe.startswith("synth") else 0,
@@ -229,6 +265,8 @@ def summarise(path: Path = RESULTS) -> str:
 
     table = pandas.read_csv(path)
     table["cc_right_of_4"] = table["cc"].map(cc_right)
+    if "augment" in table:
+        table["recipe"] = table["recipe"] + table["augment"].map({True: " +aug", False: ""})
     lines = [
         "| recipe | model | runs | snippet accuracy | held-out generator accuracy | cc clips right (of 4) |",
         "| --- | --- | --- | --- | --- | --- |",
@@ -242,8 +280,8 @@ def summarise(path: Path = RESULTS) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run every (recipe, model, fold, seed) asked for; append one CSV row per run."""
+def settings_parser() -> argparse.ArgumentParser:
+    """The study's options; their defaults are the settings ``training.rebuild`` trains the shipped weights with."""
     parser = argparse.ArgumentParser(prog="python -m training.experiments.recipes", description=__doc__.split("\n")[0])
     parser.add_argument("--recipes", default="real,synth-frozen,synth-full", help=f"comma list of {', '.join(RECIPES)}")
     parser.add_argument("--models", default="v-kernel", help="comma list of architectures")
@@ -252,15 +290,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", default="0,1", help="comma list of seeds")
     parser.add_argument("--synth", type=Path, default=Path(__file__).resolve().parents[1] / "cache" / "synth")
     parser.add_argument("--synth-per-genre", type=int, default=100)
-    parser.add_argument("--pretrain-steps", type=int, default=300, help="optimiser steps of synthetic pre-training")
-    parser.add_argument("--steps", type=int, default=120, help="optimiser steps of (fine-)tuning on the real set")
+    parser.add_argument("--pretrain-steps", type=int, default=600, help="optimiser steps of synthetic pre-training")
+    parser.add_argument("--steps", type=int, default=300, help="optimiser steps of (fine-)tuning on the real set")
     parser.add_argument("--samples-per-epoch", type=int, default=480)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--crop-frames", type=int, default=128, help="training window in frames (431 = whole segment)")
+    parser.add_argument("--augment", action="store_true", help="EQ tilt + SpecAugment masks on training batches")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--summarise", action="store_true", help="print the table of --out and exit")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every (recipe, model, fold, seed) asked for; append one CSV row per run."""
+    args = settings_parser().parse_args(argv)
     if args.summarise:
         print(summarise(args.out))
         return 0

@@ -1,0 +1,81 @@
+"""training/ recipe study and rebuild: augmentation, the fold split, the metrics a model card cites."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import SNIPPETS
+
+from genretag import learn, models
+from training.augment import FLOOR, MAX_BAND, spec_augment
+from training.corpus import Clip
+from training.experiments import recipes
+from training.features import build_feature_set
+from training.rebuild import study_metrics
+
+
+@pytest.fixture(scope="module")
+def tiny_features(tmp_path_factory):
+    """Two genres × four real GTZAN snippets."""
+    clips = [
+        Clip(path, genre, path.stem)
+        for genre in ("metal", "reggae")
+        for path in sorted(SNIPPETS.glob(f"{genre}.*.flac"))[:4]
+    ]
+    return build_feature_set(clips, ("metal", "reggae"), cache_dir=tmp_path_factory.mktemp("features"))
+
+
+def test_spec_augment_is_seeded_keeps_the_range_and_leaves_its_input_alone():
+    mels = torch.rand(8, 1, 128, 200) * 2 - 1
+    before = mels.clone()
+    first = spec_augment(mels, torch.Generator().manual_seed(3))
+    again = spec_augment(mels, torch.Generator().manual_seed(3))
+    other = spec_augment(mels, torch.Generator().manual_seed(4))
+    assert torch.equal(mels, before) and first.shape == mels.shape
+    assert torch.equal(first, again) and not torch.equal(first, other)
+    assert first.min() >= FLOOR and first.max() <= 1.0
+    floored_bands = (first == FLOOR).all(dim=3).sum(dim=2).squeeze(1)  # whole mel rows masked, per example
+    assert (floored_bands <= 2 * MAX_BAND).all() and floored_bands.sum() > 0
+
+
+def test_fit_augments_training_batches_only(tiny_features):
+    seen = []
+
+    def recording(mels, generator):
+        seen.append(tuple(mels.shape))
+        return spec_augment(mels, generator)
+
+    network = models.build("v-kernel", len(tiny_features.genres))
+    history = learn.fit(network, tiny_features, tiny_features.originals(), epochs=1, batch_size=16, augment=recording)
+    samples = int(tiny_features.original.sum())
+    assert len(seen) == (samples + 15) // 16 and all(shape[1:3] == (1, 128) for shape in seen)
+    assert len(history.valid_track_accuracy) == 1
+
+
+def test_study_folds_keep_track_blocks_apart_and_hold_out_one_generator():
+    clips = recipes.real_clips()
+    seen_snippets = set()
+    for fold in range(5):
+        train, snippets, prototypes = recipes.split(clips, fold, 5)
+        held_numbers = {recipes.track_number(clip) for clip in snippets}
+        trained_numbers = {recipes.track_number(c) for c in train if c.source[0] != "prototypes"} - {None}
+        trained_snippets = {recipes.track_number(c) for c in train if c.source == ("snippets",)}
+        assert held_numbers and not held_numbers & trained_snippets
+        assert not {n for n in trained_numbers if 11 <= n <= 50} & held_numbers  # classical excerpts too
+        held = recipes.GENERATORS[fold % len(recipes.GENERATORS)]
+        assert prototypes and all(c.source == ("prototypes", held) for c in prototypes)
+        assert not any(c.source == ("prototypes", held) for c in train)
+        seen_snippets |= {clip.track for clip in snippets}
+    assert len(seen_snippets) == sum(clip.source == ("snippets",) for clip in clips)
+
+
+def test_model_cards_cite_the_study_mean_and_spread(tmp_path):
+    study = tmp_path / "study.csv"
+    study.write_text(
+        "recipe,model,fold,seed,snippet_acc,prototype_acc\n"
+        "synth-full,v-kernel,0,0,0.5,0.8\nsynth-full,v-kernel,1,0,0.7,0.6\nreal,v-kernel,0,0,0.1,0.1\n"
+    )
+    metrics = study_metrics("synth-full", "v-kernel", study)
+    assert metrics["runs"] == 2 and metrics["folds"] == 2 and metrics["seeds"] == [0]
+    assert metrics["gtzan_snippets_track_accuracy"] == {"mean": 0.6, "std": 0.1414}
+    assert "no study runs" in study_metrics("real", "crnn", study)["note"]
