@@ -40,6 +40,7 @@ import soundfile
 import soxr
 
 REPO = Path(__file__).resolve().parents[1]
+FLOOR_SCRIPT = REPO / "benchmarks" / "decode_floor.py"
 sys.path.insert(0, str(REPO))
 
 from genretag import audio, store  # noqa: E402
@@ -376,9 +377,7 @@ def main() -> None:  # noqa: C901 - one measurement after another, in report ord
         cold_runs, floor_runs = [], []
         csv_path = scratch / "tracks.csv"
         for _ in range(repeat):  # interleaved, so both see the same load
-            floor_runs.append(
-                timed_run([sys.executable, str(REPO / "benchmarks" / "decode_floor.py"), *files, "--jobs", str(jobs)])
-            )
+            floor_runs.append(timed_run([sys.executable, str(FLOOR_SCRIPT), *files, "--jobs", str(jobs)]))
             cold_runs.append(timed_run(scan_command([str(args.folder)], jobs, args.model, csv_path), homes.fresh()))
         audio_s, tracks, failed = read_durations(csv_path)
         durations = per_track_durations(csv_path)
@@ -463,19 +462,33 @@ def main() -> None:  # noqa: C901 - one measurement after another, in report ord
         size_rows = []
         for size in sizes:
             size_audio = sum(durations[path] for path in size)
-            runs = [timed_run(scan_command(size, jobs, args.model), homes.fresh()) for _ in range(repeat)]
+            runs, floors = [], []
+            for _ in range(repeat):  # interleaved, as above
+                floors.append(timed_run([sys.executable, str(FLOOR_SCRIPT), *size, "--jobs", str(jobs)]))
+                runs.append(timed_run(scan_command(size, jobs, args.model), homes.fresh()))
             walls, cpus = [run.wall_s for run in runs], [run.cpu_s for run in runs]
-            size_rows.append((len(size), size_audio, statistics.median(walls), spread(walls), statistics.median(cpus)))
+            floor_walls = [run.wall_s for run in floors]
+            size_rows.append(
+                (
+                    len(size),
+                    size_audio,
+                    statistics.median(walls),
+                    spread(walls),
+                    statistics.median(cpus),
+                    statistics.median(floor_walls),
+                )
+            )
         report.add(
             "",
-            "## Cost against library size (cold scans)",
+            "## Cost against library size (cold scans, each beside a decode floor run)",
             "",
             "| tracks | audio h | wall s (median) | spread | wall s per audio hour | CPU s (median) |"
-            " CPU s per audio hour |",
-            "| ---: | ---: | ---: | --- | ---: | ---: | ---: |",
+            " CPU s per audio hour | floor wall s (median) | scan / floor |",
+            "| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
             *(
                 f"| {n} | {a / 3600:.2f} | {w:.2f} | {s} | {w / (a / 3600):.1f} | {c:.1f} | {c / (a / 3600):.1f} |"
-                for n, a, w, s, c in size_rows
+                f" {f:.2f} | {w / f:.2f} × |"
+                for n, a, w, s, c, f in size_rows
             ),
             "",
         )
@@ -485,10 +498,17 @@ def main() -> None:  # noqa: C901 - one measurement after another, in report ord
             cpu = np.array([row[4] for row in size_rows])
             slope, intercept = np.polyfit(hours, cpu, 1)
             worst_residual = float(np.max(np.abs(cpu - (intercept + slope * hours)) / cpu))
+            scan_wall_slope, scan_wall_start = np.polyfit(hours, [row[2] for row in size_rows], 1)
+            floor_wall_slope, floor_wall_start = np.polyfit(hours, [row[5] for row in size_rows], 1)
             report.add(
                 f"Least-squares line through the CPU seconds: {intercept:.1f} s + {slope:.1f} s per audio hour"
                 " (the intercept is start-up: interpreters, imports, workers, model); the line misses the sizes"
                 f" by at most {100 * worst_residual:.1f} % of their CPU time.",
+                "",
+                f"Lines through the wall times: scan {scan_wall_start:.1f} s + {scan_wall_slope:.1f} s per audio hour,"
+                f" floor {floor_wall_start:.1f} s + {floor_wall_slope:.1f} s per audio hour: each further hour of"
+                f" audio costs the scan {scan_wall_slope / floor_wall_slope:.2f} × what it costs the floor"
+                " (the ratio a large library tends to).",
             )
         else:
             report.add("Too few tracks for three library sizes: no linearity check.")
