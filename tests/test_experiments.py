@@ -79,3 +79,10 @@ def test_model_cards_cite_the_study_mean_and_spread(tmp_path):
     assert metrics["runs"] == 2 and metrics["folds"] == 2 and metrics["seeds"] == [0]
     assert metrics["gtzan_snippets_track_accuracy"] == {"mean": 0.6, "std": 0.1414}
     assert "no study runs" in study_metrics("real", "crnn", study)["note"]
+
+
+def test_study_rows_gain_new_columns_without_losing_old_ones(tmp_path):
+    study = tmp_path / "study.csv"
+    recipes.append_row(study, {"recipe": "real", "snippet_acc": 0.4})
+    recipes.append_row(study, {"recipe": "real", "snippet_acc": 0.5, "augment": True})
+    assert study.read_text().splitlines() == ["recipe,snippet_acc,augment", "real,0.4,", "real,0.5,True"]

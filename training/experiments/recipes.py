@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import fcntl
 import re
 import sys
 import time
@@ -266,7 +267,8 @@ def summarise(path: Path = RESULTS) -> str:
     table = pandas.read_csv(path)
     table["cc_right_of_4"] = table["cc"].map(cc_right)
     if "augment" in table:
-        table["recipe"] = table["recipe"] + table["augment"].map({True: " +aug", False: ""})
+        augmented = table["augment"].astype(str) == "True"
+        table["recipe"] = table["recipe"] + augmented.map({True: " +aug", False: ""})
     lines = [
         "| recipe | model | runs | snippet accuracy | held-out generator accuracy | cc clips right (of 4) |",
         "| --- | --- | --- | --- | --- | --- |",
@@ -278,6 +280,32 @@ def summarise(path: Path = RESULTS) -> str:
         ]
         lines.append(f"| {recipe} | {model} | {len(group)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def append_row(path: Path, row: dict) -> None:
+    """Append one result row to a CSV; a column the file lacks is added to every earlier row (empty).
+
+    Several study processes may share one file: a lock file serialises them.
+    """
+    with path.with_suffix(".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _rewrite_with(path, row)
+
+
+def _rewrite_with(path: Path, row: dict) -> None:
+    rows, fields = [], list(row)
+    if path.exists():
+        with path.open(newline="") as handle:
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+            fields = list(reader.fieldnames or []) + [key for key in row if key not in (reader.fieldnames or [])]
+    rows.append(row)
+    partial = path.with_suffix(".tmp")
+    with partial.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    partial.replace(path)
 
 
 def settings_parser() -> argparse.ArgumentParser:
@@ -320,12 +348,7 @@ def main(argv: list[str] | None = None) -> int:
             for fold in folds:
                 for recipe in args.recipes.split(","):
                     row = run(recipe, model, fold, seed, clips, args)
-                    new = not args.out.exists()
-                    with args.out.open("a", newline="") as handle:
-                        writer = csv.DictWriter(handle, fieldnames=list(row))
-                        if new:
-                            writer.writeheader()
-                        writer.writerow(row)
+                    append_row(args.out, row)
                     print(" ".join(f"{k}={v}" for k, v in row.items()), file=sys.stderr, flush=True)
     return 0
 
