@@ -46,8 +46,12 @@ def models() -> None:
 
 
 def _held_out_accuracy(card: dict) -> str:
-    """Track accuracy on the card's test split, else its validation split ("" when it has neither)."""
+    """Cross-validated track accuracy, else the card's test split, else its validation split, else ""."""
     metrics = card.get("metrics", {})
+    folds = metrics.get("cross-validated", {})
+    if "gtzan_snippets_track_accuracy" in folds:
+        accuracy = folds["gtzan_snippets_track_accuracy"]
+        return f"{accuracy['mean']:.2f} ± {accuracy['std']:.2f} ({folds['folds']}-fold CV)"
     for prefix in ("test", "valid"):
         for name, figures in metrics.items():
             if name.startswith(prefix):

@@ -7,11 +7,12 @@ import torch
 from conftest import SNIPPETS
 
 from genretag import learn, models
+from genretag.models import GTZAN_GENRES
 from training.augment import FLOOR, MAX_BAND, spec_augment
 from training.corpus import Clip
 from training.experiments import recipes
 from training.features import build_feature_set
-from training.rebuild import study_metrics
+from training.rebuild import HELD_OUT_TRACKS, shipped_split, study_metrics
 
 
 @pytest.fixture(scope="module")
@@ -86,3 +87,12 @@ def test_study_rows_gain_new_columns_without_losing_old_ones(tmp_path):
     recipes.append_row(study, {"recipe": "real", "snippet_acc": 0.4})
     recipes.append_row(study, {"recipe": "real", "snippet_acc": 0.5, "augment": True})
     assert study.read_text().splitlines() == ["recipe,snippet_acc,augment", "real,0.4,", "real,0.5,True"]
+
+
+def test_shipped_weights_keep_gtzan_tracks_41_to_50_out_of_training():
+    train, test = shipped_split(recipes.real_clips())
+    assert {recipes.track_number(clip) for clip in test} == set(HELD_OUT_TRACKS)
+    assert {clip.genre for clip in test} == set(GTZAN_GENRES)
+    assert not {recipes.track_number(clip) for clip in train} & set(HELD_OUT_TRACKS)
+    assert {clip.source for clip in test} == {("snippets",), ("gtzan-classical",)}
+    assert len(train) + len(test) == len(recipes.real_clips())

@@ -5,7 +5,7 @@ of four genres, copied into four containers and tagged by mutagen with messy
 spellings, multi-value fields, a synonym for the mapping file, a genre under the
 threshold, untagged files, an unreadable file and one that cannot be decoded.
 Tracks 00041-00050 are the held-out set: the shipped model never trained on
-them (see ``training/provisional.py``) and neither does the new one.
+them (``HELD_OUT_TRACKS`` in training/rebuild.py) and neither does the new one.
 """
 
 from __future__ import annotations

@@ -186,19 +186,6 @@ def test_fine_tuning_a_new_head_leaves_the_body_untouched(tiny_features):
     assert len(history.valid_track_accuracy) == 2 and 1 <= history.best_epoch <= 2
 
 
-def test_provisional_recipe_holds_out_gtzan_track_blocks():
-    from training import provisional
-
-    assert provisional.genre_from_name("04_hip-hop") == "hiphop"
-    assert provisional.genre_from_name("v533_reg_n3_gs1") == "reggae"
-    assert provisional.genre_from_name("metal__apnet__12_heavy-metal") == "metal"
-    split = provisional.provisional_split(provisional.build_link_tree(provisional.DEFAULT_DATA))
-    held_blocks = {corpus.gtzan_block(clip) for clip in split["test"]}
-    train_blocks = {corpus.gtzan_block(clip) for clip in split["train"] if clip.source[0] == "real"}
-    assert held_blocks and not held_blocks & train_blocks
-    assert {clip.genre for clip in split["test"]} == set(models.GTZAN_GENRES)
-
-
 def test_fault_filtered_split_assigns_tracks_and_warns_about_missing_ones(tmp_path, caplog):
     tracks = [track for name in ("train", "valid", "test") for track in corpus.read_split_list(name)]
     clips = [corpus.Clip(tmp_path / f"{t}.wav", t.split(".")[0], t) for t in tracks if t != "blues.00029"]
