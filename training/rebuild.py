@@ -11,7 +11,8 @@ settings (``training.experiments.recipes`` defaults), on the real clips of
    already on disk are kept) and pre-train on it (cached in training/cache/experiments);
 2. train (or fine-tune) on the real clips, sources balanced inside each genre;
 3. write ``<out>/<model>.pt`` + ``.json``: data by source and genre, recipe, seed,
-   the study's cross-validated metrics for that recipe and architecture, the test split's.
+   the study's cross-validated metrics for that recipe and architecture, the test split's
+   (its confusion matrix and per-track predictions: training/reports/<model>-test/).
 
 Models train in parallel, one per ``--jobs`` worker, one torch thread each.
 """
@@ -31,6 +32,7 @@ from genretag import learn
 from genretag.models import ARCHITECTURES, GTZAN_GENRES
 from genretag.weights import save_model
 from training.corpus import Clip
+from training.evaluate import write_evaluation
 from training.experiments import recipes
 from training.features import build_feature_set
 from training.synth.corpus import build_corpus
@@ -44,6 +46,7 @@ SEED = 0
 # GTZAN track numbers kept out of the shipped weights: the card's test split, and the
 # held-out library of tests/test_learn_cli.py.
 HELD_OUT_TRACKS = range(41, 51)
+REPORTS = REPO / "training" / "reports"
 # (recipe, batch augmentation) per architecture, chosen by the study's mean snippet accuracy
 # over folds and seeds (training/README.md).
 CHOSEN = {
@@ -89,6 +92,7 @@ def rebuild_one(model: str, settings: argparse.Namespace, out: Path) -> dict:
     seconds = round(time.perf_counter() - began, 1)
     own = learn.evaluate(network, build_feature_set(train, GTZAN_GENRES))
     held_out = learn.evaluate(network, build_feature_set(test, GTZAN_GENRES))
+    write_evaluation(held_out, REPORTS / f"{model}-test", f"{model}: GTZAN tracks 00041-00050")
     card = {
         "architecture": model,
         "genres": list(GTZAN_GENRES),
