@@ -47,21 +47,25 @@ SEED = 0
 # held-out library of tests/test_learn_cli.py.
 HELD_OUT_TRACKS = range(41, 51)
 REPORTS = REPO / "training" / "reports"
-# (recipe, batch augmentation) per architecture, chosen by the study's mean snippet accuracy
-# over folds and seeds (training/README.md).
+# Recipe, batch augmentation and steps per architecture, chosen by the study's mean snippet
+# accuracy over folds and seeds (training/README.md).
 CHOSEN = {
-    "v-kernel": ("real-ps", False),
-    "v-kernel-l2": ("real-ps", False),
-    "crnn": ("real-ps", False),
-    "bicrnn": ("real-ps", False),
+    "v-kernel": {"recipe": "real-ps", "augment": False, "steps": 300},
+    "v-kernel-l2": {"recipe": "real-ps", "augment": False, "steps": 300},
+    "crnn": {"recipe": "real-ps", "augment": False, "steps": 300},
+    "bicrnn": {"recipe": "real-ps", "augment": False, "steps": 300},
 }
 
 
-def study_metrics(recipe: str, model: str, study: Path = recipes.RESULTS, augment: bool = False) -> dict:
-    """Mean ± standard deviation over the study's folds and seeds for one recipe and architecture."""
+def study_metrics(
+    recipe: str, model: str, study: Path = recipes.RESULTS, augment: bool = False, steps: int | None = None
+) -> dict:
+    """Mean ± standard deviation over the study's folds and seeds for one recipe, its settings and architecture."""
     table = pandas.read_csv(study)
     augmented = table["augment"].astype(str) == "True" if "augment" in table else False
     rows = table[(table["recipe"] == recipe) & (table["model"] == model) & (augmented == augment)]
+    if steps is not None:
+        rows = rows[rows["steps"] == steps]
     if rows.empty:
         return {"note": f"no study runs of {recipe}{' +aug' if augment else ''} with {model} in {study.name}"}
     seeds = sorted(map(int, rows["seed"].unique()))
@@ -84,8 +88,9 @@ def shipped_split(clips: list[Clip]) -> tuple[list[Clip], list[Clip]]:
 def rebuild_one(model: str, settings: argparse.Namespace, out: Path) -> dict:
     """Train one shipped network by its chosen recipe on all real clips and save it with its card."""
     learn.use_threads(1)
-    recipe, augmented = CHOSEN[model]
-    settings = argparse.Namespace(**{**vars(settings), "augment": augmented})
+    chosen = CHOSEN[model]
+    recipe, augmented = chosen["recipe"], chosen["augment"]
+    settings = argparse.Namespace(**{**vars(settings), "augment": augmented, "steps": chosen["steps"]})
     train, test = shipped_split(recipes.real_clips())
     began = time.perf_counter()
     network = recipes.train_recipe(recipe, model, train, SEED, settings)
@@ -125,7 +130,7 @@ def rebuild_one(model: str, settings: argparse.Namespace, out: Path) -> dict:
             "cross-validated": {
                 "split": "training/experiments/study.csv: 5 folds of GTZAN snippet track-number blocks, "
                 "one prototype generator held out per fold",
-                **study_metrics(recipe, model, augment=augmented),
+                **study_metrics(recipe, model, augment=augmented, steps=chosen["steps"]),
             },
             "test (GTZAN tracks 00041-00050: snippets and classical excerpts)": held_out.summary(),
             "own training clips (not held out)": own.summary(),
@@ -145,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     settings = recipes.settings_parser().parse_args([])
     began = time.perf_counter()
-    if any(CHOSEN[model][0].startswith("synth") for model in args.models):
+    if any(CHOSEN[model]["recipe"].startswith("synth") for model in args.models):
         build_corpus(settings.synth, settings.synth_per_genre, 0, args.jobs, SYNTH_GENRES, 0)
         log.info("synthetic corpus ready (%.0f s)", time.perf_counter() - began)
     cards = Parallel(n_jobs=args.jobs)(delayed(rebuild_one)(model, settings, args.out) for model in args.models)

@@ -261,7 +261,7 @@ def cc_right(cc: str) -> int:
 
 
 def summarise(path: Path = RESULTS) -> str:
-    """A Markdown table: recipe x model -> mean ± standard deviation over folds and seeds."""
+    """A Markdown table: recipe x steps x model -> mean ± standard deviation over folds and seeds."""
     import pandas
 
     table = pandas.read_csv(path)
@@ -270,15 +270,15 @@ def summarise(path: Path = RESULTS) -> str:
         augmented = table["augment"].astype(str) == "True"
         table["recipe"] = table["recipe"] + augmented.map({True: " +aug", False: ""})
     lines = [
-        "| recipe | model | runs | snippet accuracy | held-out generator accuracy | cc clips right (of 4) |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| recipe | steps | model | runs | snippet accuracy | held-out generator accuracy | cc clips right (of 4) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for (recipe, model), group in table.groupby(["recipe", "model"], sort=False):
+    for (recipe, steps, model), group in table.groupby(["recipe", "steps", "model"], sort=False):
         cells = [
             f"{group[column].mean():.3f} ± {group[column].std(ddof=1) if len(group) > 1 else 0:.3f}"
             for column in ("snippet_acc", "prototype_acc", "cc_right_of_4")
         ]
-        lines.append(f"| {recipe} | {model} | {len(group)} | " + " | ".join(cells) + " |")
+        lines.append(f"| {recipe} | {steps} | {model} | {len(group)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
