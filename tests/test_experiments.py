@@ -96,3 +96,14 @@ def test_shipped_weights_keep_gtzan_tracks_41_to_50_out_of_training():
     assert not {recipes.track_number(clip) for clip in train} & set(HELD_OUT_TRACKS)
     assert {clip.source for clip in test} == {("snippets",), ("gtzan-classical",)}
     assert len(train) + len(test) == len(recipes.real_clips())
+
+
+def test_summary_pairs_each_recipe_with_the_baseline_on_the_same_fold_and_seed(tmp_path):
+    study = tmp_path / "study.csv"
+    study.write_text(
+        "recipe,model,fold,seed,steps,snippet_acc,prototype_acc,cc\n"
+        "real,v-kernel,0,0,300,0.4,0.5,Vibe_Ace=jazz\nreal-ps,v-kernel,0,0,300,0.5,0.5,Vibe_Ace=jazz\n"
+        "real,v-kernel,1,0,300,0.6,0.5,Vibe_Ace=pop\nreal-ps,v-kernel,1,0,300,0.5,0.5,Vibe_Ace=pop\n"
+        "real-ps,v-kernel,2,0,300,0.9,0.5,Vibe_Ace=pop\n"
+    )
+    assert "| v-kernel | real-ps | 2 | +0.000 ± 0.141 | 1 |" in recipes.summarise(study)

@@ -20,7 +20,8 @@ with the pitch-shifted copies; ``synth-only`` skips fine-tuning.
 
 To fit two CPU cores, training sees random ``--crop-frames`` windows of each 10 s
 segment (the networks pool over time, so they run on any length); validation
-always uses whole segments. Results are appended to ``results.csv`` beside this file.
+always uses whole segments. Results are appended to ``study.csv`` beside this file
+(``--out``; the smaller pilot study of training/README.md is ``results.csv``).
 """
 
 from __future__ import annotations
@@ -279,7 +280,29 @@ def summarise(path: Path = RESULTS) -> str:
             for column in ("snippet_acc", "prototype_acc", "cc_right_of_4")
         ]
         lines.append(f"| {recipe} | {steps} | {model} | {len(group)} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return "\n".join(lines + ["", *paired_differences(table)])
+
+
+def paired_differences(table, baseline: str = "real", steps: int = 300) -> list[str]:
+    """Markdown rows: each variant's snippet accuracy minus ``baseline``'s on the same model, fold and seed."""
+    runs = table[table["steps"] == steps].pivot_table(
+        index=["model", "fold", "seed"], columns="recipe", values="snippet_acc"
+    )
+    lines = [
+        f"| model | recipe − {baseline} ({steps} steps) | paired runs | mean difference ± sd | runs better |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for model, runs_of_model in runs.groupby(level="model"):
+        for recipe in runs_of_model.columns.drop(baseline, errors="ignore"):
+            if baseline not in runs_of_model:
+                break
+            difference = (runs_of_model[recipe] - runs_of_model[baseline]).dropna()
+            if len(difference) > 1:
+                lines.append(
+                    f"| {model} | {recipe} | {len(difference)} | {difference.mean():+.3f} ± "
+                    f"{difference.std(ddof=1):.3f} | {int((difference > 0).sum())} |"
+                )
+    return lines
 
 
 def append_row(path: Path, row: dict) -> None:
