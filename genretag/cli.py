@@ -61,7 +61,7 @@ def _held_out_accuracy(card: dict) -> str:
 
 # ---------------------------------------------------------------- scan, export, timeline
 
-DEFAULT_MODEL = "v-kernel"  # models.DEFAULT_MODEL, repeated here so --help does not import torch
+DEFAULT_MODEL = "crnn"  # models.DEFAULT_MODEL, repeated here so --help does not import torch
 
 
 class Backend(str, Enum):

@@ -24,7 +24,7 @@ from torch.nn import functional
 from genretag.audio import N_MELS
 
 GTZAN_GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
-DEFAULT_MODEL = "v-kernel"
+DEFAULT_MODEL = "crnn"  # the best by the cross-validated study (training/README.md)
 POSTER_PARAMETER_COUNTS = {"v-kernel": 179_538, "v-kernel-l2": 179_538, "crnn": 427_274, "bicrnn": 460_938}
 RECURRENT_UNITS = 64
 FRAME_PROJECTION_UNITS = 288

@@ -244,7 +244,7 @@ def scan_files(
 
 def results_for(
     paths: Iterable[str | Path],
-    model_name: str = "v-kernel",
+    model_name: str = "crnn",
     jobs: int = -1,
     use_cache: bool = True,
     whole_track: bool = False,

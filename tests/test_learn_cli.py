@@ -21,6 +21,7 @@ from conftest import SNIPPETS
 from tagged_library import write_audio
 from typer.testing import CliRunner
 
+from genretag import models
 from genretag.cli import app
 
 CONTAINERS = (".mp3", ".m4a", ".opus", ".flac")
@@ -134,7 +135,7 @@ def test_learn_reports_what_it_dropped_and_saves_a_model(learnt, tagged_library)
     assert "3 tagged tracks not used: all their genres were dropped" in output
     card = json.loads((home / "models" / "my-genres.json").read_text())
     assert card["genres"] == LEARNT
-    assert card["base_model"]["name"] == "v-kernel"
+    assert card["base_model"]["name"] == models.DEFAULT_MODEL
     assert card["training"]["source_library"] == [str(library.resolve())]
     counts = card["training"]["tracks_per_genre"]
     assert {genre: c["train"] + c["valid"] for genre, c in counts.items()} == {

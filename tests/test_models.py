@@ -78,3 +78,18 @@ def test_genre_count_follows_the_argument():
     network = models.build("crnn", n_genres=4).eval()
     with torch.no_grad():
         assert network(torch.randn(1, 1, audio.N_MELS, 100)).shape == (1, 4)
+
+
+def test_every_entry_point_defaults_to_the_same_model():
+    import inspect
+
+    import genretag
+    from genretag import cli, scan
+
+    defaults = {
+        cli.DEFAULT_MODEL,
+        inspect.signature(genretag.classify).parameters["model"].default,
+        inspect.signature(genretag.load_model).parameters["name"].default,
+        inspect.signature(scan.results_for).parameters["model_name"].default,
+    }
+    assert defaults == {models.DEFAULT_MODEL}

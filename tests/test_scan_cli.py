@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from genretag import store
 from genretag.cli import app
-from genretag.models import GTZAN_GENRES
+from genretag.models import DEFAULT_MODEL, GTZAN_GENRES
 from genretag.report import SEGMENT_COLUMNS, TRACK_COLUMNS
 
 RATE = 22_050
@@ -126,7 +126,7 @@ def test_scan_classifies_every_container_and_reports_each_bad_file(mixed_library
         row = rows[name]
         assert row["genre"] in GTZAN_GENRES and pandas.isna(row["error"]), name
         assert 0 < row["confidence_2"] <= row["confidence"] <= 1
-        assert row["model"] == "v-kernel"
+        assert row["model"] == DEFAULT_MODEL
     for name in GOOD:
         assert rows[name]["duration_s"] == pytest.approx(12, abs=0.1) and rows[name]["n_segments"] == 1
     assert 4 < rows[TRUNCATED]["duration_s"] < 20

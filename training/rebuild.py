@@ -51,9 +51,9 @@ REPORTS = REPO / "training" / "reports"
 # accuracy over folds and seeds (training/README.md).
 CHOSEN = {
     "v-kernel": {"recipe": "real-ps", "augment": False, "steps": 300},
-    "v-kernel-l2": {"recipe": "real-ps", "augment": False, "steps": 300},
-    "crnn": {"recipe": "real-ps", "augment": False, "steps": 300},
-    "bicrnn": {"recipe": "real-ps", "augment": False, "steps": 300},
+    "v-kernel-l2": {"recipe": "real", "augment": False, "steps": 300},
+    "crnn": {"recipe": "real", "augment": False, "steps": 300},
+    "bicrnn": {"recipe": "real", "augment": False, "steps": 300},
 }
 
 
