@@ -132,8 +132,8 @@ def test_export_writes_the_scan_reports_from_the_store(scanned):
         "path",
         "lib/two/strings.ogg",
     ]
-    nothing = runner.invoke(app, ["export", "lib", "--model", "crnn"])
-    assert nothing.exit_code == 1 and "no stored results of model 'crnn'" in nothing.stderr
+    nothing = runner.invoke(app, ["export", "lib", "--model", "bicrnn"])
+    assert nothing.exit_code == 1 and "no stored results of model 'bicrnn'" in nothing.stderr
 
 
 def test_a_report_on_stdout_moves_the_table_to_stderr(scanned):
