@@ -155,16 +155,7 @@ def pretrained(model: str, seed: int, synth: Path, per_genre: int, args) -> nn.M
     clips = [c for c in folder_corpus(synth) if int(c.path.stem.rsplit(".", 1)[1]) < per_genre]
     data = build_feature_set(clips, GTZAN_GENRES)
     data = cropped(data, args.crop_frames, 1, seed)
-    epochs = max(1, args.pretrain_steps * args.batch // len(data))
-    learn.fit(
-        network,
-        data,
-        epochs=epochs,
-        seed=seed,
-        batch_size=args.batch,
-        samples_per_epoch=len(data),
-        augment=augment(args),
-    )
+    fit_for_steps(network, data, args.pretrain_steps, len(data), seed, args)
     PRETRAINED.mkdir(parents=True, exist_ok=True)
     torch.save(network.state_dict(), path)
     return network
@@ -196,18 +187,22 @@ def train_recipe(recipe: str, model: str, train: list[Clip], seed: int, args) ->
     front = network.features
     if recipe == "synth-frozen":
         network.features = FrozenModule(front)
-    epochs = max(1, args.steps * args.batch // args.samples_per_epoch)
+    fit_for_steps(network, data, args.steps, args.samples_per_epoch, seed, args)
+    network.features = front
+    return network
+
+
+def fit_for_steps(network: nn.Module, data: learn.FeatureSet, steps: int, samples_per_epoch: int, seed: int, args):
+    """``learn.fit`` for about ``steps`` batches of ``args.batch``, in whole epochs of ``samples_per_epoch``."""
     learn.fit(
         network,
         data,
-        epochs=epochs,
+        epochs=max(1, steps * args.batch // samples_per_epoch),
         seed=seed,
         batch_size=args.batch,
-        samples_per_epoch=args.samples_per_epoch,
+        samples_per_epoch=samples_per_epoch,
         augment=augment(args),
     )
-    network.features = front
-    return network
 
 
 def augment(args):
