@@ -86,7 +86,7 @@ def shipped_split(clips: list[Clip]) -> tuple[list[Clip], list[Clip]]:
 
 
 def rebuild_one(model: str, settings: argparse.Namespace, out: Path) -> dict:
-    """Train one shipped network by its chosen recipe on all real clips and save it with its card."""
+    """Train one shipped network by its chosen recipe on the real clips outside the test split; save it and its card."""
     learn.use_threads(1)
     chosen = CHOSEN[model]
     recipe, augmented = chosen["recipe"], chosen["augment"]
