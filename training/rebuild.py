@@ -62,8 +62,7 @@ def study_metrics(
 ) -> dict:
     """Mean ± standard deviation over the study's folds and seeds for one recipe, its settings and architecture."""
     table = pandas.read_csv(study)
-    augmented = table["augment"].astype(str) == "True" if "augment" in table else False
-    rows = table[(table["recipe"] == recipe) & (table["model"] == model) & (augmented == augment)]
+    rows = table[(table["recipe"] == recipe) & (table["model"] == model) & (recipes.augmented(table) == augment)]
     if steps is not None:
         rows = rows[rows["steps"] == steps]
     if rows.empty:
@@ -81,8 +80,10 @@ def study_metrics(
 
 def shipped_split(clips: list[Clip]) -> tuple[list[Clip], list[Clip]]:
     """(train, test): every snippet and classical excerpt of the ``HELD_OUT_TRACKS`` is test."""
-    test = [clip for clip in clips if recipes.track_number(clip) in HELD_OUT_TRACKS]
-    return [clip for clip in clips if clip not in test], test
+    train, test = [], []
+    for clip in clips:
+        (test if recipes.track_number(clip) in HELD_OUT_TRACKS else train).append(clip)
+    return train, test
 
 
 def rebuild_one(model: str, settings: argparse.Namespace, out: Path) -> dict:

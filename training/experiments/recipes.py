@@ -262,9 +262,7 @@ def summarise(path: Path = RESULTS) -> str:
 
     table = pandas.read_csv(path)
     table["cc_right_of_4"] = table["cc"].map(cc_right)
-    if "augment" in table:
-        augmented = table["augment"].astype(str) == "True"
-        table["recipe"] = table["recipe"] + augmented.map({True: " +aug", False: ""})
+    table["recipe"] = table["recipe"] + augmented(table).map({True: " +aug", False: ""})
     lines = [
         "| recipe | steps | model | runs | snippet accuracy | held-out generator accuracy | cc clips right (of 4) |",
         "| --- | --- | --- | --- | --- | --- | --- |",
@@ -278,6 +276,15 @@ def summarise(path: Path = RESULTS) -> str:
     return "\n".join(lines + ["", *paired_differences(table)])
 
 
+def augmented(table):
+    """Per study row, whether it trained with ``--augment`` (rows older than the column: no)."""
+    import pandas
+
+    if "augment" not in table:
+        return pandas.Series(False, index=table.index)
+    return table["augment"].astype(str) == "True"
+
+
 def paired_differences(table, baseline: str = "real", steps: int = 300) -> list[str]:
     """Markdown rows: each variant's snippet accuracy minus ``baseline``'s on the same model, fold and seed."""
     runs = table[table["steps"] == steps].pivot_table(
@@ -288,9 +295,9 @@ def paired_differences(table, baseline: str = "real", steps: int = 300) -> list[
         "| --- | --- | --- | --- | --- |",
     ]
     for model, runs_of_model in runs.groupby(level="model"):
-        for recipe in runs_of_model.columns.drop(baseline, errors="ignore"):
-            if baseline not in runs_of_model:
-                break
+        if baseline not in runs_of_model:
+            continue
+        for recipe in runs_of_model.columns.drop(baseline):
             difference = (runs_of_model[recipe] - runs_of_model[baseline]).dropna()
             if len(difference) > 1:
                 lines.append(
