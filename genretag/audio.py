@@ -283,21 +283,21 @@ def _mel_bands() -> tuple:
 
 
 @lru_cache(maxsize=1)
-def _window() -> np.ndarray:
+def _window() -> torch.Tensor:  # noqa: F821 - torch is imported lazily
+    import torch
+
     # Periodic Hann window, as torch.hann_window gives.
-    return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)
+    return torch.from_numpy((0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32))
 
 
 def _log_mel_one(signal: np.ndarray) -> torch.Tensor:  # noqa: F821 - torch is imported lazily
     """``(frames, N_MELS)`` scaled log-mel of one 1-D signal (centred, reflect-padded frames)."""
     import torch
-    from numpy.lib.stride_tricks import sliding_window_view
-    from scipy import fft
 
-    padded = np.pad(signal, N_FFT // 2, mode="reflect")
-    frames = sliding_window_view(padded, N_FFT)[::HOP_LENGTH] * _window()
-    spectrum = fft.rfft(frames, axis=-1)
-    power = torch.from_numpy(spectrum.real**2 + spectrum.imag**2)
+    padded = torch.from_numpy(np.pad(signal, N_FFT // 2, mode="reflect"))
+    frames = padded.unfold(0, N_FFT, HOP_LENGTH) * _window()
+    spectrum = torch.view_as_real(torch.fft.rfft(frames, dim=-1))
+    power = spectrum[..., 0].square() + spectrum[..., 1].square()
     # torch rather than numpy for the products: numpy's OpenBLAS starts threads for
     # them, which is ruinous with one busy core per worker.
     mel = torch.cat([power[:, low:high] @ weights for low, high, weights in _mel_bands()], dim=1)
@@ -311,8 +311,9 @@ def log_mel(samples) -> torch.Tensor:  # noqa: F821 - torch is imported lazily
 
     Each spectrogram is scaled to its own peak (0 dB), floored at ``-TOP_DB`` and
     mapped to about [-1, 1], so the model sees the same input whatever the gain.
-    One signal at a time, with scipy's FFT and a banded mel product: three times
-    faster than ``torch.stft`` with a dense mel matrix, and the working set stays in cache.
+    One signal at a time, with torch's real FFT of the framed signal and a banded
+    mel product: three times faster than ``torch.stft`` with a dense mel matrix,
+    and the working set stays in cache.
     """
     import torch
 

@@ -128,9 +128,11 @@ def inference_network(network):
     """An eval-mode copy of ``network`` that computes the same outputs faster on a CPU.
 
     Every BatchNorm is folded into its neighbouring convolution (the one after a
-    convolution, and an input BatchNorm into the unpadded convolution that reads it)
-    and the convolutions run channels-last: together 2.5 times faster for v-kernel,
-    equal to float rounding. ``network`` itself is left as it is (still trainable).
+    convolution, and an input BatchNorm into the unpadded convolution that reads it),
+    a ReLU followed by max pooling runs after the pooling instead (the same values,
+    as ReLU keeps order; on a quarter or an eighth of the elements) and the
+    convolutions run channels-last: together 2.5 times faster for v-kernel, equal
+    to float rounding. ``network`` itself is left as it is (still trainable).
     """
     import copy
 
@@ -152,8 +154,13 @@ def inference_network(network):
                 and not any(second.padding)
             ):
                 layers[i], layers[i + 1] = nn.Identity(), _fold_input_norm(first, second)
+        layers = [layer for layer in layers if not isinstance(layer, nn.Identity)]
+        for i in range(len(layers) - 1):
+            if isinstance(layers[i], nn.ReLU) and isinstance(layers[i + 1], nn.MaxPool2d):
+                layers[i], layers[i + 1] = layers[i + 1], layers[i]
         for i, layer in enumerate(layers):
             sequence[i] = layer
+        del sequence[len(layers) :]
     return fast.to(memory_format=torch.channels_last)
 
 

@@ -1,9 +1,9 @@
 """The fast inference paths compute what the plain reference computations compute.
 
-The front end decodes with FFmpeg, builds its own mel filterbank, uses scipy's FFT
-with a banded mel product, and the networks run with BatchNorm folded into the
-convolutions. Each is checked here against the straightforward computation it
-replaces (libsndfile, librosa, ``torch.stft``, the eager network).
+The front end decodes with FFmpeg, builds its own mel filterbank, uses torch's real
+FFT of the framed signal with a banded mel product, and the networks run with
+BatchNorm folded into the convolutions and ReLU after max pooling. Each is checked
+here against the straightforward computation it replaces (libsndfile, librosa, ``torch.stft``, the eager network).
 """
 
 from __future__ import annotations
