@@ -9,8 +9,10 @@ the store, one commit per track, so an interrupted scan keeps what it finished.
 
 from __future__ import annotations
 
+import atexit
 import os
 import sqlite3
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -62,13 +64,24 @@ def resolve_model(name: str) -> ModelRef:
 _LOADED_MODELS: dict[tuple[str, str, str], LoadedModel] = {}
 
 
-def _loaded_model(model: ModelRef) -> LoadedModel:
+def _end_without_teardown() -> None:
+    # Python's teardown of a process that imported torch takes half a second, and the
+    # scan waits for its workers to end. A worker holds no open file and no unsent result
+    # when its pool shuts it down, so it may skip the teardown.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def _loaded_model(model: ModelRef, worker_process: bool) -> LoadedModel:
     key = (model.name, model.sha256, model.home)
     if key not in _LOADED_MODELS:
         import torch
 
         from genretag.weights import load_model
 
+        if worker_process and not _LOADED_MODELS:
+            atexit.register(_end_without_teardown)
         # Workers run one track each on one core; more threads only contend.
         torch.set_num_threads(1)
         os.environ["GENRETAG_HOME"] = model.home
@@ -113,13 +126,15 @@ def _truncation_warning(path: str, decoded_s: float) -> str | None:
     return None
 
 
-def analyse_track(path: str, model: ModelRef, whole_track: bool = False) -> TrackResult:
+def analyse_track(path: str, model: ModelRef, whole_track: bool = False, worker_process: bool = False) -> TrackResult:
     """Classify one file in the current process; a file that cannot be decoded gives a result with ``error`` set.
 
     This is the unit of parallel work. ``WeightsError`` (a broken model) is raised,
     not recorded per file, because it would fail every track the same way.
+    ``worker_process``: the caller runs this in a local pool's worker, which then
+    ends without Python's teardown when the pool shuts it down.
     """
-    loaded = _loaded_model(model)
+    loaded = _loaded_model(model, worker_process)
     with _native_stderr_discarded():
         try:
             result = classify_file(path, loaded, whole_track=whole_track)
@@ -234,10 +249,12 @@ def scan_files(
     else:
         # A single pending track is analysed in this process: starting workers would cost more than it.
         context, workers = nullcontext(), min(effective_n_jobs(jobs), len(pending))
+    in_local_workers = backend != "dask" and workers > 1
     with context:
         # One track per task so each result streams back (and is stored) as soon as it is done.
         parallel = Parallel(n_jobs=workers, return_as="generator_unordered", batch_size=1)
-        for result in parallel(delayed(analyse_track)(path, model, whole_track) for path in pending):
+        tasks = (delayed(analyse_track)(path, model, whole_track, in_local_workers) for path in pending)
+        for result in parallel(tasks):
             store.save_result(connection, result, pending[result.path], identity)
             yield ScanEvent(result, from_store=False)
 
