@@ -70,6 +70,19 @@ def test_study_folds_keep_track_blocks_apart_and_hold_out_one_generator():
     assert len(seen_snippets) == sum(clip.source == ("snippets",) for clip in clips)
 
 
+def test_learning_curve_share_thins_training_snippets_only():
+    clips = recipes.real_clips()
+    whole_train, whole_held, _ = recipes.split(clips, 2, 5)
+    half_train, half_held, _ = recipes.split(clips, 2, 5, snippet_share=0.5)
+    half_snippets = [c for c in half_train if c.source == ("snippets",)]
+    whole_snippets = [c for c in whole_train if c.source == ("snippets",)]
+    assert half_held == whole_held
+    assert 0.4 < len(half_snippets) / len(whole_snippets) < 0.6
+    assert [c for c in half_train if c.source != ("snippets",)] == [c for c in whole_train if c.source != ("snippets",)]
+    kept_numbers = {recipes.track_number(c) for c in half_snippets}
+    assert all(number in kept_numbers for number in (11, 14, 43, 46)) and not kept_numbers & {15, 18, 47, 50}
+
+
 def test_model_cards_cite_the_study_mean_and_spread(tmp_path):
     study = tmp_path / "study.csv"
     study.write_text(
@@ -107,3 +120,16 @@ def test_summary_pairs_each_recipe_with_the_baseline_on_the_same_fold_and_seed(t
         "real-ps,v-kernel,2,0,300,0.9,0.5,Vibe_Ace=pop\n"
     )
     assert "| v-kernel | real-ps | 2 | +0.000 ± 0.141 | 1 |" in recipes.summarise(study)
+
+
+def test_learning_curve_runs_stay_out_of_the_cards_and_get_their_own_summary_row(tmp_path):
+    study = tmp_path / "study.csv"
+    study.write_text(
+        "recipe,model,fold,seed,steps,snippet_acc,prototype_acc,cc,snippet_share\n"
+        "real,crnn,0,0,300,0.6,0.5,Vibe_Ace=jazz,\nreal,crnn,1,0,300,0.4,0.5,Vibe_Ace=jazz,1.0\n"
+        "real,crnn,0,0,300,0.1,0.5,Vibe_Ace=pop,0.5\nreal,crnn,1,0,300,0.3,0.5,Vibe_Ace=pop,0.5\n"
+    )
+    assert study_metrics("real", "crnn", study)["gtzan_snippets_track_accuracy"]["mean"] == 0.5
+    summary = recipes.summarise(study)
+    assert "| real snippets×0.5 | 300 | crnn | 2 | 0.200 ± 0.141 |" in summary
+    assert "| crnn | real snippets×0.5 | 2 | -0.300 ± 0.283 | 0 |" in summary

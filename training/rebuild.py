@@ -62,7 +62,12 @@ def study_metrics(
 ) -> dict:
     """Mean ± standard deviation over the study's folds and seeds for one recipe, its settings and architecture."""
     table = pandas.read_csv(study)
-    rows = table[(table["recipe"] == recipe) & (table["model"] == model) & (recipes.augmented(table) == augment)]
+    rows = table[
+        (table["recipe"] == recipe)
+        & (table["model"] == model)
+        & (recipes.augmented(table) == augment)
+        & (recipes.snippet_share(table) == 1)
+    ]
     if steps is not None:
         rows = rows[rows["steps"] == steps]
     if rows.empty:

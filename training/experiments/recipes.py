@@ -11,6 +11,10 @@ Validation (per fold, repeated over seeds):
   is held out and scored separately;
 * every run also tags the clips of ../shared/audio/cc (whole-track mean).
 
+``--snippet-share F`` trains on the first F of every block's snippet tracks only
+(the held-out block and everything else unchanged): the learning curve that says
+how much more real audio would be worth.
+
 Recipes: ``real`` trains on snippets + prototypes + GTZAN classical with the sources
 balanced inside each class; ``real-ps`` adds ±1 semitone pitch-shifted copies;
 ``synth-frozen`` / ``synth-full`` first pre-train on the synthetic corpus
@@ -89,14 +93,22 @@ def fold_of(number: int, folds: int) -> int:
     return min(folds - 1, max(0, (number - 11) * folds // 40))
 
 
-def split(clips: list[Clip], fold: int, folds: int) -> tuple[list[Clip], list[Clip], list[Clip]]:
-    """(train, held-out snippets, held-out generator's prototypes) of one fold."""
+def split(
+    clips: list[Clip], fold: int, folds: int, snippet_share: float = 1.0
+) -> tuple[list[Clip], list[Clip], list[Clip]]:
+    """(train, held-out snippets, held-out generator's prototypes) of one fold.
+
+    Training keeps the first ``snippet_share`` of each block's snippet track numbers.
+    """
     held_generator = GENERATORS[fold % len(GENERATORS)]
+    block = 40 // folds
     train, snippets, prototypes = [], [], []
     for clip in clips:
         number = track_number(clip)
         if clip.source == ("snippets",) and fold_of(number, folds) == fold:
             snippets.append(clip)
+        elif clip.source == ("snippets",) and (number - 11) % block >= round(block * snippet_share):
+            continue  # left out of this learning-curve point
         elif clip.source[0] == "prototypes" and clip.source[1] == held_generator:
             prototypes.append(clip)
         elif clip.source == ("gtzan-classical",) and 11 <= number <= 50 and fold_of(number, folds) == fold:
@@ -218,7 +230,7 @@ def pitch_shift_of(recipe: str) -> int:
 def run(recipe: str, model: str, fold: int, seed: int, clips: list[Clip], args) -> dict:
     """Train one recipe on one fold with one seed and score it."""
     began = time.perf_counter()
-    train, snippets, prototypes = split(clips, fold, args.folds)
+    train, snippets, prototypes = split(clips, fold, args.folds, args.snippet_share)
     network = train_recipe(recipe, model, train, seed, args)
     snippet_eval = learn.evaluate(network, build_feature_set(snippets, GTZAN_GENRES))
     prototype_eval = learn.evaluate(network, build_feature_set(prototypes, GTZAN_GENRES))
@@ -241,6 +253,7 @@ def run(recipe: str, model: str, fold: int, seed: int, clips: list[Clip], args) 
         "cc_right_of_4": cc_right,
         "cc": " ".join(f"{name}={genre}" for name, genre in tagged.items()),
         "augment": bool(args.augment),
+        "snippet_share": args.snippet_share,
         "steps": args.steps,
         "crop_frames": args.crop_frames,
         "synth_per_genre": args.synth_per_genre if recipe.startswith("synth") else 0,
@@ -263,6 +276,8 @@ def summarise(path: Path = RESULTS) -> str:
     table = pandas.read_csv(path)
     table["cc_right_of_4"] = table["cc"].map(cc_right)
     table["recipe"] = table["recipe"] + augmented(table).map({True: " +aug", False: ""})
+    share = snippet_share(table)
+    table["recipe"] = table["recipe"] + share.map(lambda f: "" if f == 1 else f" snippets×{f:g}")
     lines = [
         "| recipe | steps | model | runs | snippet accuracy | held-out generator accuracy | cc clips right (of 4) |",
         "| --- | --- | --- | --- | --- | --- | --- |",
@@ -283,6 +298,15 @@ def augmented(table):
     if "augment" not in table:
         return pandas.Series(False, index=table.index)
     return table["augment"].astype(str) == "True"
+
+
+def snippet_share(table):
+    """Per study row, the share of training snippet tracks it kept (rows older than the column: all)."""
+    import pandas
+
+    if "snippet_share" not in table:
+        return pandas.Series(1.0, index=table.index)
+    return table["snippet_share"].fillna(1.0).astype(float)
 
 
 def paired_differences(table, baseline: str = "real", steps: int = 300) -> list[str]:
@@ -349,6 +373,9 @@ def settings_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--crop-frames", type=int, default=128, help="training window in frames (431 = whole segment)")
     parser.add_argument("--augment", action="store_true", help="EQ tilt + SpecAugment masks on training batches")
+    parser.add_argument(
+        "--snippet-share", type=float, default=1.0, help="train on this share of each block's snippet tracks"
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--summarise", action="store_true", help="print the table of --out and exit")
