@@ -101,13 +101,12 @@ def split(
     Training keeps the first ``snippet_share`` of each block's snippet track numbers.
     """
     held_generator = GENERATORS[fold % len(GENERATORS)]
-    block = 40 // folds
     train, snippets, prototypes = [], [], []
     for clip in clips:
         number = track_number(clip)
         if clip.source == ("snippets",) and fold_of(number, folds) == fold:
             snippets.append(clip)
-        elif clip.source == ("snippets",) and (number - 11) % block >= round(block * snippet_share):
+        elif clip.source == ("snippets",) and (number - 11) * folds % 40 >= 40 * snippet_share:
             continue  # left out of this learning-curve point
         elif clip.source[0] == "prototypes" and clip.source[1] == held_generator:
             prototypes.append(clip)
