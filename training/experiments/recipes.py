@@ -290,22 +290,21 @@ def summarise(path: Path = RESULTS) -> str:
     return "\n".join(lines + ["", *paired_differences(table)])
 
 
-def augmented(table):
-    """Per study row, whether it trained with ``--augment`` (rows older than the column: no)."""
+def _column(table, name: str, default):
+    """A study column, with ``default`` for rows written before the column existed (or a file without it)."""
     import pandas
 
-    if "augment" not in table:
-        return pandas.Series(False, index=table.index)
-    return table["augment"].astype(str) == "True"
+    return table[name].fillna(default) if name in table else pandas.Series(default, index=table.index)
+
+
+def augmented(table):
+    """Per study row, whether it trained with ``--augment`` (rows older than the column: no)."""
+    return _column(table, "augment", False).astype(str) == "True"
 
 
 def snippet_share(table):
     """Per study row, the share of training snippet tracks it kept (rows older than the column: all)."""
-    import pandas
-
-    if "snippet_share" not in table:
-        return pandas.Series(1.0, index=table.index)
-    return table["snippet_share"].fillna(1.0).astype(float)
+    return _column(table, "snippet_share", 1.0).astype(float)
 
 
 def paired_differences(table, baseline: str = "real", steps: int = 300) -> list[str]:
