@@ -9,7 +9,7 @@ from conftest import SNIPPETS
 from genretag import learn, models
 from genretag.models import GTZAN_GENRES
 from training.augment import FLOOR, MAX_BAND, spec_augment
-from training.corpus import Clip
+from training.corpus import Clip, balanced_weights
 from training.experiments import recipes
 from training.features import build_feature_set
 from training.rebuild import HELD_OUT_TRACKS, shipped_split, study_metrics
@@ -133,3 +133,49 @@ def test_learning_curve_runs_stay_out_of_the_cards_and_get_their_own_summary_row
     summary = recipes.summarise(study)
     assert "| real snippets×0.5 | 300 | crnn | 2 | 0.200 ± 0.141 |" in summary
     assert "| crnn | real snippets×0.5 | 2 | -0.300 ± 0.283 | 0 |" in summary
+
+
+def test_prototype_share_moves_weight_between_sources_inside_each_genre_only():
+    clips = recipes.real_clips()
+    balanced = balanced_weights(clips)
+    for share in (0.0, 0.25, 0.75):
+        weights = recipes.prototype_weighted(clips, balanced, share)
+        for genre in GTZAN_GENRES:
+            members = [i for i, c in enumerate(clips) if c.genre == genre]
+            prototypes = sum(weights[i] for i in members if clips[i].source[0] == "prototypes")
+            assert sum(weights[i] for i in members) == pytest.approx(sum(balanced[i] for i in members))
+            assert prototypes == pytest.approx(share * sum(balanced[i] for i in members))
+        snippets = [weights[i] for i, c in enumerate(clips) if c.source == ("snippets",) and c.genre == "rock"]
+        assert max(snippets) == pytest.approx(min(snippets))  # still equal inside a source
+    assert recipes.prototype_weighted(clips, balanced, None) is balanced
+
+
+def test_weight_average_ends_on_the_mean_of_the_late_epochs_weights(tiny_features):
+    network = models.build("v-kernel", len(tiny_features.genres))
+    snapshots = []
+    average = recipes.WeightAverage(network, first_epoch=2)
+
+    def record(progress):
+        average(progress)
+        if progress.epoch_done and progress.epoch >= 2:
+            snapshots.append(learn.final_layer(network).weight.detach().clone())
+
+    learn.fit(network, tiny_features, epochs=3, batch_size=16, progress=record)
+    assert average.count == 2 and len(snapshots) == 2
+    average.load_into_network(tiny_features, seed=0)
+    assert torch.allclose(learn.final_layer(network).weight, (snapshots[0] + snapshots[1]) / 2, atol=1e-6)
+    assert not torch.equal(snapshots[0], snapshots[1]) and not network.training
+
+
+def test_each_study_variant_gets_its_own_summary_row_and_card_figures(tmp_path):
+    study = tmp_path / "study.csv"
+    study.write_text(
+        "recipe,model,fold,seed,steps,snippet_acc,prototype_acc,cc,prototype_share,average_from\n"
+        "real,crnn,0,0,300,0.6,0.5,Vibe_Ace=jazz,,\nreal,crnn,0,0,300,0.7,0.5,Vibe_Ace=jazz,,0.5\n"
+        "real,crnn,0,0,300,0.2,0.5,Vibe_Ace=jazz,0.25,\n"
+    )
+    assert study_metrics("real", "crnn", study)["runs"] == 1
+    assert study_metrics("real", "crnn", study, average_from=0.5)["gtzan_snippets_track_accuracy"]["mean"] == 0.7
+    summary = recipes.summarise(study)
+    assert "| real avg≥0.5 | 300 | crnn | 1 | 0.700 ± 0.000 |" in summary
+    assert "| real prototypes×0.25 | 300 | crnn | 1 | 0.200 ± 0.000 |" in summary

@@ -47,31 +47,37 @@ SEED = 0
 # held-out library of tests/test_learn_cli.py.
 HELD_OUT_TRACKS = range(41, 51)
 REPORTS = REPO / "training" / "reports"
-# Recipe, batch augmentation and steps per architecture, chosen by the study's mean snippet
-# accuracy over folds and seeds (training/README.md).
+# Recipe and settings per architecture, chosen by the study's mean snippet accuracy over
+# folds and seeds (training/README.md); settings not named take the study's defaults.
 CHOSEN = {
-    "v-kernel": {"recipe": "real-ps", "augment": False, "steps": 300},
-    "v-kernel-l2": {"recipe": "real", "augment": False, "steps": 300},
-    "crnn": {"recipe": "real", "augment": False, "steps": 300},
-    "bicrnn": {"recipe": "real", "augment": False, "steps": 300},
+    "v-kernel": {"recipe": "real-ps"},
+    "v-kernel-l2": {"recipe": "real"},
+    "crnn": {"recipe": "real"},
+    "bicrnn": {"recipe": "real"},
 }
 
 
 def study_metrics(
-    recipe: str, model: str, study: Path = recipes.RESULTS, augment: bool = False, steps: int | None = None
+    recipe: str,
+    model: str,
+    study: Path = recipes.RESULTS,
+    augment: bool = False,
+    steps: int | None = None,
+    prototype_share: float | None = None,
+    average_from: float | None = None,
 ) -> dict:
     """Mean ± standard deviation over the study's folds and seeds for one recipe, its settings and architecture."""
     table = pandas.read_csv(study)
     rows = table[
         (table["recipe"] == recipe)
         & (table["model"] == model)
-        & (recipes.augmented(table) == augment)
-        & (recipes.snippet_share(table) == 1)
+        & (recipes.variant(table) == recipes.variant_label(augment, 1.0, prototype_share, average_from))
     ]
     if steps is not None:
         rows = rows[rows["steps"] == steps]
     if rows.empty:
-        return {"note": f"no study runs of {recipe}{' +aug' if augment else ''} with {model} in {study.name}"}
+        label = recipe + recipes.variant_label(augment, 1.0, prototype_share, average_from)
+        return {"note": f"no study runs of {label} with {model} in {study.name}"}
     seeds = sorted(map(int, rows["seed"].unique()))
     metrics = {"runs": len(rows), "folds": int(rows["fold"].nunique()), "seeds": seeds}
     for column, label in (
@@ -94,9 +100,9 @@ def shipped_split(clips: list[Clip]) -> tuple[list[Clip], list[Clip]]:
 def rebuild_one(model: str, settings: argparse.Namespace, out: Path) -> dict:
     """Train one shipped network by its chosen recipe on the real clips outside the test split; save it and its card."""
     learn.use_threads(1)
-    chosen = CHOSEN[model]
-    recipe, augmented = chosen["recipe"], chosen["augment"]
-    settings = argparse.Namespace(**{**vars(settings), "augment": augmented, "steps": chosen["steps"]})
+    recipe = CHOSEN[model]["recipe"]
+    settings = argparse.Namespace(**{**vars(settings), **CHOSEN[model]})
+    variant = recipes.variant_label(settings.augment, 1.0, settings.prototype_share, settings.average_from)
     train, test = shipped_split(recipes.real_clips())
     began = time.perf_counter()
     network = recipes.train_recipe(recipe, model, train, SEED, settings)
@@ -111,7 +117,7 @@ def rebuild_one(model: str, settings: argparse.Namespace, out: Path) -> dict:
         "training": {
             "summary": (
                 f"Not GTZAN's full recordings: the real clips of ../shared/data (GTZAN 2-3 s snippets, "
-                f"classical excerpts, genre-prototype clips), recipe {recipe}{' +aug' if augmented else ''}."
+                f"classical excerpts, genre-prototype clips), recipe {recipe}{variant}."
             ),
             "on_gtzan": REBUILD_NOTE,
             "data": {"train": source_counts(train), "test": source_counts(test)},
@@ -123,7 +129,9 @@ def rebuild_one(model: str, settings: argparse.Namespace, out: Path) -> dict:
                 "steps": settings.steps,
                 "batch_size": settings.batch,
                 "crop_frames": settings.crop_frames,
-                "batch_augmentation": "EQ tilt + SpecAugment masks (training/augment.py)" if augmented else None,
+                "batch_augmentation": "EQ tilt + SpecAugment masks (training/augment.py)" if settings.augment else None,
+                "prototype_share": settings.prototype_share or "sources balanced inside each genre",
+                "weights_averaged_from": settings.average_from,
                 "optimizer": "Adam, lr 1e-3, weight decay 1e-4",
                 "loss": "cross-entropy",
             },
@@ -136,7 +144,14 @@ def rebuild_one(model: str, settings: argparse.Namespace, out: Path) -> dict:
             "cross-validated": {
                 "split": "training/experiments/study.csv: 5 folds of GTZAN snippet track-number blocks, "
                 "one prototype generator held out per fold",
-                **study_metrics(recipe, model, augment=augmented, steps=chosen["steps"]),
+                **study_metrics(
+                    recipe,
+                    model,
+                    augment=settings.augment,
+                    steps=settings.steps,
+                    prototype_share=settings.prototype_share,
+                    average_from=settings.average_from,
+                ),
             },
             "test (GTZAN tracks 00041-00050: snippets and classical excerpts)": held_out.summary(),
             "own training clips (not held out)": own.summary(),

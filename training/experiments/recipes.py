@@ -38,6 +38,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas
 import torch
 from torch import nn
 
@@ -193,27 +194,85 @@ def train_recipe(recipe: str, model: str, train: list[Clip], seed: int, args) ->
         network = models.build(model)
     if recipe == "synth-only":
         return network
-    data = build_feature_set(train, GTZAN_GENRES, pitch_shift=pitch_shift_of(recipe), weights=balanced_weights(train))
+    weights = prototype_weighted(train, balanced_weights(train), args.prototype_share)
+    data = build_feature_set(train, GTZAN_GENRES, pitch_shift=pitch_shift_of(recipe), weights=weights)
     data = cropped(data, args.crop_frames, 2, seed)
     front = network.features
     if recipe == "synth-frozen":
         network.features = FrozenModule(front)
-    fit_for_steps(network, data, args.steps, args.samples_per_epoch, seed, args)
+    fit_for_steps(network, data, args.steps, args.samples_per_epoch, seed, args, args.average_from)
     network.features = front
     return network
 
 
-def fit_for_steps(network: nn.Module, data: learn.FeatureSet, steps: int, samples_per_epoch: int, seed: int, args):
-    """``learn.fit`` for about ``steps`` batches of ``args.batch``, in whole epochs of ``samples_per_epoch``."""
+def prototype_weighted(clips: list[Clip], weights: list[float], share: float | None) -> list[float]:
+    """Sampling weights where each genre's prototype clips get ``share`` of its weight (None: unchanged)."""
+    if share is None:
+        return weights
+    out = list(weights)
+    for genre in {clip.genre for clip in clips}:
+        for is_prototype, part in ((True, share), (False, 1 - share)):
+            members = [
+                i for i, c in enumerate(clips) if c.genre == genre and (c.source[0] == "prototypes") == is_prototype
+            ]
+            total = sum(weights[i] for i in members)
+            genre_total = sum(weights[i] for i, c in enumerate(clips) if c.genre == genre)
+            for i in members:
+                out[i] = weights[i] / total * part * genre_total
+    return out
+
+
+class WeightAverage:
+    """Running mean of a network's weights at the end of each epoch from ``first_epoch`` on (weight averaging)."""
+
+    def __init__(self, network: nn.Module, first_epoch: int):
+        self.network, self.first_epoch, self.count, self.mean = network, first_epoch, 0, {}
+
+    def __call__(self, progress: learn.FitProgress) -> None:
+        if not progress.epoch_done or progress.epoch < self.first_epoch:
+            return
+        self.count += 1
+        for name, value in self.network.state_dict().items():
+            if value.is_floating_point():
+                value = value.detach().float()
+                mean = self.mean.setdefault(name, torch.zeros_like(value))
+                mean += (value - mean) / self.count
+
+    def load_into_network(self, data: learn.FeatureSet, seed: int) -> None:
+        """Give the network the averaged weights and BatchNorm statistics measured for them."""
+        self.network.load_state_dict(self.mean, strict=False)
+        learn.recalibrate_batch_norm(self.network, data.originals(), seed)
+        self.network.eval()
+
+
+def fit_for_steps(
+    network: nn.Module,
+    data: learn.FeatureSet,
+    steps: int,
+    samples_per_epoch: int,
+    seed: int,
+    args,
+    average_from: float | None = None,
+):
+    """``learn.fit`` for about ``steps`` batches of ``args.batch``, in whole epochs of ``samples_per_epoch``.
+
+    ``average_from`` F: the network ends with the mean of its weights at the end of every
+    epoch from the first F of training on.
+    """
+    epochs = max(1, steps * args.batch // samples_per_epoch)
+    average = WeightAverage(network, int(epochs * average_from) + 1) if average_from is not None else None
     learn.fit(
         network,
         data,
-        epochs=max(1, steps * args.batch // samples_per_epoch),
+        epochs=epochs,
         seed=seed,
         batch_size=args.batch,
         samples_per_epoch=samples_per_epoch,
         augment=augment(args),
+        progress=average,
     )
+    if average is not None:
+        average.load_into_network(data, seed)
 
 
 def augment(args):
@@ -253,6 +312,8 @@ def run(recipe: str, model: str, fold: int, seed: int, clips: list[Clip], args) 
         "cc": " ".join(f"{name}={genre}" for name, genre in tagged.items()),
         "augment": bool(args.augment),
         "snippet_share": args.snippet_share,
+        "prototype_share": args.prototype_share,
+        "average_from": args.average_from,
         "steps": args.steps,
         "crop_frames": args.crop_frames,
         "synth_per_genre": args.synth_per_genre if recipe.startswith("synth") else 0,
@@ -270,13 +331,9 @@ def cc_right(cc: str) -> int:
 
 def summarise(path: Path = RESULTS) -> str:
     """A Markdown table: recipe x steps x model -> mean ± standard deviation over folds and seeds."""
-    import pandas
-
     table = pandas.read_csv(path)
     table["cc_right_of_4"] = table["cc"].map(cc_right)
-    table["recipe"] = table["recipe"] + augmented(table).map({True: " +aug", False: ""})
-    share = snippet_share(table)
-    table["recipe"] = table["recipe"] + share.map(lambda f: "" if f == 1 else f" snippets×{f:g}")
+    table["recipe"] = table["recipe"] + variant(table)
     lines = [
         "| recipe | steps | model | runs | snippet accuracy | held-out generator accuracy | cc clips right (of 4) |",
         "| --- | --- | --- | --- | --- | --- | --- |",
@@ -292,8 +349,6 @@ def summarise(path: Path = RESULTS) -> str:
 
 def _column(table, name: str, default):
     """A study column, with ``default`` for rows written before the column existed (or a file without it)."""
-    import pandas
-
     return table[name].fillna(default) if name in table else pandas.Series(default, index=table.index)
 
 
@@ -302,9 +357,30 @@ def augmented(table):
     return _column(table, "augment", False).astype(str) == "True"
 
 
-def snippet_share(table):
-    """Per study row, the share of training snippet tracks it kept (rows older than the column: all)."""
-    return _column(table, "snippet_share", 1.0).astype(float)
+def variant_label(
+    augment: bool = False, snippet_share: float = 1.0, prototype_share: float | None = None, average_from=None
+) -> str:
+    """What a run changed from its recipe's defaults, as the summary shows it: e.g. `` +aug avg≥0.5``."""
+    parts = [" +aug" if augment else ""]
+    parts.append("" if snippet_share == 1 else f" snippets×{snippet_share:g}")
+    parts.append("" if prototype_share is None else f" prototypes×{prototype_share:g}")
+    parts.append("" if average_from is None else f" avg≥{average_from:g}")
+    return "".join(parts)
+
+
+def variant(table):
+    """Per study row, its ``variant_label`` (columns older rows lack take their defaults)."""
+    settings = zip(
+        augmented(table),
+        _column(table, "snippet_share", 1.0).astype(float),
+        _column(table, "prototype_share", None),
+        _column(table, "average_from", None),
+        strict=True,
+    )
+    return pandas.Series(
+        [variant_label(a, s, *(None if pandas.isna(v) else float(v) for v in (p, f))) for a, s, p, f in settings],
+        table.index,
+    )
 
 
 def paired_differences(table, baseline: str = "real", steps: int = 300) -> list[str]:
@@ -373,6 +449,15 @@ def settings_parser() -> argparse.ArgumentParser:
     parser.add_argument("--augment", action="store_true", help="EQ tilt + SpecAugment masks on training batches")
     parser.add_argument(
         "--snippet-share", type=float, default=1.0, help="train on this share of each block's snippet tracks"
+    )
+    parser.add_argument(
+        "--prototype-share",
+        type=float,
+        default=None,
+        help="each genre's sampling weight on prototypes (default: balanced)",
+    )
+    parser.add_argument(
+        "--average-from", type=float, default=None, help="end with the mean weights of the epochs after this share"
     )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=RESULTS)
