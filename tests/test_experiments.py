@@ -102,8 +102,9 @@ def test_study_rows_gain_new_columns_without_losing_old_ones(tmp_path):
     assert study.read_text().splitlines() == ["recipe,snippet_acc,augment", "real,0.4,", "real,0.5,True"]
 
 
-def test_shipped_weights_keep_gtzan_tracks_41_to_50_out_of_training():
-    train, test = shipped_split(recipes.real_clips())
+def test_rebuild_trains_on_every_real_clip_or_holds_out_gtzan_tracks_41_to_50():
+    assert shipped_split(recipes.real_clips(), hold_out=False) == (recipes.real_clips(), [])
+    train, test = shipped_split(recipes.real_clips(), hold_out=True)
     assert {recipes.track_number(clip) for clip in test} == set(HELD_OUT_TRACKS)
     assert {clip.genre for clip in test} == set(GTZAN_GENRES)
     assert not {recipes.track_number(clip) for clip in train} & set(HELD_OUT_TRACKS)

@@ -44,7 +44,7 @@ def test_every_shipped_model_has_a_complete_card_and_loads(name):
         assert key in card["training"], key
     assert card["training"]["recipe"]["pitch_shift"] >= 0
     assert card["metrics"], "metrics with the split they were measured on"
-    assert "cross-validated" in card["metrics"] and any(split.startswith("test") for split in card["metrics"])
+    assert "cross-validated" in card["metrics"] and card["metrics"]["cross-validated"]["runs"] >= 10
     assert "Not GTZAN's full recordings" in card["training"]["summary"]
     assert "training.train --gtzan" in card["training"]["on_gtzan"]
     assert card["parameters"]["keras_convention"] <= card["parameters"]["pytorch"]
