@@ -55,8 +55,8 @@ def tag(*args) -> None:
 def test_undo_one_file_restores_its_values_exactly(library):
     tag(library, "--write", "--policy", "replace")
     mp3 = library / "mp3" / "track.mp3"
-    written = tags.read_genres(mp3)
-    assert written != ORIGINAL
+    written = {path: tags.read_genres(path) for path in files_of(library)}  # codecs may tip a close call
+    assert written[mp3] != ORIGINAL
 
     result = invoke("undo", mp3)
 
@@ -64,9 +64,11 @@ def test_undo_one_file_restores_its_values_exactly(library):
     assert "1 files restored, 0 not" in result.stdout
     assert tags.read_genres(mp3) == ORIGINAL
     others = [path for path in files_of(library) if path != mp3]
-    assert all(tags.read_genres(path) == written for path in others)
+    assert all(tags.read_genres(path) == written[path] != ORIGINAL for path in others)
     undo_entry = journal()[-1]
-    assert undo_entry.kind == "undo" and undo_entry.previous_genres == written and undo_entry.new_genres == ORIGINAL
+    assert (
+        undo_entry.kind == "undo" and undo_entry.previous_genres == written[mp3] and undo_entry.new_genres == ORIGINAL
+    )
     assert {entry.path: entry.undone_by for entry in journal() if entry.kind == "tag"}[str(mp3)] == undo_entry.id
 
 
