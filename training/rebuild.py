@@ -144,7 +144,11 @@ def rebuild_one(model: str, settings: argparse.Namespace, out: Path, hold_out: b
                 "batch_size": settings.batch,
                 "crop_frames": settings.crop_frames,
                 "batch_augmentation": "EQ tilt + SpecAugment masks (training/augment.py)" if settings.augment else None,
-                "prototype_share": settings.prototype_share or "sources balanced inside each genre",
+                "prototype_share": (
+                    settings.prototype_share
+                    if settings.prototype_share is not None
+                    else "sources balanced inside each genre"
+                ),
                 "weight_averaging": (
                     f"mean of the weights at the end of every epoch after the first {settings.average_from:.0%} "
                     "of training, BatchNorm statistics re-measured for it"
