@@ -68,18 +68,19 @@ def study_metrics(
     steps: int | None = None,
     prototype_share: float | None = None,
     average_from: float | None = None,
+    crop_frames: int = recipes.CROP_FRAMES,
 ) -> dict:
     """Mean ± standard deviation over the study's folds and seeds for one recipe, its settings and architecture."""
     table = pandas.read_csv(study)
     rows = table[
         (table["recipe"] == recipe)
         & (table["model"] == model)
-        & (recipes.variant(table) == recipes.variant_label(augment, 1.0, prototype_share, average_from))
+        & (recipes.variant(table) == recipes.variant_label(augment, 1.0, prototype_share, average_from, crop_frames))
     ]
     if steps is not None:
         rows = rows[rows["steps"] == steps]
     if rows.empty:
-        label = recipe + recipes.variant_label(augment, 1.0, prototype_share, average_from)
+        label = recipe + recipes.variant_label(augment, 1.0, prototype_share, average_from, crop_frames)
         return {"note": f"no study runs of {label} with {model} in {study.name}"}
     seeds = sorted(map(int, rows["seed"].unique()))
     metrics = {"runs": len(rows), "folds": int(rows["fold"].nunique()), "seeds": seeds}
@@ -108,7 +109,9 @@ def rebuild_one(model: str, settings: argparse.Namespace, out: Path, hold_out: b
     learn.use_threads(1)
     recipe = CHOSEN[model]["recipe"]
     settings = argparse.Namespace(**{**vars(settings), **CHOSEN[model]})
-    variant = recipes.variant_label(settings.augment, 1.0, settings.prototype_share, settings.average_from)
+    variant = recipes.variant_label(
+        settings.augment, 1.0, settings.prototype_share, settings.average_from, settings.crop_frames
+    )
     train, test = shipped_split(recipes.real_clips(), hold_out)
     began = time.perf_counter()
     network = recipes.train_recipe(recipe, model, train, SEED, settings)
@@ -174,6 +177,7 @@ def rebuild_one(model: str, settings: argparse.Namespace, out: Path, hold_out: b
                     steps=settings.steps,
                     prototype_share=settings.prototype_share,
                     average_from=settings.average_from,
+                    crop_frames=settings.crop_frames,
                 ),
             },
             **metrics,

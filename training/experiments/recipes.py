@@ -55,6 +55,7 @@ PRETRAINED = Path(__file__).resolve().parents[1] / "cache" / "experiments"
 GENERATORS = ("apnet", "pecmae-3", "pecmae-5-10s", "xai-mapped")
 ABBREVIATIONS = {g[:3]: g for g in GTZAN_GENRES} | {"hip-hop": "hiphop"}
 RECIPES = ("real", "real-ps", "synth-only", "synth-frozen", "synth-full", "synth-full-ps")
+CROP_FRAMES = 128  # the training window the study and the shipped weights use, unless a run says otherwise
 CC_EXPECTED = {"Allegro": "classical", "Tchaikovsky": "classical", "Vibe_Ace": "jazz", "Fishin": "country"}
 
 
@@ -358,10 +359,14 @@ def augmented(table):
 
 
 def variant_label(
-    augment: bool = False, snippet_share: float = 1.0, prototype_share: float | None = None, average_from=None
+    augment: bool = False,
+    snippet_share: float = 1.0,
+    prototype_share: float | None = None,
+    average_from: float | None = None,
+    crop_frames: int = CROP_FRAMES,
 ) -> str:
     """What a run changed from its recipe's defaults, as the summary shows it: e.g. `` +aug avg≥0.5``."""
-    parts = [" +aug" if augment else ""]
+    parts = [" +aug" if augment else "", "" if crop_frames == CROP_FRAMES else f" crop {crop_frames}"]
     parts.append("" if snippet_share == 1 else f" snippets×{snippet_share:g}")
     parts.append("" if prototype_share is None else f" prototypes×{prototype_share:g}")
     parts.append("" if average_from is None else f" avg≥{average_from:g}")
@@ -375,10 +380,11 @@ def variant(table):
         _column(table, "snippet_share", 1.0).astype(float),
         _column(table, "prototype_share", None),
         _column(table, "average_from", None),
+        _column(table, "crop_frames", CROP_FRAMES).astype(int),
         strict=True,
     )
     return pandas.Series(
-        [variant_label(a, s, *(None if pandas.isna(v) else float(v) for v in (p, f))) for a, s, p, f in settings],
+        [variant_label(a, s, *(None if pandas.isna(v) else float(v) for v in (p, f)), c) for a, s, p, f, c in settings],
         table.index,
     )
 
@@ -445,7 +451,9 @@ def settings_parser() -> argparse.ArgumentParser:
     parser.add_argument("--steps", type=int, default=300, help="optimiser steps of (fine-)tuning on the real set")
     parser.add_argument("--samples-per-epoch", type=int, default=480)
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--crop-frames", type=int, default=128, help="training window in frames (431 = whole segment)")
+    parser.add_argument(
+        "--crop-frames", type=int, default=CROP_FRAMES, help="training window in frames (431 = whole segment)"
+    )
     parser.add_argument("--augment", action="store_true", help="EQ tilt + SpecAugment masks on training batches")
     parser.add_argument(
         "--snippet-share", type=float, default=1.0, help="train on this share of each block's snippet tracks"
