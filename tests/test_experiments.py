@@ -182,3 +182,19 @@ def test_each_study_variant_gets_its_own_summary_row_and_card_figures(tmp_path):
     assert "| real prototypes×0.25 | 300 | crnn | 1 | 0.200 ± 0.000 |" in summary
     assert "| real crop 256 | 300 | crnn | 1 | 0.400 ± 0.000 |" in summary
     assert study_metrics("real", "crnn", study, crop_frames=256)["gtzan_snippets_track_accuracy"]["mean"] == 0.4
+
+
+def test_an_ensemble_scores_the_mean_of_its_members_probabilities(tiny_features, tmp_path):
+    members = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        members.append(models.build("v-kernel", len(tiny_features.genres)).eval())
+    ensemble = recipes.Ensemble(members)
+    mean = sum(learn.predict_probabilities(member, tiny_features) for member in members) / 2
+    assert abs(learn.predict_probabilities(ensemble, tiny_features) - mean).max() < 1e-5
+    study = tmp_path / "study.csv"
+    study.write_text(
+        "recipe,model,fold,seed,steps,snippet_acc,prototype_acc,cc,ensemble\nreal,crnn,0,0,300,0.5,0.5,Vibe_Ace=jazz,3\n"
+    )
+    assert "| real ensemble of 3 | 300 | crnn | 1 |" in recipes.summarise(study)
+    assert "no study runs" in study_metrics("real", "crnn", study)["note"]  # an ensemble is not a shipped model

@@ -143,6 +143,18 @@ def cropped(data: learn.FeatureSet, frames: int, copies: int, seed: int) -> lear
     )
 
 
+class Ensemble(nn.Module):
+    """Networks whose softmax outputs are averaged: its scores are the log of that mean."""
+
+    def __init__(self, members: list[nn.Module]):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x):
+        probabilities = torch.stack([torch.softmax(member(x), dim=1) for member in self.members]).mean(dim=0)
+        return probabilities.log()
+
+
 class FrozenModule(nn.Module):
     """Runs a module in eval mode without gradients and hides its parameters from the optimiser."""
 
@@ -290,7 +302,8 @@ def run(recipe: str, model: str, fold: int, seed: int, clips: list[Clip], args) 
     """Train one recipe on one fold with one seed and score it."""
     began = time.perf_counter()
     train, snippets, prototypes = split(clips, fold, args.folds, args.snippet_share)
-    network = train_recipe(recipe, model, train, seed, args)
+    members = [train_recipe(recipe, model, train, seed + k, args) for k in range(args.ensemble)]
+    network = members[0] if len(members) == 1 else Ensemble(members)
     snippet_eval = learn.evaluate(network, build_feature_set(snippets, GTZAN_GENRES))
     prototype_eval = learn.evaluate(network, build_feature_set(prototypes, GTZAN_GENRES))
     tagged = cc_genres(network)
@@ -315,6 +328,7 @@ def run(recipe: str, model: str, fold: int, seed: int, clips: list[Clip], args) 
         "snippet_share": args.snippet_share,
         "prototype_share": args.prototype_share,
         "average_from": args.average_from,
+        "ensemble": args.ensemble,
         "steps": args.steps,
         "crop_frames": args.crop_frames,
         "synth_per_genre": args.synth_per_genre if recipe.startswith("synth") else 0,
@@ -364,29 +378,33 @@ def variant_label(
     prototype_share: float | None = None,
     average_from: float | None = None,
     crop_frames: int = CROP_FRAMES,
+    ensemble: int = 1,
 ) -> str:
     """What a run changed from its recipe's defaults, as the summary shows it: e.g. `` +aug avg≥0.5``."""
     parts = [" +aug" if augment else "", "" if crop_frames == CROP_FRAMES else f" crop {crop_frames}"]
     parts.append("" if snippet_share == 1 else f" snippets×{snippet_share:g}")
     parts.append("" if prototype_share is None else f" prototypes×{prototype_share:g}")
     parts.append("" if average_from is None else f" avg≥{average_from:g}")
+    parts.append("" if ensemble == 1 else f" ensemble of {ensemble}")
     return "".join(parts)
 
 
 def variant(table):
     """Per study row, its ``variant_label`` (columns older rows lack take their defaults)."""
-    settings = zip(
+
+    def optional(name: str) -> list[float | None]:
+        return [None if pandas.isna(value) else float(value) for value in _column(table, name, None)]
+
+    labels = map(
+        variant_label,
         augmented(table),
         _column(table, "snippet_share", 1.0).astype(float),
-        _column(table, "prototype_share", None),
-        _column(table, "average_from", None),
+        optional("prototype_share"),
+        optional("average_from"),
         _column(table, "crop_frames", CROP_FRAMES).astype(int),
-        strict=True,
+        _column(table, "ensemble", 1).astype(int),
     )
-    return pandas.Series(
-        [variant_label(a, s, *(None if pandas.isna(v) else float(v) for v in (p, f)), c) for a, s, p, f, c in settings],
-        table.index,
-    )
+    return pandas.Series(list(labels), table.index)
 
 
 def paired_differences(table, baseline: str = "real", steps: int = 300) -> list[str]:
@@ -466,6 +484,9 @@ def settings_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--average-from", type=float, default=None, help="end with the mean weights of the epochs after this share"
+    )
+    parser.add_argument(
+        "--ensemble", type=int, default=1, help="score the mean prediction of networks trained with seeds S..S+N-1"
     )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=RESULTS)
