@@ -15,6 +15,12 @@ Validation (per fold, repeated over seeds):
 (the held-out block and everything else unchanged): the learning curve that says
 how much more real audio would be worth.
 
+Other knobs, each labelled in the summary: ``--average-from F`` ends on the mean of
+the weights of the epochs after the first F of training; ``--prototype-share P``
+gives each genre's prototype clips P of its sampling weight; ``--crop-frames`` sets
+the training window; ``--ensemble N`` scores the mean prediction of N networks
+trained with consecutive seeds.
+
 Recipes: ``real`` trains on snippets + prototypes + GTZAN classical with the sources
 balanced inside each class; ``real-ps`` adds ±1 semitone pitch-shifted copies;
 ``synth-frozen`` / ``synth-full`` first pre-train on the synthetic corpus
