@@ -176,12 +176,12 @@ def test_each_study_variant_gets_its_own_summary_row_and_card_figures(tmp_path):
         "real,crnn,0,0,300,0.2,0.5,Vibe_Ace=jazz,0.25,,128\nreal,crnn,0,0,300,0.4,0.5,Vibe_Ace=jazz,,,256\n"
     )
     assert study_metrics("real", "crnn", study)["runs"] == 1
-    assert study_metrics("real", "crnn", study, average_from=0.5)["gtzan_snippets_track_accuracy"]["mean"] == 0.7
+    assert study_metrics("real", "crnn", study, " avg≥0.5")["gtzan_snippets_track_accuracy"]["mean"] == 0.7
     summary = recipes.summarise(study)
     assert "| real avg≥0.5 | 300 | crnn | 1 | 0.700 ± 0.000 |" in summary
     assert "| real prototypes×0.25 | 300 | crnn | 1 | 0.200 ± 0.000 |" in summary
     assert "| real crop 256 | 300 | crnn | 1 | 0.400 ± 0.000 |" in summary
-    assert study_metrics("real", "crnn", study, crop_frames=256)["gtzan_snippets_track_accuracy"]["mean"] == 0.4
+    assert study_metrics("real", "crnn", study, " crop 256")["gtzan_snippets_track_accuracy"]["mean"] == 0.4
 
 
 def test_an_ensemble_scores_the_mean_of_its_members_probabilities(tiny_features, tmp_path):

@@ -61,27 +61,16 @@ CHOSEN = {
 
 
 def study_metrics(
-    recipe: str,
-    model: str,
-    study: Path = recipes.RESULTS,
-    augment: bool = False,
-    steps: int | None = None,
-    prototype_share: float | None = None,
-    average_from: float | None = None,
-    crop_frames: int = recipes.CROP_FRAMES,
+    recipe: str, model: str, study: Path = recipes.RESULTS, variant: str = "", steps: int | None = None
 ) -> dict:
-    """Mean ± standard deviation over the study's folds and seeds for one recipe, its settings and architecture."""
+    """Mean ± standard deviation over the study's folds and seeds for one recipe, its variant
+    (``recipes.variant_label``) and architecture."""
     table = pandas.read_csv(study)
-    rows = table[
-        (table["recipe"] == recipe)
-        & (table["model"] == model)
-        & (recipes.variant(table) == recipes.variant_label(augment, 1.0, prototype_share, average_from, crop_frames))
-    ]
+    rows = table[(table["recipe"] == recipe) & (table["model"] == model) & (recipes.variant(table) == variant)]
     if steps is not None:
         rows = rows[rows["steps"] == steps]
     if rows.empty:
-        label = recipe + recipes.variant_label(augment, 1.0, prototype_share, average_from, crop_frames)
-        return {"note": f"no study runs of {label} with {model} in {study.name}"}
+        return {"note": f"no study runs of {recipe}{variant} with {model} in {study.name}"}
     seeds = sorted(map(int, rows["seed"].unique()))
     metrics = {"runs": len(rows), "folds": int(rows["fold"].nunique()), "seeds": seeds}
     for column, label in (
@@ -170,15 +159,7 @@ def rebuild_one(model: str, settings: argparse.Namespace, out: Path, hold_out: b
             "cross-validated": {
                 "split": "training/experiments/study.csv: 5 folds of GTZAN snippet track-number blocks, "
                 "one prototype generator held out per fold",
-                **study_metrics(
-                    recipe,
-                    model,
-                    augment=settings.augment,
-                    steps=settings.steps,
-                    prototype_share=settings.prototype_share,
-                    average_from=settings.average_from,
-                    crop_frames=settings.crop_frames,
-                ),
+                **study_metrics(recipe, model, variant=variant, steps=settings.steps),
             },
             **metrics,
             "own training clips (not held out)": own.summary(),
