@@ -230,12 +230,11 @@ def prototype_weighted(clips: list[Clip], weights: list[float], share: float | N
         return weights
     out = list(weights)
     for genre in {clip.genre for clip in clips}:
+        in_genre = [i for i, clip in enumerate(clips) if clip.genre == genre]
+        genre_total = sum(weights[i] for i in in_genre)
         for is_prototype, part in ((True, share), (False, 1 - share)):
-            members = [
-                i for i, c in enumerate(clips) if c.genre == genre and (c.source[0] == "prototypes") == is_prototype
-            ]
+            members = [i for i in in_genre if (clips[i].source[0] == "prototypes") == is_prototype]
             total = sum(weights[i] for i in members)
-            genre_total = sum(weights[i] for i, c in enumerate(clips) if c.genre == genre)
             for i in members:
                 out[i] = weights[i] / total * part * genre_total
     return out
