@@ -263,6 +263,7 @@ def fit(
     select_on: str = "accuracy",
     augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
     progress: Callable[[FitProgress], None] | None = None,
+    loss: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
 ) -> FitHistory:
     """Train ``network`` in place with Adam and cross-entropy; returns the per-epoch history.
 
@@ -278,7 +279,9 @@ def fit(
     cross-entropy instead of accuracy: smoother on a small validation set, where
     accuracy moves in coarse steps and plateaus. ``augment(mels, generator)``, if
     given, transforms every training batch ``(batch, 1, mels, frames)`` (never
-    validation). Runs are deterministic for a given seed and thread count.
+    validation). ``loss(scores, labels, mels)`` replaces the cross-entropy of each
+    training batch (e.g. distillation from a teacher that sees the same ``mels``).
+    Runs are deterministic for a given seed and thread count.
     """
     if select_on not in ("accuracy", "log_loss"):
         raise ValueError(f"select_on must be 'accuracy' or 'log_loss', not {select_on!r}")
@@ -313,10 +316,10 @@ def fit(
             labels = train.labels[index]
             optimiser.zero_grad(set_to_none=True)
             scores = network(mels)
-            loss = functional.cross_entropy(scores, labels)
-            loss.backward()
+            batch_loss = loss(scores, labels, mels) if loss else functional.cross_entropy(scores, labels)
+            batch_loss.backward()
             optimiser.step()
-            loss_sum += loss.item() * len(index)
+            loss_sum += batch_loss.item() * len(index)
             correct += int((scores.argmax(dim=1) == labels).sum())
             seen += len(index)
             if progress:

@@ -8,8 +8,9 @@ from conftest import SNIPPETS
 
 from genretag import learn, models
 from genretag.models import GTZAN_GENRES
-from training.augment import FLOOR, MAX_BAND, spec_augment
+from training.augment import FLOOR, MAX_BAND, mixed_windows, spec_augment
 from training.corpus import Clip, balanced_weights
+from training.distil import Ensemble
 from training.experiments import recipes
 from training.features import build_feature_set
 from training.rebuild import HELD_OUT_TRACKS, shipped_split, study_metrics
@@ -189,7 +190,7 @@ def test_an_ensemble_scores_the_mean_of_its_members_probabilities(tiny_features,
     for seed in (0, 1):
         torch.manual_seed(seed)
         members.append(models.build("v-kernel", len(tiny_features.genres)).eval())
-    ensemble = recipes.Ensemble(members)
+    ensemble = Ensemble(members)
     mean = sum(learn.predict_probabilities(member, tiny_features) for member in members) / 2
     assert abs(learn.predict_probabilities(ensemble, tiny_features) - mean).max() < 1e-5
     study = tmp_path / "study.csv"
@@ -198,3 +199,15 @@ def test_an_ensemble_scores_the_mean_of_its_members_probabilities(tiny_features,
     )
     assert "| real ensemble of 3 | 300 | crnn | 1 |" in recipes.summarise(study)
     assert "no study runs" in study_metrics("real", "crnn", study)["note"]  # an ensemble is not a shipped model
+
+
+def test_mixed_windows_are_fresh_seeded_peak_scaled_mixtures():
+    mels = torch.full((4, 1, 128, 300), -1.0)
+    mels[:, :, 10, :] = 1.0  # a loud band in every example
+    mels[0, :, 50, 100:] = 0.5  # and one quieter band, late in the first example only
+    views = mixed_windows(128)
+    first = views(mels, torch.Generator().manual_seed(0))
+    assert first.shape == (4, 1, 128, 128) and torch.equal(first, views(mels, torch.Generator().manual_seed(0)))
+    assert not torch.equal(first, views(mels, torch.Generator().manual_seed(1)))
+    assert torch.allclose(first.amax(dim=(2, 3)), torch.ones(4, 1)) and first.min() >= FLOOR
+    assert ((first[:, 0, 50] > FLOOR) & (first[:, 0, 50] < 0.5)).any()  # band 50 mixed in, quieter than alone

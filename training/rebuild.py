@@ -99,11 +99,19 @@ def rebuild_one(model: str, settings: argparse.Namespace, out: Path, hold_out: b
     recipe = CHOSEN[model]["recipe"]
     settings = argparse.Namespace(**{**vars(settings), **CHOSEN[model]})
     variant = recipes.variant_label(
-        settings.augment, 1.0, settings.prototype_share, settings.average_from, settings.crop_frames
+        settings.augment,
+        1.0,
+        settings.prototype_share,
+        settings.average_from,
+        settings.crop_frames,
+        distil=settings.distil,
+        distil_weight=settings.distil_weight,
+        temperature=settings.temperature,
+        mixup=settings.mixup,
     )
     train, test = shipped_split(recipes.real_clips(), hold_out)
     began = time.perf_counter()
-    network = recipes.train_recipe(recipe, model, train, SEED, settings)
+    network, teachers = recipes.train_network(recipe, model, train, SEED, settings)
     seconds = round(time.perf_counter() - began, 1)
     own = learn.evaluate(network, build_feature_set(train, GTZAN_GENRES))
     metrics = {}
@@ -148,10 +156,20 @@ def rebuild_one(model: str, settings: argparse.Namespace, out: Path, hold_out: b
                     else None
                 ),
                 "optimizer": "Adam, lr 1e-3, weight decay 1e-4",
-                "loss": "cross-entropy",
+                "loss": (
+                    f"{1 - settings.distil_weight:g} × cross-entropy + {settings.distil_weight:g} × T² × "
+                    f"KL(teachers ‖ network) at temperature T = {settings.temperature:g} (training/distil.py)"
+                    if teachers
+                    else "cross-entropy"
+                ),
             },
             "seed": SEED,
-            "teacher": None,
+            "teacher": (
+                f"ensemble of {settings.distil} {model} networks trained by the same recipe on the same clips "
+                f"with seeds {SEED + 1}-{SEED + settings.distil}"
+                if teachers
+                else None
+            ),
             "seconds": seconds,
             "rebuild": "python -m training.rebuild",
         },

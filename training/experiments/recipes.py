@@ -19,7 +19,11 @@ Other knobs, each labelled in the summary: ``--average-from F`` ends on the mean
 the weights of the epochs after the first F of training; ``--prototype-share P``
 gives each genre's prototype clips P of its sampling weight; ``--crop-frames`` sets
 the training window; ``--ensemble N`` scores the mean prediction of N networks
-trained with consecutive seeds.
+trained with consecutive seeds; ``--distil N`` trains the network on the mean prediction of
+N teachers of the same recipe (training/distil.py) besides the labels, and also scores
+the teachers' ensemble (``teacher_acc``); with ``--mixup`` the distilled network
+learns from fresh windows mixed in pairs (training/augment.py), on the teachers'
+predictions alone.
 
 Recipes: ``real`` trains on snippets + prototypes + GTZAN classical with the sources
 balanced inside each class; ``real-ps`` adds ±1 semitone pitch-shifted copies;
@@ -39,6 +43,8 @@ from __future__ import annotations
 import argparse
 import csv
 import fcntl
+import hashlib
+import json
 import re
 import sys
 import time
@@ -50,8 +56,9 @@ from torch import nn
 
 from genretag import audio, learn, models
 from genretag.models import GTZAN_GENRES
-from training.augment import spec_augment
+from training.augment import mixed_windows, spec_augment
 from training.corpus import Clip, balanced_weights, folder_corpus
+from training.distil import DistillationLoss, Ensemble, cached_network
 from training.features import build_feature_set
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
@@ -149,18 +156,6 @@ def cropped(data: learn.FeatureSet, frames: int, copies: int, seed: int) -> lear
     )
 
 
-class Ensemble(nn.Module):
-    """Networks whose softmax outputs are averaged: its scores are the log of that mean."""
-
-    def __init__(self, members: list[nn.Module]):
-        super().__init__()
-        self.members = nn.ModuleList(members)
-
-    def forward(self, x):
-        probabilities = torch.stack([torch.softmax(member(x), dim=1) for member in self.members]).mean(dim=0)
-        return probabilities.log()
-
-
 class FrozenModule(nn.Module):
     """Runs a module in eval mode without gradients and hides its parameters from the optimiser."""
 
@@ -204,8 +199,9 @@ def cc_genres(network: nn.Module, shared: Path = SHARED) -> dict[str, str]:
     return out
 
 
-def train_recipe(recipe: str, model: str, train: list[Clip], seed: int, args) -> nn.Module:
-    """One network trained by ``recipe`` on ``train`` (synthetic pre-training cached on disk)."""
+def train_recipe(recipe: str, model: str, train: list[Clip], seed: int, args, loss=None) -> nn.Module:
+    """One network trained by ``recipe`` on ``train`` (synthetic pre-training cached on disk);
+    ``loss``: the batch loss instead of cross-entropy (``learn.fit``)."""
     if recipe.startswith("synth"):
         network = pretrained(model, seed, args.synth, args.synth_per_genre, args)
     else:
@@ -215,13 +211,47 @@ def train_recipe(recipe: str, model: str, train: list[Clip], seed: int, args) ->
         return network
     weights = prototype_weighted(train, balanced_weights(train), args.prototype_share)
     data = build_feature_set(train, GTZAN_GENRES, pitch_shift=pitch_shift_of(recipe), weights=weights)
-    data = cropped(data, args.crop_frames, 2, seed)
+    views = mixed_windows(args.crop_frames) if loss and args.mixup else None
+    if views is None:
+        data = cropped(data, args.crop_frames, 2, seed)
     front = network.features
     if recipe == "synth-frozen":
         network.features = FrozenModule(front)
-    fit_for_steps(network, data, args.steps, args.samples_per_epoch, seed, args, args.average_from)
+    fit_for_steps(network, data, args.steps, args.samples_per_epoch, seed, args, args.average_from, loss, views)
     network.features = front
     return network
+
+
+# The settings that change what ``train_recipe`` trains (besides recipe, model, clips and seed).
+TRAINING_SETTINGS = (
+    "steps",
+    "samples_per_epoch",
+    "batch",
+    "crop_frames",
+    "augment",
+    "prototype_share",
+    "average_from",
+    "synth_per_genre",
+    "pretrain_steps",
+)
+
+
+def teacher(recipe: str, model: str, train: list[Clip], seed: int, args) -> nn.Module:
+    """``train_recipe``'s network, cached in training/cache/experiments under a hash of all it depends on."""
+    settings = {name: getattr(args, name) for name in TRAINING_SETTINGS}
+    key = json.dumps([recipe, model, seed, sorted(str(clip.path) for clip in train), settings], default=str)
+    path = PRETRAINED / f"teacher-{model}-{recipe}-s{seed}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
+    return cached_network(path, model, lambda: train_recipe(recipe, model, train, seed, args))
+
+
+def train_network(recipe: str, model: str, train: list[Clip], seed: int, args) -> tuple[nn.Module, nn.Module | None]:
+    """(network, its teachers' ensemble): with ``args.distil`` N, the network is distilled from N
+    networks of the same recipe trained with seeds ``seed``+1 … ``seed``+N; otherwise no teachers."""
+    if not args.distil:
+        return train_recipe(recipe, model, train, seed, args), None
+    teachers = [teacher(recipe, model, train, seed + 1 + k, args) for k in range(args.distil)]
+    loss = DistillationLoss(teachers, args.distil_weight, args.temperature)
+    return train_recipe(recipe, model, train, seed, args, loss), Ensemble(teachers)
 
 
 def prototype_weighted(clips: list[Clip], weights: list[float], share: float | None) -> list[float]:
@@ -271,8 +301,11 @@ def fit_for_steps(
     seed: int,
     args,
     average_from: float | None = None,
+    loss=None,
+    views=None,
 ):
-    """``learn.fit`` for about ``steps`` batches of ``args.batch``, in whole epochs of ``samples_per_epoch``.
+    """``learn.fit`` for about ``steps`` batches of ``args.batch``, in whole epochs of ``samples_per_epoch``,
+    each batch augmented by ``views`` (default: ``augment(args)``).
 
     ``average_from`` F: the network ends with the mean of its weights at the end of every
     epoch from the first F of training on.
@@ -286,8 +319,9 @@ def fit_for_steps(
         seed=seed,
         batch_size=args.batch,
         samples_per_epoch=samples_per_epoch,
-        augment=augment(args),
+        augment=views or augment(args),
         progress=average,
+        loss=loss,
     )
     if average is not None:
         average.load_into_network(data, seed)
@@ -307,9 +341,11 @@ def run(recipe: str, model: str, fold: int, seed: int, clips: list[Clip], args) 
     """Train one recipe on one fold with one seed and score it."""
     began = time.perf_counter()
     train, snippets, prototypes = split(clips, fold, args.folds, args.snippet_share)
-    members = [train_recipe(recipe, model, train, seed + k, args) for k in range(args.ensemble)]
-    network = members[0] if len(members) == 1 else Ensemble(members)
-    snippet_eval = learn.evaluate(network, build_feature_set(snippets, GTZAN_GENRES))
+    members = [train_network(recipe, model, train, seed + k, args) for k in range(args.ensemble)]
+    network = members[0][0] if len(members) == 1 else Ensemble([member for member, _ in members])
+    snippet_set = build_feature_set(snippets, GTZAN_GENRES)
+    snippet_eval = learn.evaluate(network, snippet_set)
+    teachers = members[0][1]
     prototype_eval = learn.evaluate(network, build_feature_set(prototypes, GTZAN_GENRES))
     tagged = cc_genres(network)
     cc_right = sum(
@@ -334,6 +370,11 @@ def run(recipe: str, model: str, fold: int, seed: int, clips: list[Clip], args) 
         "prototype_share": args.prototype_share,
         "average_from": args.average_from,
         "ensemble": args.ensemble,
+        "distil": args.distil,
+        "distil_weight": args.distil_weight if args.distil else None,
+        "temperature": args.temperature if args.distil else None,
+        "mixup": bool(args.mixup),
+        "teacher_acc": round(learn.evaluate(teachers, snippet_set).track_accuracy, 4) if teachers else None,
         "steps": args.steps,
         "crop_frames": args.crop_frames,
         "synth_per_genre": args.synth_per_genre if recipe.startswith("synth") else 0,
@@ -384,6 +425,10 @@ def variant_label(
     average_from: float | None = None,
     crop_frames: int = CROP_FRAMES,
     ensemble: int = 1,
+    distil: int = 0,
+    distil_weight: float | None = None,
+    temperature: float | None = None,
+    mixup: bool = False,
 ) -> str:
     """What a run changed from its recipe's defaults, as the summary shows it: e.g. `` +aug avg≥0.5``."""
     parts = [" +aug" if augment else "", "" if crop_frames == CROP_FRAMES else f" crop {crop_frames}"]
@@ -391,6 +436,8 @@ def variant_label(
     parts.append("" if prototype_share is None else f" prototypes×{prototype_share:g}")
     parts.append("" if average_from is None else f" avg≥{average_from:g}")
     parts.append("" if ensemble == 1 else f" ensemble of {ensemble}")
+    parts.append(f" distilled from {distil} (α {distil_weight:g}, T {temperature:g})" if distil else "")
+    parts.append(" on mixed windows" if mixup else "")
     return "".join(parts)
 
 
@@ -408,6 +455,10 @@ def variant(table):
         optional("average_from"),
         _column(table, "crop_frames", CROP_FRAMES).astype(int),
         _column(table, "ensemble", 1).astype(int),
+        _column(table, "distil", 0).astype(int),
+        optional("distil_weight"),
+        optional("temperature"),
+        _column(table, "mixup", False).astype(str) == "True",
     )
     return pandas.Series(list(labels), table.index)
 
@@ -493,6 +544,16 @@ def settings_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--ensemble", type=int, default=1, help="score the mean prediction of networks trained with seeds S..S+N-1"
     )
+    parser.add_argument(
+        "--distil", type=int, default=0, help="distil from N teachers of the same recipe (seeds S+1..S+N, cached)"
+    )
+    parser.add_argument("--distil-weight", type=float, default=0.7, help="share of the distillation term in the loss")
+    parser.add_argument("--temperature", type=float, default=2.0, help="softens teacher and student predictions")
+    parser.add_argument(
+        "--mixup",
+        action="store_true",
+        help="the distilled network sees fresh windows mixed in pairs (training/augment.py); needs --distil-weight 1",
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--summarise", action="store_true", help="print the table of --out and exit")
@@ -508,6 +569,12 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(args.recipes.split(",")) - set(RECIPES)
     if unknown:
         print(f"error: unknown recipe(s) {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    if args.mixup and (not args.distil or args.distil_weight != 1):
+        print(
+            "error: --mixup trains on the teachers' predictions alone: give --distil N --distil-weight 1",
+            file=sys.stderr,
+        )
         return 2
     learn.use_threads(args.threads)
     clips = real_clips()

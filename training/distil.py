@@ -1,0 +1,68 @@
+"""Ensembles and their distillation into one network (Hinton, Vinyals & Dean 2015).
+
+The study measured an ensemble of three crnns above its members (training/README.md),
+but genretag runs one network of the poster's size per model. Distillation trains one
+such network on a mix of the hard labels and the ensemble's predictions for the very
+windows the network sees, softened by a temperature so the teachers' second choices
+(which genres a clip is close to) carry information too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn import functional
+
+from genretag import models
+from genretag.weights import inference_network
+
+
+class Ensemble(nn.Module):
+    """Networks whose softmax outputs are averaged: its scores are the log of that mean."""
+
+    def __init__(self, members: list[nn.Module], temperature: float = 1.0):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+        self.temperature = temperature
+
+    def forward(self, x):
+        probabilities = torch.stack([torch.softmax(member(x) / self.temperature, dim=1) for member in self.members])
+        return probabilities.mean(dim=0).log()
+
+
+class DistillationLoss:
+    """``learn.fit``'s batch loss: (1 − ``weight``) × cross-entropy with the labels plus ``weight`` ×
+    T² × KL(teachers' mean prediction at temperature T ‖ the student's at T)."""
+
+    def __init__(self, teachers: list[nn.Module], weight: float, temperature: float):
+        if not 0 <= weight <= 1 or temperature <= 0:
+            raise ValueError(f"distillation needs 0 <= weight <= 1 and temperature > 0, not {weight}, {temperature}")
+        self.teacher = Ensemble([inference_network(teacher) for teacher in teachers], temperature).eval()
+        self.weight, self.temperature = weight, temperature
+
+    def __call__(self, scores: torch.Tensor, labels: torch.Tensor, mels: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            teacher_log_probabilities = self.teacher(mels)
+        student_log_probabilities = functional.log_softmax(scores / self.temperature, dim=1)
+        soft = functional.kl_div(
+            student_log_probabilities, teacher_log_probabilities, reduction="batchmean", log_target=True
+        )
+        hard = functional.cross_entropy(scores, labels)
+        return (1 - self.weight) * hard + self.weight * self.temperature**2 * soft
+
+
+def cached_network(path: Path, architecture: str, train: Callable[[], nn.Module]) -> nn.Module:
+    """The network saved at ``path``, or ``train()``'s, saved there for next time."""
+    if path.is_file():
+        network = models.build(architecture)
+        network.load_state_dict(torch.load(path, weights_only=True))
+        return network.eval()
+    network = train()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".tmp")
+    torch.save(network.state_dict(), partial)
+    partial.replace(path)
+    return network
