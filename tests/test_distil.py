@@ -1,4 +1,4 @@
-"""training/distil.py: the distillation loss, a student trained on it, the teacher cache, the study label."""
+"""training/distil.py: distillation loss and student, weight averaging, teacher cache, study labels."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from torch.nn import functional
 
 from genretag import learn, models
 from training.corpus import Clip
-from training.distil import DistillationLoss, cached_network
+from training.distil import DistillationLoss, average_weights, cached_network
 from training.experiments import recipes
 from training.features import build_feature_set
 
@@ -67,13 +67,26 @@ def test_a_cached_network_is_trained_once_and_loaded_after(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), again.state_dict().values(), strict=True))
 
 
+def test_average_weights_is_the_mean_of_every_floating_point_tensor(features):
+    first, second = network(0), network(1)
+    learn.recalibrate_batch_norm(second, features)  # BatchNorm statistics differ too
+    mean = average_weights([first, second])
+    for name, value in first.state_dict().items():
+        if value.is_floating_point():
+            assert torch.allclose(mean[name], (value + second.state_dict()[name]) / 2)
+        else:
+            assert name not in mean  # e.g. BatchNorm's batch counter
+
+
 def test_distilled_runs_get_their_own_summary_row(tmp_path):
     study = tmp_path / "study.csv"
     study.write_text(
-        "recipe,model,fold,seed,steps,snippet_acc,prototype_acc,cc,distil,distil_weight,temperature\n"
-        "real,crnn,0,0,300,0.5,0.5,Vibe_Ace=jazz,,,\nreal,crnn,0,0,300,0.6,0.5,Vibe_Ace=jazz,3,0.7,2\n"
-        "real,crnn,1,0,300,0.5,0.5,Vibe_Ace=jazz,,,\nreal,crnn,1,0,300,0.7,0.5,Vibe_Ace=jazz,3,0.7,2\n"
+        "recipe,model,fold,seed,steps,snippet_acc,prototype_acc,cc,distil,distil_weight,temperature,soup,spawn_at\n"
+        "real,crnn,0,0,300,0.5,0.5,Vibe_Ace=jazz,,,,,\nreal,crnn,0,0,300,0.6,0.5,Vibe_Ace=jazz,3,0.7,2,,\n"
+        "real,crnn,1,0,300,0.5,0.5,Vibe_Ace=jazz,,,,,\nreal,crnn,1,0,300,0.7,0.5,Vibe_Ace=jazz,3,0.7,2,,\n"
+        "real,crnn,1,0,300,0.4,0.5,Vibe_Ace=jazz,,,,3,0.33\n"
     )
     summary = recipes.summarise(study)
     assert "| real distilled from 3 (α 0.7, T 2) | 300 | crnn | 2 | 0.650 ± 0.071 |" in summary
     assert "| crnn | real distilled from 3 (α 0.7, T 2) | 2 | +0.150 ± 0.071 | 2 |" in summary
+    assert "| real soup of 3 spawned at 0.33 | 300 | crnn | 1 | 0.400 ± 0.000 |" in summary

@@ -1,4 +1,5 @@
-"""Ensembles and their distillation into one network (Hinton, Vinyals & Dean 2015).
+"""Ensembles, and making one network of them: distillation (Hinton, Vinyals & Dean 2015) or,
+for networks spawned from one trunk, the mean of their weights (``average_weights``).
 
 The study measured an ensemble of three crnns above its members (training/README.md),
 but genretag runs one network of the poster's size per model. Distillation trains one
@@ -66,3 +67,13 @@ def cached_network(path: Path, architecture: str, train: Callable[[], nn.Module]
     torch.save(network.state_dict(), partial)
     partial.replace(path)
     return network
+
+
+def average_weights(networks: list[nn.Module]) -> dict[str, torch.Tensor]:
+    """The mean of the networks' floating-point state (weights and BatchNorm statistics)."""
+    states = [network.state_dict() for network in networks]
+    return {
+        name: torch.stack([state[name].float() for state in states]).mean(dim=0)
+        for name, value in states[0].items()
+        if value.is_floating_point()
+    }

@@ -23,7 +23,8 @@ trained with consecutive seeds; ``--distil N`` trains the network on the mean pr
 N teachers of the same recipe (training/distil.py) besides the labels, and also scores
 the teachers' ensemble (``teacher_acc``); with ``--mixup`` the distilled network
 learns from fresh windows mixed in pairs (training/augment.py), on the teachers'
-predictions alone.
+predictions alone; ``--soup N`` ends on the mean weights of N networks spawned from one
+trunk after ``--spawn-at`` of the steps.
 
 Recipes: ``real`` trains on snippets + prototypes + GTZAN classical with the sources
 balanced inside each class; ``real-ps`` adds ±1 semitone pitch-shifted copies;
@@ -41,6 +42,7 @@ always uses whole segments. Results are appended to ``study.csv`` beside this fi
 from __future__ import annotations
 
 import argparse
+import copy
 import csv
 import fcntl
 import hashlib
@@ -58,7 +60,7 @@ from genretag import audio, learn, models
 from genretag.models import GTZAN_GENRES
 from training.augment import mixed_windows, spec_augment
 from training.corpus import Clip, balanced_weights, folder_corpus
-from training.distil import DistillationLoss, Ensemble, cached_network
+from training.distil import DistillationLoss, Ensemble, average_weights, cached_network
 from training.features import build_feature_set
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
@@ -217,9 +219,33 @@ def train_recipe(recipe: str, model: str, train: list[Clip], seed: int, args, lo
     front = network.features
     if recipe == "synth-frozen":
         network.features = FrozenModule(front)
-    fit_for_steps(network, data, args.steps, args.samples_per_epoch, seed, args, args.average_from, loss, views)
+    if args.soup > 1:
+        network = soup(network, data, seed, args, loss, views)
+    else:
+        fit_for_steps(network, data, args.steps, args.samples_per_epoch, seed, args, args.average_from, loss, views)
     network.features = front
     return network
+
+
+def soup(network: nn.Module, data: learn.FeatureSet, seed: int, args, loss=None, views=None) -> nn.Module:
+    """``args.soup`` networks spawned from one trunk, their weights averaged into ``network``.
+
+    The trunk trains for the first ``args.spawn_at`` of the steps; each child then finishes the
+    steps from it with its own seed (batch order, augmentation). Children that share a trunk
+    stay in one basin of the loss, so the mean of their weights is itself a good network
+    (Frankle et al. 2020; Wortsman et al. 2022): one network of the same size, unlike an ensemble.
+    """
+    trunk_steps = int(args.steps * args.spawn_at)
+    fit_for_steps(network, data, trunk_steps, args.samples_per_epoch, seed, args, None, loss, views)
+    children = []
+    for k in range(args.soup):
+        child = copy.deepcopy(network)
+        steps = args.steps - trunk_steps
+        fit_for_steps(child, data, steps, args.samples_per_epoch, seed + 1 + k, args, args.average_from, loss, views)
+        children.append(child)
+    network.load_state_dict(average_weights(children), strict=False)
+    learn.recalibrate_batch_norm(network, data.originals(), seed)
+    return network.eval()
 
 
 # The settings that change what ``train_recipe`` trains (besides recipe, model, clips and seed).
@@ -374,6 +400,8 @@ def run(recipe: str, model: str, fold: int, seed: int, clips: list[Clip], args) 
         "distil_weight": args.distil_weight if args.distil else None,
         "temperature": args.temperature if args.distil else None,
         "mixup": bool(args.mixup),
+        "soup": args.soup,
+        "spawn_at": args.spawn_at if args.soup > 1 else None,
         "teacher_acc": round(learn.evaluate(teachers, snippet_set).track_accuracy, 4) if teachers else None,
         "steps": args.steps,
         "crop_frames": args.crop_frames,
@@ -429,6 +457,8 @@ def variant_label(
     distil_weight: float | None = None,
     temperature: float | None = None,
     mixup: bool = False,
+    soup: int = 1,
+    spawn_at: float | None = None,
 ) -> str:
     """What a run changed from its recipe's defaults, as the summary shows it: e.g. `` +aug avg≥0.5``."""
     parts = [" +aug" if augment else "", "" if crop_frames == CROP_FRAMES else f" crop {crop_frames}"]
@@ -438,6 +468,7 @@ def variant_label(
     parts.append("" if ensemble == 1 else f" ensemble of {ensemble}")
     parts.append(f" distilled from {distil} (α {distil_weight:g}, T {temperature:g})" if distil else "")
     parts.append(" on mixed windows" if mixup else "")
+    parts.append(f" soup of {soup} spawned at {spawn_at:g}" if soup > 1 else "")
     return "".join(parts)
 
 
@@ -459,6 +490,8 @@ def variant(table):
         optional("distil_weight"),
         optional("temperature"),
         _column(table, "mixup", False).astype(str) == "True",
+        _column(table, "soup", 1).astype(int),
+        optional("spawn_at"),
     )
     return pandas.Series(list(labels), table.index)
 
@@ -554,6 +587,8 @@ def settings_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the distilled network sees fresh windows mixed in pairs (training/augment.py); needs --distil-weight 1",
     )
+    parser.add_argument("--soup", type=int, default=1, help="average the weights of N networks spawned from one trunk")
+    parser.add_argument("--spawn-at", type=float, default=0.33, help="share of the steps the soup's trunk trains for")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--summarise", action="store_true", help="print the table of --out and exit")
