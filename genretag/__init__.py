@@ -16,14 +16,14 @@ __version__ = "0.1.0"
 import genretag.classify  # noqa: E402,F401  (numpy only; torch stays lazy)
 
 
-def classify(path, model: str = "crnn", whole_track: bool = False):
+def classify(path, model: str = "crnn-ensemble", whole_track: bool = False):
     """Classify one audio file with a shipped or user model; returns a ``TrackResult``."""
     from genretag.classify import classify_file
 
     return classify_file(path, load_model(model), whole_track=whole_track)
 
 
-def load_model(name: str = "crnn"):
+def load_model(name: str = "crnn-ensemble"):
     """Load a shipped or user model by name, checking its hash and audio parameters."""
     from genretag.weights import load_model as load
 

@@ -61,7 +61,8 @@ def _held_out_accuracy(card: dict) -> str:
 
 # ---------------------------------------------------------------- scan, export, timeline
 
-DEFAULT_MODEL = "crnn"  # models.DEFAULT_MODEL, repeated here so --help does not import torch
+DEFAULT_MODEL = "crnn-ensemble"  # models.DEFAULT_MODEL, repeated here so --help does not import torch
+DEFAULT_BASE = "crnn"  # models.DEFAULT_ARCHITECTURE: one network, whose body learn fine-tunes
 
 
 class Backend(str, Enum):
@@ -470,8 +471,8 @@ def learn(
     paths: Annotated[list[Path], typer.Argument(help="Music files or folders whose genre tags to learn from.")],
     name: Annotated[str, typer.Option("--name", "-n", help="Name of the new model (for --model later).")],
     base: Annotated[
-        str, typer.Option("--base", help="Model (shipped or user) whose trained body is fine-tuned.")
-    ] = DEFAULT_MODEL,
+        str, typer.Option("--base", help="Model (shipped or user, one network) whose trained body is fine-tuned.")
+    ] = DEFAULT_BASE,
     min_tracks: Annotated[
         int, typer.Option("--min-tracks", min=2, help="Learn only genres with at least this many tagged tracks.")
     ] = 20,
@@ -503,6 +504,8 @@ def learn(
         _fail_usage(str(error))
     try:
         base_model = load_model(base)
+        if base_model.card.get("members", 1) > 1:
+            raise WeightsError(f"--base {base}: an ensemble of networks cannot be fine-tuned; give one (e.g. crnn)")
         library = user_library.read_library(paths, mapping)
     except (WeightsError, LibraryPathError) as error:
         _fail_usage(str(error))

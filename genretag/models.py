@@ -24,7 +24,8 @@ from torch.nn import functional
 from genretag.audio import N_MELS
 
 GTZAN_GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
-DEFAULT_MODEL = "crnn"  # the best by the cross-validated study (training/README.md)
+DEFAULT_MODEL = "crnn-ensemble"  # the best by the cross-validated study (training/README.md)
+DEFAULT_ARCHITECTURE = "crnn"  # the best single network: what training and fine-tuning start from
 POSTER_PARAMETER_COUNTS = {"v-kernel": 179_538, "v-kernel-l2": 179_538, "crnn": 427_274, "bicrnn": 460_938}
 RECURRENT_UNITS = 64
 FRAME_PROJECTION_UNITS = 288
@@ -114,6 +115,18 @@ class RecurrentVKernel(nn.Module):
         return self.classifier(outputs.mean(dim=1))
 
 
+class Ensemble(nn.Module):
+    """Networks of one architecture whose genre probabilities are averaged; its scores are the log of that mean."""
+
+    def __init__(self, members: list[nn.Module]):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, spectrogram: torch.Tensor) -> torch.Tensor:
+        probabilities = torch.stack([torch.softmax(member(spectrogram), dim=1) for member in self.members])
+        return probabilities.mean(dim=0).log()
+
+
 ARCHITECTURES: dict[str, Callable[[int], nn.Module]] = {
     "v-kernel": lambda n: VKernel(n),
     "v-kernel-l2": lambda n: VKernel(n, l2=True),
@@ -123,13 +136,16 @@ ARCHITECTURES: dict[str, Callable[[int], nn.Module]] = {
 VARIABLE_LENGTH_ARCHITECTURES = frozenset({"bicrnn", "crnn"})
 
 
-def build(name: str, n_genres: int = len(GTZAN_GENRES)) -> nn.Module:
-    """A freshly initialised network by its registry name (``v-kernel``, ``crnn``, ...)."""
+def build(name: str, n_genres: int = len(GTZAN_GENRES), members: int = 1) -> nn.Module:
+    """A freshly initialised network by its registry name (``v-kernel``, ``crnn``, ...);
+    with ``members`` > 1, an ``Ensemble`` of that many."""
     try:
         constructor = ARCHITECTURES[name]
     except KeyError:
         known = ", ".join(ARCHITECTURES)
         raise ValueError(f"unknown architecture {name!r} (known: {known})") from None
+    if members > 1:
+        return Ensemble([constructor(n_genres) for _ in range(members)])
     return constructor(n_genres)
 
 

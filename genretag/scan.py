@@ -261,7 +261,7 @@ def scan_files(
 
 def results_for(
     paths: Iterable[str | Path],
-    model_name: str = "crnn",
+    model_name: str = "crnn-ensemble",
     jobs: int = -1,
     use_cache: bool = True,
     whole_track: bool = False,

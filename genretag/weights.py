@@ -198,7 +198,7 @@ def load_model_card(card_path: Path) -> LoadedModel:
         )
     check_audio_parameters(card, name)
     genres = tuple(card["genres"])
-    network = build(card["architecture"], len(genres))
+    network = build(card["architecture"], len(genres), card.get("members", 1))
     try:
         state = torch.load(weights_path, map_location="cpu", weights_only=True)
         network.load_state_dict(state)

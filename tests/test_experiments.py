@@ -10,7 +10,6 @@ from genretag import learn, models
 from genretag.models import GTZAN_GENRES
 from training.augment import FLOOR, MAX_BAND, mixed_windows, spec_augment
 from training.corpus import Clip, balanced_weights
-from training.distil import Ensemble
 from training.experiments import recipes
 from training.features import build_feature_set
 from training.rebuild import HELD_OUT_TRACKS, shipped_split, study_metrics
@@ -190,7 +189,7 @@ def test_an_ensemble_scores_the_mean_of_its_members_probabilities(tiny_features,
     for seed in (0, 1):
         torch.manual_seed(seed)
         members.append(models.build("v-kernel", len(tiny_features.genres)).eval())
-    ensemble = Ensemble(members)
+    ensemble = models.Ensemble(members)
     mean = sum(learn.predict_probabilities(member, tiny_features) for member in members) / 2
     assert abs(learn.predict_probabilities(ensemble, tiny_features) - mean).max() < 1e-5
     study = tmp_path / "study.csv"

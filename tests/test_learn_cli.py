@@ -137,7 +137,7 @@ def test_learn_reports_what_it_dropped_and_saves_a_model(learnt, tagged_library)
     assert "3 tagged tracks not used: all their genres were dropped" in output
     card = json.loads((home / "models" / "my-genres.json").read_text())
     assert card["genres"] == LEARNT
-    assert card["base_model"]["name"] == models.DEFAULT_MODEL
+    assert card["base_model"]["name"] == models.DEFAULT_ARCHITECTURE
     assert card["training"]["source_library"] == [str(library.resolve())]
     counts = card["training"]["tracks_per_genre"]
     assert {genre: c["train"] + c["valid"] for genre, c in counts.items()} == {
@@ -199,6 +199,7 @@ def test_second_run_reuses_cached_features(learnt, tagged_library, monkeypatch):
         (["--name", "../evil"], "use letters, digits"),
         (["--name", "ok", "--base", "no-such-model"], "unknown model 'no-such-model'"),
         (["--name", "ok", "--map", "MISSING"], "MISSING: cannot read the mapping file"),
+        (["--name", "ok", "--base", "crnn-ensemble"], "--base crnn-ensemble: an ensemble of networks cannot be"),
     ],
 )
 def test_usage_errors_exit_2(arguments, message, tmp_path):

@@ -13,9 +13,9 @@ import pytest
 from conftest import REPO, TRUMPET
 
 from genretag import weights
-from genretag.models import ARCHITECTURES, GTZAN_GENRES
+from genretag.models import ARCHITECTURES, DEFAULT_MODEL, GTZAN_GENRES
 
-MAX_WEIGHTS_BYTES = 2 * 1024 * 1024
+MAX_WEIGHTS_BYTES = 2 * 1024 * 1024  # per network
 
 
 def copy_as_user_model(source: str, name: str) -> tuple[Path, Path]:
@@ -31,13 +31,20 @@ def copy_as_user_model(source: str, name: str) -> tuple[Path, Path]:
     return card_path, pt_path
 
 
-@pytest.mark.parametrize("name", list(ARCHITECTURES))
+SHIPPED = sorted(path.stem for path in weights.shipped_weights_dir().glob("*.json"))
+
+
+def test_the_four_networks_and_the_default_ensemble_are_shipped():
+    assert set(SHIPPED) == set(ARCHITECTURES) | {DEFAULT_MODEL}
+
+
+@pytest.mark.parametrize("name", SHIPPED)
 def test_every_shipped_model_has_a_complete_card_and_loads(name):
     pt_path = weights.shipped_weights_dir() / f"{name}.pt"
-    assert pt_path.stat().st_size < MAX_WEIGHTS_BYTES
     loaded = weights.load_model(name)
     card = loaded.card
-    assert card["architecture"] == name
+    assert pt_path.stat().st_size < MAX_WEIGHTS_BYTES * card.get("members", 1)
+    assert card["architecture"] == name or card["members"] > 1 and card["architecture"] in ARCHITECTURES
     assert tuple(card["genres"]) == GTZAN_GENRES == loaded.genres
     assert card["sha256"] == weights.sha256_of(pt_path)
     for key in ("summary", "data", "recipe", "seed"):
@@ -48,6 +55,27 @@ def test_every_shipped_model_has_a_complete_card_and_loads(name):
     assert "Not GTZAN's full recordings" in card["training"]["summary"]
     assert "training.train --gtzan" in card["training"]["on_gtzan"]
     assert card["parameters"]["keras_convention"] <= card["parameters"]["pytorch"]
+
+
+def test_the_default_ensemble_predicts_the_mean_of_its_members():
+    import torch
+
+    from genretag import audio, models
+
+    ensemble = weights.load_model(DEFAULT_MODEL)
+    assert ensemble.card["members"] == 3 and isinstance(ensemble.network, models.Ensemble)
+    mels = audio.log_mel(audio.segment_array(audio.load(TRUMPET)))
+    state = ensemble.network.state_dict()
+    member_probabilities = []
+    for k in range(3):
+        member = models.build(ensemble.architecture)
+        prefix = f"members.{k}."
+        member.load_state_dict({name[len(prefix) :]: v for name, v in state.items() if name.startswith(prefix)})
+        with torch.no_grad():
+            member_probabilities.append(torch.softmax(member.eval()(mels.unsqueeze(1)), dim=1).numpy())
+    mean = sum(member_probabilities) / 3
+    assert abs(ensemble.predict(mels) - mean).max() < 1e-4
+    assert max(abs(p - mean).max() for p in member_probabilities) > 1e-3  # the members differ
 
 
 def test_corrupted_weights_are_refused_with_a_clear_error():

@@ -1,4 +1,4 @@
-"""Ensembles, and making one network of them: distillation (Hinton, Vinyals & Dean 2015) or,
+"""Making one network of an ensemble (``genretag.models.Ensemble``): distillation (Hinton, Vinyals & Dean 2015) or,
 for networks spawned from one trunk, the mean of their weights (``average_weights``).
 
 The study measured an ensemble of three crnns above its members (training/README.md),
@@ -21,19 +21,6 @@ from genretag import models
 from genretag.weights import inference_network
 
 
-class Ensemble(nn.Module):
-    """Networks whose softmax outputs are averaged: its scores are the log of that mean."""
-
-    def __init__(self, members: list[nn.Module], temperature: float = 1.0):
-        super().__init__()
-        self.members = nn.ModuleList(members)
-        self.temperature = temperature
-
-    def forward(self, x):
-        probabilities = torch.stack([torch.softmax(member(x) / self.temperature, dim=1) for member in self.members])
-        return probabilities.mean(dim=0).log()
-
-
 class DistillationLoss:
     """``learn.fit``'s batch loss: (1 − ``weight``) × cross-entropy with the labels plus ``weight`` ×
     T² × KL(teachers' mean prediction at temperature T ‖ the student's at T)."""
@@ -41,12 +28,13 @@ class DistillationLoss:
     def __init__(self, teachers: list[nn.Module], weight: float, temperature: float):
         if not 0 <= weight <= 1 or temperature <= 0:
             raise ValueError(f"distillation needs 0 <= weight <= 1 and temperature > 0, not {weight}, {temperature}")
-        self.teacher = Ensemble([inference_network(teacher) for teacher in teachers], temperature).eval()
+        self.teachers = [inference_network(teacher) for teacher in teachers]
         self.weight, self.temperature = weight, temperature
 
     def __call__(self, scores: torch.Tensor, labels: torch.Tensor, mels: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            teacher_log_probabilities = self.teacher(mels)
+            softened = [torch.softmax(teacher(mels) / self.temperature, dim=1) for teacher in self.teachers]
+            teacher_log_probabilities = torch.stack(softened).mean(dim=0).log()
         student_log_probabilities = functional.log_softmax(scores / self.temperature, dim=1)
         soft = functional.kl_div(
             student_log_probabilities, teacher_log_probabilities, reduction="batchmean", log_target=True

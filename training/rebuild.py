@@ -17,7 +17,10 @@ a test split instead:
    ``--hold-out-test`` the test split's (its confusion matrix and per-track
    predictions: training/reports/<model>-test/).
 
-Models train in parallel, one per ``--jobs`` worker, one torch thread each.
+``crnn-ensemble``, the default model, is three crnns trained by the same recipe with
+seeds 0, 1 and 2 (``genretag.models.Ensemble``: the mean of their predictions); its
+members are cached in training/cache/experiments like the study's. Models train in
+parallel, one per ``--jobs`` worker, one torch thread each.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import pandas
 from joblib import Parallel, delayed
 
 from genretag import learn
-from genretag.models import ARCHITECTURES, GTZAN_GENRES
+from genretag.models import GTZAN_GENRES, Ensemble
 from genretag.weights import save_model
 from training.corpus import Clip
 from training.evaluate import write_evaluation
@@ -57,6 +60,8 @@ CHOSEN = {
     "v-kernel-l2": {"recipe": "real"},
     "crnn": {"recipe": "real", "steps": 600, "average_from": 0.5},
     "bicrnn": {"recipe": "real"},
+    # The default model: the mean prediction of three crnns trained by ``real`` with seeds 0, 1, 2.
+    "crnn-ensemble": {"architecture": "crnn", "recipe": "real", "ensemble": 3},
 }
 
 
@@ -97,6 +102,7 @@ def rebuild_one(model: str, settings: argparse.Namespace, out: Path, hold_out: b
     ``hold_out``); save it and its card."""
     learn.use_threads(1)
     recipe = CHOSEN[model]["recipe"]
+    architecture = CHOSEN[model].get("architecture", model)
     settings = argparse.Namespace(**{**vars(settings), **CHOSEN[model]})
     variant = recipes.variant_label(
         settings.augment,
@@ -104,14 +110,15 @@ def rebuild_one(model: str, settings: argparse.Namespace, out: Path, hold_out: b
         settings.prototype_share,
         settings.average_from,
         settings.crop_frames,
-        distil=settings.distil,
-        distil_weight=settings.distil_weight,
-        temperature=settings.temperature,
-        mixup=settings.mixup,
+        settings.ensemble,
     )
     train, test = shipped_split(recipes.real_clips(), hold_out)
     began = time.perf_counter()
-    network, teachers = recipes.train_network(recipe, model, train, SEED, settings)
+    seeds = [SEED + k for k in range(settings.ensemble)]
+    if settings.ensemble > 1:
+        network = Ensemble([recipes.cached_recipe_network(recipe, architecture, train, s, settings) for s in seeds])
+    else:
+        network = recipes.train_recipe(recipe, architecture, train, SEED, settings)
     seconds = round(time.perf_counter() - began, 1)
     own = learn.evaluate(network, build_feature_set(train, GTZAN_GENRES))
     metrics = {}
@@ -120,7 +127,8 @@ def rebuild_one(model: str, settings: argparse.Namespace, out: Path, hold_out: b
         write_evaluation(held_out, REPORTS / f"{model}-test", f"{model}: GTZAN tracks 00041-00050")
         metrics[TEST_SPLIT] = held_out.summary()
     card = {
-        "architecture": model,
+        "architecture": architecture,
+        **({"members": settings.ensemble} if settings.ensemble > 1 else {}),
         "genres": list(GTZAN_GENRES),
         "provisional": False,
         "training": {
@@ -156,20 +164,10 @@ def rebuild_one(model: str, settings: argparse.Namespace, out: Path, hold_out: b
                     else None
                 ),
                 "optimizer": "Adam, lr 1e-3, weight decay 1e-4",
-                "loss": (
-                    f"{1 - settings.distil_weight:g} × cross-entropy + {settings.distil_weight:g} × T² × "
-                    f"KL(teachers ‖ network) at temperature T = {settings.temperature:g} (training/distil.py)"
-                    if teachers
-                    else "cross-entropy"
-                ),
+                "loss": "cross-entropy",
             },
-            "seed": SEED,
-            "teacher": (
-                f"ensemble of {settings.distil} {model} networks trained by the same recipe on the same clips "
-                f"with seeds {SEED + 1}-{SEED + settings.distil}"
-                if teachers
-                else None
-            ),
+            "seed": seeds if settings.ensemble > 1 else SEED,
+            "teacher": None,
             "seconds": seconds,
             "rebuild": "python -m training.rebuild",
         },
@@ -177,7 +175,7 @@ def rebuild_one(model: str, settings: argparse.Namespace, out: Path, hold_out: b
             "cross-validated": {
                 "split": "training/experiments/study.csv: 5 folds of GTZAN snippet track-number blocks, "
                 "one prototype generator held out per fold",
-                **study_metrics(recipe, model, variant=variant, steps=settings.steps),
+                **study_metrics(recipe, architecture, variant=variant, steps=settings.steps),
             },
             **metrics,
             "own training clips (not held out)": own.summary(),
@@ -190,7 +188,7 @@ def rebuild_one(model: str, settings: argparse.Namespace, out: Path, hold_out: b
 def main(argv: list[str] | None = None) -> int:
     """Rebuild the chosen models; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m training.rebuild", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", nargs="+", choices=list(ARCHITECTURES), default=list(ARCHITECTURES))
+    parser.add_argument("--models", nargs="+", choices=list(CHOSEN), default=list(CHOSEN))
     parser.add_argument("--jobs", type=int, default=2, help="models trained at once (one core each)")
     parser.add_argument("--out", type=Path, default=REPO / "weights")
     parser.add_argument(
@@ -208,8 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     cards = Parallel(n_jobs=args.jobs)(
         delayed(rebuild_one)(model, settings, args.out, args.hold_out_test) for model in args.models
     )
-    for card in cards:
-        log.info("%s: %s", card["architecture"], card["metrics"])
+    for model, card in zip(args.models, cards, strict=True):
+        log.info("%s: %s", model, card["metrics"])
     log.info("rebuilt %d model(s) in %.0f s", len(cards), time.perf_counter() - began)
     return 0
 

@@ -48,7 +48,7 @@ REBUILD_NOTE = (
 class Recipe:
     """Everything that decides a training run, recorded in the model card."""
 
-    model: str = models.DEFAULT_MODEL
+    model: str = models.DEFAULT_ARCHITECTURE
     epochs: int = 30
     lr: float = 1e-3
     batch_size: int = 32
@@ -165,7 +165,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--valid-fraction", type=float, default=0.15, help="random split: share of tracks for validation"
     )
     parser.add_argument("--test-fraction", type=float, default=0.15, help="random split: share of tracks for test")
-    parser.add_argument("--model", choices=list(models.ARCHITECTURES), default=models.DEFAULT_MODEL)
+    parser.add_argument("--model", choices=list(models.ARCHITECTURES), default=models.DEFAULT_ARCHITECTURE)
     parser.add_argument(
         "--pitch-shift", type=int, default=0, metavar="N", help="add copies shifted by ±1..N semitones (C_ps)"
     )

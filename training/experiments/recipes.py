@@ -57,10 +57,10 @@ import torch
 from torch import nn
 
 from genretag import audio, learn, models
-from genretag.models import GTZAN_GENRES
+from genretag.models import GTZAN_GENRES, Ensemble
 from training.augment import mixed_windows, spec_augment
 from training.corpus import Clip, balanced_weights, folder_corpus
-from training.distil import DistillationLoss, Ensemble, average_weights, cached_network
+from training.distil import DistillationLoss, average_weights, cached_network
 from training.features import build_feature_set
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
@@ -262,11 +262,12 @@ TRAINING_SETTINGS = (
 )
 
 
-def teacher(recipe: str, model: str, train: list[Clip], seed: int, args) -> nn.Module:
-    """``train_recipe``'s network, cached in training/cache/experiments under a hash of all it depends on."""
+def cached_recipe_network(recipe: str, model: str, train: list[Clip], seed: int, args) -> nn.Module:
+    """``train_recipe``'s network, cached in training/cache/experiments under a hash of all it depends on
+    (an ensemble's members and a distilled network's teachers)."""
     settings = {name: getattr(args, name) for name in TRAINING_SETTINGS}
     key = json.dumps([recipe, model, seed, sorted(str(clip.path) for clip in train), settings], default=str)
-    path = PRETRAINED / f"teacher-{model}-{recipe}-s{seed}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
+    path = PRETRAINED / f"network-{model}-{recipe}-s{seed}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
     return cached_network(path, model, lambda: train_recipe(recipe, model, train, seed, args))
 
 
@@ -275,7 +276,7 @@ def train_network(recipe: str, model: str, train: list[Clip], seed: int, args) -
     networks of the same recipe trained with seeds ``seed``+1 … ``seed``+N; otherwise no teachers."""
     if not args.distil:
         return train_recipe(recipe, model, train, seed, args), None
-    teachers = [teacher(recipe, model, train, seed + 1 + k, args) for k in range(args.distil)]
+    teachers = [cached_recipe_network(recipe, model, train, seed + 1 + k, args) for k in range(args.distil)]
     loss = DistillationLoss(teachers, args.distil_weight, args.temperature)
     return train_recipe(recipe, model, train, seed, args, loss), Ensemble(teachers)
 
@@ -367,11 +368,13 @@ def run(recipe: str, model: str, fold: int, seed: int, clips: list[Clip], args) 
     """Train one recipe on one fold with one seed and score it."""
     began = time.perf_counter()
     train, snippets, prototypes = split(clips, fold, args.folds, args.snippet_share)
-    members = [train_network(recipe, model, train, seed + k, args) for k in range(args.ensemble)]
-    network = members[0][0] if len(members) == 1 else Ensemble([member for member, _ in members])
+    if args.ensemble > 1:
+        members = [cached_recipe_network(recipe, model, train, seed + k, args) for k in range(args.ensemble)]
+        network, teachers = Ensemble(members), None
+    else:
+        network, teachers = train_network(recipe, model, train, seed, args)
     snippet_set = build_feature_set(snippets, GTZAN_GENRES)
     snippet_eval = learn.evaluate(network, snippet_set)
-    teachers = members[0][1]
     prototype_eval = learn.evaluate(network, build_feature_set(prototypes, GTZAN_GENRES))
     tagged = cc_genres(network)
     cc_right = sum(
