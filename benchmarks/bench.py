@@ -51,8 +51,8 @@ GENRETAG = shutil.which("genretag", path=str(Path(sys.executable).parent)) or "g
 RSS_POLL_S = 0.05
 STAGES = ("decode", "resample", "mel", "network", "store")
 MB = 1024 * 1024
-# Scanned beside --model: the default model and the one with a target of its own.
-OTHER_MODELS = ("crnn", "bicrnn")
+# Scanned beside --model: the default model, the best single network and the one with a target of its own.
+OTHER_MODELS = ("crnn-ensemble", "crnn", "bicrnn")
 
 
 @dataclass
