@@ -194,9 +194,11 @@ def test_an_ensemble_scores_the_mean_of_its_members_probabilities(tiny_features,
     assert abs(learn.predict_probabilities(ensemble, tiny_features) - mean).max() < 1e-5
     study = tmp_path / "study.csv"
     study.write_text(
-        "recipe,model,fold,seed,steps,snippet_acc,prototype_acc,cc,ensemble\nreal,crnn,0,0,300,0.5,0.5,Vibe_Ace=jazz,3\n"
+        "recipe,model,fold,seed,steps,snippet_acc,prototype_acc,cc,ensemble,members\n"
+        'real,crnn,0,0,300,0.5,0.5,Vibe_Ace=jazz,3,\nreal,crnn,0,0,300,0.6,0.5,Vibe_Ace=jazz,3,"crnn,crnn,bicrnn"\n'
     )
-    assert "| real ensemble of 3 | 300 | crnn | 1 |" in recipes.summarise(study)
+    assert "| real ensemble of 3 | 300 | crnn | 1 | 0.500" in recipes.summarise(study)
+    assert "| real ensemble crnn+crnn+bicrnn | 300 | crnn | 1 | 0.600" in recipes.summarise(study)
     assert "no study runs" in study_metrics("real", "crnn", study)["note"]  # an ensemble is not a shipped model
 
 

@@ -19,7 +19,8 @@ Other knobs, each labelled in the summary: ``--average-from F`` ends on the mean
 the weights of the epochs after the first F of training; ``--prototype-share P``
 gives each genre's prototype clips P of its sampling weight; ``--crop-frames`` sets
 the training window; ``--ensemble N`` scores the mean prediction of N networks
-trained with consecutive seeds; ``--distil N`` trains the network on the mean prediction of
+trained with consecutive seeds (``--members crnn,crnn,bicrnn``: of these architectures);
+``--distil N`` trains the network on the mean prediction of
 N teachers of the same recipe (training/distil.py) besides the labels, and also scores
 the teachers' ensemble (``teacher_acc``); with ``--mixup`` the distilled network
 learns from fresh windows mixed in pairs (training/augment.py), on the teachers'
@@ -368,8 +369,9 @@ def run(recipe: str, model: str, fold: int, seed: int, clips: list[Clip], args) 
     """Train one recipe on one fold with one seed and score it."""
     began = time.perf_counter()
     train, snippets, prototypes = split(clips, fold, args.folds, args.snippet_share)
-    if args.ensemble > 1:
-        members = [cached_recipe_network(recipe, model, train, seed + k, args) for k in range(args.ensemble)]
+    architectures = args.members.split(",") if args.members else [model] * args.ensemble
+    if len(architectures) > 1:
+        members = [cached_recipe_network(recipe, a, train, seed + k, args) for k, a in enumerate(architectures)]
         network, teachers = Ensemble(members), None
     else:
         network, teachers = train_network(recipe, model, train, seed, args)
@@ -398,7 +400,8 @@ def run(recipe: str, model: str, fold: int, seed: int, clips: list[Clip], args) 
         "snippet_share": args.snippet_share,
         "prototype_share": args.prototype_share,
         "average_from": args.average_from,
-        "ensemble": args.ensemble,
+        "ensemble": len(architectures),
+        "members": args.members or None,
         "distil": args.distil,
         "distil_weight": args.distil_weight if args.distil else None,
         "temperature": args.temperature if args.distil else None,
@@ -456,6 +459,7 @@ def variant_label(
     average_from: float | None = None,
     crop_frames: int = CROP_FRAMES,
     ensemble: int = 1,
+    members: str | None = None,
     distil: int = 0,
     distil_weight: float | None = None,
     temperature: float | None = None,
@@ -468,7 +472,8 @@ def variant_label(
     parts.append("" if snippet_share == 1 else f" snippets×{snippet_share:g}")
     parts.append("" if prototype_share is None else f" prototypes×{prototype_share:g}")
     parts.append("" if average_from is None else f" avg≥{average_from:g}")
-    parts.append("" if ensemble == 1 else f" ensemble of {ensemble}")
+    parts.append("" if ensemble == 1 or members else f" ensemble of {ensemble}")
+    parts.append(f" ensemble {members.replace(',', '+')}" if members else "")
     parts.append(f" distilled from {distil} (α {distil_weight:g}, T {temperature:g})" if distil else "")
     parts.append(" on mixed windows" if mixup else "")
     parts.append(f" soup of {soup} spawned at {spawn_at:g}" if soup > 1 else "")
@@ -489,6 +494,7 @@ def variant(table):
         optional("average_from"),
         _column(table, "crop_frames", CROP_FRAMES).astype(int),
         _column(table, "ensemble", 1).astype(int),
+        [None if pandas.isna(value) else str(value) for value in _column(table, "members", None)],
         _column(table, "distil", 0).astype(int),
         optional("distil_weight"),
         optional("temperature"),
@@ -580,6 +586,7 @@ def settings_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--ensemble", type=int, default=1, help="score the mean prediction of networks trained with seeds S..S+N-1"
     )
+    parser.add_argument("--members", default="", help="an ensemble of these architectures instead (comma list)")
     parser.add_argument(
         "--distil", type=int, default=0, help="distil from N teachers of the same recipe (seeds S+1..S+N, cached)"
     )
