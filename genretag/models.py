@@ -116,7 +116,10 @@ class RecurrentVKernel(nn.Module):
 
 
 class Ensemble(nn.Module):
-    """Networks of one architecture whose genre probabilities are averaged; its scores are the log of that mean."""
+    """Networks whose genre probabilities are averaged; its scores are the log of that mean.
+
+    A shipped ensemble's members share one architecture (its card's ``members`` says how many).
+    """
 
     def __init__(self, members: list[nn.Module]):
         super().__init__()
