@@ -238,15 +238,20 @@ def soup(network: nn.Module, data: learn.FeatureSet, seed: int, args, loss=None,
     """
     trunk_steps = int(args.steps * args.spawn_at)
     fit_for_steps(network, data, trunk_steps, args.samples_per_epoch, seed, args, None, loss, views)
-    children = []
+    steps, children = args.steps - trunk_steps, []
     for k in range(args.soup):
         child = copy.deepcopy(network)
-        steps = args.steps - trunk_steps
         fit_for_steps(child, data, steps, args.samples_per_epoch, seed + 1 + k, args, args.average_from, loss, views)
         children.append(child)
-    network.load_state_dict(average_weights(children), strict=False)
+    load_averaged(network, average_weights(children), data, seed)
+    return network
+
+
+def load_averaged(network: nn.Module, weights: dict, data: learn.FeatureSet, seed: int) -> None:
+    """Give ``network`` averaged ``weights``, BatchNorm statistics measured for them, and eval mode."""
+    network.load_state_dict(weights, strict=False)
     learn.recalibrate_batch_norm(network, data.originals(), seed)
-    return network.eval()
+    network.eval()
 
 
 # The settings that change what ``train_recipe`` trains (besides recipe, model, clips and seed).
@@ -316,9 +321,7 @@ class WeightAverage:
 
     def load_into_network(self, data: learn.FeatureSet, seed: int) -> None:
         """Give the network the averaged weights and BatchNorm statistics measured for them."""
-        self.network.load_state_dict(self.mean, strict=False)
-        learn.recalibrate_batch_norm(self.network, data.originals(), seed)
-        self.network.eval()
+        load_averaged(self.network, self.mean, data, seed)
 
 
 def fit_for_steps(
