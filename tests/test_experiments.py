@@ -10,7 +10,7 @@ from genretag import learn, models
 from genretag.models import GTZAN_GENRES
 from training.augment import FLOOR, MAX_BAND, mixed_windows, spec_augment
 from training.corpus import Clip, balanced_weights
-from training.experiments import recipes
+from training.experiments import confusion, recipes
 from training.features import build_feature_set
 from training.rebuild import HELD_OUT_TRACKS, shipped_split, study_metrics
 
@@ -212,3 +212,16 @@ def test_mixed_windows_are_fresh_seeded_peak_scaled_mixtures():
     assert not torch.equal(first, views(mels, torch.Generator().manual_seed(1)))
     assert torch.allclose(first.amax(dim=(2, 3)), torch.ones(4, 1)) and first.min() >= FLOOR
     assert ((first[:, 0, 50] > FLOOR) & (first[:, 0, 50] < 0.5)).any()  # band 50 mixed in, quieter than alone
+
+
+def test_confusion_table_gives_each_genre_its_recall_and_how_often_it_was_predicted(tiny_features, capsys):
+    torch.manual_seed(0)
+    network = models.build("v-kernel", len(tiny_features.genres)).eval()
+    evaluation = learn.evaluate(network, tiny_features)
+    table = confusion.confusion_table(evaluation.confusion, tiny_features.genres)
+    metal, reggae = evaluation.confusion
+    assert f"| metal | {metal[0]} | {metal[1]} | {metal[0] / 4:.2f} | {metal[0] + reggae[0]} |" in table
+    assert f"| reggae | {reggae[0]} | {reggae[1]} | {reggae[1] / 4:.2f} | {metal[1] + reggae[1]} |" in table
+    assert table.endswith(f"8 predictions, {evaluation.track_accuracy:.3f} right.")
+    assert confusion.main(["--recipes", "real", "--models", "crnn", "--ensemble", "3", "--distil", "3"]) == 2
+    assert "the study's alone" in capsys.readouterr().err

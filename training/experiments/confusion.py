@@ -1,0 +1,72 @@
+"""Where a study variant's cross-validated errors go: its pooled out-of-fold confusion.
+
+    python -m training.experiments.confusion --recipes real --models crnn --seeds 0,1,2 --ensemble 3
+
+Takes the study's options (training/experiments/recipes.py) for one recipe and model,
+except those that change more than how each network trains (``--members``, ``--distil``,
+``--soup``, ``--snippet-share``).
+Every held-out snippet is tagged, for each seed, by the network (or ensemble of
+``--ensemble`` networks with consecutive seeds) its fold trained without it; the
+track-level confusions are summed over folds and seeds and printed as Markdown with
+each genre's recall and how often it was predicted. Networks come from, and go to, the
+study's cache (training/cache/experiments), so a variant the study ran costs no training.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from genretag import learn
+from genretag.models import GTZAN_GENRES, Ensemble
+from training.experiments import recipes
+from training.features import build_feature_set
+
+
+def out_of_fold_confusion(args) -> np.ndarray:
+    """The summed held-out snippet confusion (rows true, columns predicted) of ``args``'s variant."""
+    clips = recipes.real_clips()
+    total = np.zeros((len(GTZAN_GENRES), len(GTZAN_GENRES)), dtype=np.int64)
+    for seed in (int(s) for s in args.seeds.split(",")):
+        for fold in range(args.folds):
+            train, snippets, _ = recipes.split(clips, fold, args.folds)
+            members = [
+                recipes.cached_recipe_network(args.recipes, args.models, train, seed + k, args)
+                for k in range(args.ensemble)
+            ]
+            network = Ensemble(members) if len(members) > 1 else members[0]
+            total += learn.evaluate(network, build_feature_set(snippets, GTZAN_GENRES)).confusion
+    return total
+
+
+def confusion_table(confusion: np.ndarray, genres: tuple[str, ...] = GTZAN_GENRES) -> str:
+    """Markdown: one row per true genre with its counts, recall and how often the genre was predicted."""
+    predicted = confusion.sum(axis=0)
+    lines = [
+        "| true \\ predicted | " + " | ".join(genres) + " | recall | times predicted |",
+        "| --- |" + " ---: |" * (len(genres) + 2),
+    ]
+    for i, genre in enumerate(genres):
+        cells = " | ".join(str(count) for count in confusion[i])
+        recall = confusion[i, i] / confusion[i].sum() if confusion[i].sum() else 0.0
+        lines.append(f"| {genre} | {cells} | {recall:.2f} | {predicted[i]} |")
+    accuracy = np.trace(confusion) / confusion.sum() if confusion.sum() else 0.0
+    return "\n".join(lines + ["", f"{confusion.sum()} predictions, {accuracy:.3f} right."])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = recipes.settings_parser().parse_args(argv)
+    if "," in args.recipes or "," in args.models:
+        print("error: give one recipe (--recipes) and one model (--models)", file=sys.stderr)
+        return 2
+    if args.members or args.distil or args.soup > 1 or args.snippet_share != 1:
+        print("error: --members, --distil, --soup and --snippet-share are the study's alone", file=sys.stderr)
+        return 2
+    learn.use_threads(args.threads)
+    print(confusion_table(out_of_fold_confusion(args)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
