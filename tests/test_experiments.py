@@ -8,7 +8,7 @@ from conftest import SNIPPETS
 
 from genretag import learn, models
 from genretag.models import GTZAN_GENRES
-from training.augment import FLOOR, MAX_BAND, mixed_windows, spec_augment
+from training.augment import FLOOR, MAX_BAND, mixed_windows, random_windows, spec_augment
 from training.corpus import Clip, balanced_weights
 from training.experiments import confusion, recipes
 from training.features import build_feature_set
@@ -225,3 +225,14 @@ def test_confusion_table_gives_each_genre_its_recall_and_how_often_it_was_predic
     assert table.endswith(f"8 predictions, {evaluation.track_accuracy:.3f} right.")
     assert confusion.main(["--recipes", "real", "--models", "crnn", "--ensemble", "3", "--distil", "3"]) == 2
     assert "the study's alone" in capsys.readouterr().err
+
+
+def test_random_windows_are_fresh_seeded_windows_of_each_segment():
+    mels = torch.arange(300, dtype=torch.float32).expand(4, 1, 128, 300).clone()  # each column holds its frame
+    views = random_windows(128)
+    first = views(mels, torch.Generator().manual_seed(0))
+    assert first.shape == (4, 1, 128, 128) and torch.equal(first, views(mels, torch.Generator().manual_seed(0)))
+    steps = first[:, 0, 0, 1:] - first[:, 0, 0, :-1]
+    assert (steps == 1).all() and first.min() >= 0 and first.max() <= 299  # contiguous frames of the segment
+    starts = [views(mels, torch.Generator().manual_seed(seed))[:, 0, 0, 0] for seed in range(5)]
+    assert len({int(start) for row in starts for start in row}) > 4  # windows start anywhere, not at fixed places

@@ -9,6 +9,8 @@ become ``dB / (TOP_DB / 2)``. Per example, drawn from the fit's generator:
 * ``BAND_MASKS`` bands of up to ``MAX_BAND`` mel bins and ``TIME_MASKS`` spans of up
   to ``MAX_SPAN_FRACTION`` of the frames set to the floor (SpecAugment, Park et al. 2019).
 
+``random_windows(frames)`` draws a fresh random window of every segment in every batch
+(the study's ``--fresh-windows``, instead of two windows per segment fixed before training).
 ``mixed_windows(frames)`` makes the views a distilled network learns from (training/distil.py):
 a fresh random window of every segment in every batch, mixed with another example's
 window in the power domain (mixup, Zhang et al. 2018, as if two recordings played at
@@ -59,14 +61,25 @@ def _from_decibels(decibels: torch.Tensor) -> torch.Tensor:
     return ((decibels - peak).clamp(min=-TOP_DB) / (TOP_DB / 2) + 1.0).clamp(FLOOR, 1.0)
 
 
-def mixed_windows(frames: int):
-    """A ``fit`` augmentation: random ``frames``-frame windows, each mixed with another one (see above)."""
+def random_windows(frames: int):
+    """A ``fit`` augmentation: a fresh random ``frames``-frame window of every segment in every batch."""
 
     def augment(mels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         batch, _, n_mels, length = mels.shape
         starts = torch.randint(0, max(1, length - frames + 1), (batch, 1), generator=generator)
         columns = (starts + torch.arange(min(frames, length))).view(batch, 1, 1, -1).expand(-1, 1, n_mels, -1)
-        windows = mels.gather(3, columns)
+        return mels.gather(3, columns)
+
+    return augment
+
+
+def mixed_windows(frames: int):
+    """A ``fit`` augmentation: random ``frames``-frame windows, each mixed with another one (see above)."""
+    window = random_windows(frames)
+
+    def augment(mels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        windows = window(mels, generator)
+        batch = windows.shape[0]
         partners = windows[torch.randperm(batch, generator=generator)]
         share = torch.rand(batch, 1, 1, 1, generator=generator)
         power = share * 10 ** (_to_decibels(windows) / 10) + (1 - share) * 10 ** (_to_decibels(partners) / 10)

@@ -24,8 +24,10 @@ trained with consecutive seeds (``--members crnn,crnn,bicrnn``: of these archite
 N teachers of the same recipe (training/distil.py) besides the labels, and also scores
 the teachers' ensemble (``teacher_acc``); with ``--mixup`` the distilled network
 learns from fresh windows mixed in pairs (training/augment.py), on the teachers'
-predictions alone; ``--soup N`` ends on the mean weights of N networks spawned from one
-trunk after ``--spawn-at`` of the steps.
+predictions alone; ``--fresh-windows`` trains on a fresh random window of every
+segment in every batch instead of two windows per segment drawn once; ``--soup N``
+ends on the mean weights of N networks spawned from one trunk after ``--spawn-at`` of
+the steps.
 
 Recipes: ``real`` trains on snippets + prototypes + GTZAN classical with the sources
 balanced inside each class; ``real-ps`` adds ±1 semitone pitch-shifted copies;
@@ -59,7 +61,7 @@ from torch import nn
 
 from genretag import audio, learn, models
 from genretag.models import GTZAN_GENRES, Ensemble
-from training.augment import mixed_windows, spec_augment
+from training.augment import mixed_windows, random_windows, spec_augment
 from training.corpus import Clip, balanced_weights, folder_corpus
 from training.distil import DistillationLoss, average_weights, cached_network
 from training.features import build_feature_set
@@ -215,6 +217,8 @@ def train_recipe(recipe: str, model: str, train: list[Clip], seed: int, args, lo
     weights = prototype_weighted(train, balanced_weights(train), args.prototype_share)
     data = build_feature_set(train, GTZAN_GENRES, pitch_shift=pitch_shift_of(recipe), weights=weights)
     views = mixed_windows(args.crop_frames) if loss and args.mixup else None
+    if args.fresh_windows:
+        views = random_windows(args.crop_frames)
     if views is None:
         data = cropped(data, args.crop_frames, 2, seed)
     front = network.features
@@ -266,12 +270,16 @@ TRAINING_SETTINGS = (
     "synth_per_genre",
     "pretrain_steps",
 )
+# Switches added since networks were first cached: they join the cache key only when on,
+# so the networks cached before them keep their names.
+LATER_TRAINING_SWITCHES = ("fresh_windows",)
 
 
 def cached_recipe_network(recipe: str, model: str, train: list[Clip], seed: int, args) -> nn.Module:
     """``train_recipe``'s network, cached in training/cache/experiments under a hash of all it depends on
     (an ensemble's members and a distilled network's teachers)."""
     settings = {name: getattr(args, name) for name in TRAINING_SETTINGS}
+    settings |= {name: True for name in LATER_TRAINING_SWITCHES if getattr(args, name)}
     key = json.dumps([recipe, model, seed, sorted(str(clip.path) for clip in train), settings], default=str)
     path = PRETRAINED / f"network-{model}-{recipe}-s{seed}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
     return cached_network(path, model, lambda: train_recipe(recipe, model, train, seed, args))
@@ -409,6 +417,7 @@ def run(recipe: str, model: str, fold: int, seed: int, clips: list[Clip], args) 
         "distil_weight": args.distil_weight if args.distil else None,
         "temperature": args.temperature if args.distil else None,
         "mixup": bool(args.mixup),
+        "fresh_windows": bool(args.fresh_windows),
         "soup": args.soup,
         "spawn_at": args.spawn_at if args.soup > 1 else None,
         "teacher_acc": round(learn.evaluate(teachers, snippet_set).track_accuracy, 4) if teachers else None,
@@ -467,6 +476,7 @@ def variant_label(
     distil_weight: float | None = None,
     temperature: float | None = None,
     mixup: bool = False,
+    fresh_windows: bool = False,
     soup: int = 1,
     spawn_at: float | None = None,
 ) -> str:
@@ -479,6 +489,7 @@ def variant_label(
     parts.append(f" ensemble {members.replace(',', '+')}" if members else "")
     parts.append(f" distilled from {distil} (α {distil_weight:g}, T {temperature:g})" if distil else "")
     parts.append(" on mixed windows" if mixup else "")
+    parts.append(" fresh windows" if fresh_windows else "")
     parts.append(f" soup of {soup} spawned at {spawn_at:g}" if soup > 1 else "")
     return "".join(parts)
 
@@ -502,6 +513,7 @@ def variant(table):
         optional("distil_weight"),
         optional("temperature"),
         _column(table, "mixup", False).astype(str) == "True",
+        _column(table, "fresh_windows", False).astype(str) == "True",
         _column(table, "soup", 1).astype(int),
         optional("spawn_at"),
     )
@@ -599,6 +611,11 @@ def settings_parser() -> argparse.ArgumentParser:
         "--mixup",
         action="store_true",
         help="the distilled network sees fresh windows mixed in pairs (training/augment.py); needs --distil-weight 1",
+    )
+    parser.add_argument(
+        "--fresh-windows",
+        action="store_true",
+        help="train on a fresh random window of every segment in every batch, not two fixed ones",
     )
     parser.add_argument("--soup", type=int, default=1, help="average the weights of N networks spawned from one trunk")
     parser.add_argument("--spawn-at", type=float, default=0.33, help="share of the steps the soup's trunk trains for")
