@@ -236,3 +236,18 @@ def test_random_windows_are_fresh_seeded_windows_of_each_segment():
     assert (steps == 1).all() and first.min() >= 0 and first.max() <= 299  # contiguous frames of the segment
     starts = [views(mels, torch.Generator().manual_seed(seed))[:, 0, 0, 0] for seed in range(5)]
     assert len({int(start) for row in starts for start in row}) > 4  # windows start anywhere, not at fixed places
+
+
+def test_label_smoothing_spreads_a_share_of_each_label_over_all_genres(tmp_path):
+    scores, labels = torch.tensor([[2.0, 0.0, -1.0], [0.5, 0.5, 3.0]]), torch.tensor([0, 2])
+    log_p = torch.log_softmax(scores, dim=1)
+    by_hand = -(0.9 * log_p[[0, 1], labels] + 0.1 * log_p.mean(dim=1)).mean()
+    loss = recipes.smoothed_cross_entropy(0.1)(scores, labels, torch.zeros(2, 1, 128, 8))
+    assert torch.isclose(loss, by_hand)
+    study = tmp_path / "study.csv"
+    study.write_text(
+        "recipe,model,fold,seed,steps,snippet_acc,prototype_acc,cc,label_smoothing,fresh_windows\n"
+        "real,crnn,0,0,300,0.5,0.5,Vibe_Ace=jazz,0.1,False\nreal,crnn,0,0,300,0.4,0.5,Vibe_Ace=jazz,0.0,True\n"
+    )
+    assert "| real label smoothing 0.1 | 300 | crnn | 1 | 0.500" in recipes.summarise(study)
+    assert "| real fresh windows | 300 | crnn | 1 | 0.400" in recipes.summarise(study)

@@ -25,7 +25,8 @@ N teachers of the same recipe (training/distil.py) besides the labels, and also 
 the teachers' ensemble (``teacher_acc``); with ``--mixup`` the distilled network
 learns from fresh windows mixed in pairs (training/augment.py), on the teachers'
 predictions alone; ``--fresh-windows`` trains on a fresh random window of every
-segment in every batch instead of two windows per segment drawn once; ``--soup N``
+segment in every batch instead of two windows per segment drawn once;
+``--label-smoothing S`` trains against labels that spread S over all genres; ``--soup N``
 ends on the mean weights of N networks spawned from one trunk after ``--spawn-at`` of
 the steps.
 
@@ -58,6 +59,7 @@ from pathlib import Path
 import pandas
 import torch
 from torch import nn
+from torch.nn import functional
 
 from genretag import audio, learn, models
 from genretag.models import GTZAN_GENRES, Ensemble
@@ -214,6 +216,8 @@ def train_recipe(recipe: str, model: str, train: list[Clip], seed: int, args, lo
         network = models.build(model)
     if recipe == "synth-only":
         return network
+    if loss is None and args.label_smoothing:
+        loss = smoothed_cross_entropy(args.label_smoothing)
     weights = prototype_weighted(train, balanced_weights(train), args.prototype_share)
     data = build_feature_set(train, GTZAN_GENRES, pitch_shift=pitch_shift_of(recipe), weights=weights)
     views = mixed_windows(args.crop_frames) if loss and args.mixup else None
@@ -230,6 +234,16 @@ def train_recipe(recipe: str, model: str, train: list[Clip], seed: int, args, lo
         fit_for_steps(network, data, args.steps, args.samples_per_epoch, seed, args, args.average_from, loss, views)
     network.features = front
     return network
+
+
+def smoothed_cross_entropy(smoothing: float):
+    """A batch loss for ``learn.fit``: cross-entropy against labels that give ``smoothing``
+    of their weight to all genres alike (label smoothing, Szegedy et al. 2016)."""
+
+    def loss(scores: torch.Tensor, labels: torch.Tensor, mels: torch.Tensor) -> torch.Tensor:
+        return functional.cross_entropy(scores, labels, label_smoothing=smoothing)
+
+    return loss
 
 
 def soup(network: nn.Module, data: learn.FeatureSet, seed: int, args, loss=None, views=None) -> nn.Module:
@@ -270,16 +284,16 @@ TRAINING_SETTINGS = (
     "synth_per_genre",
     "pretrain_steps",
 )
-# Switches added since networks were first cached: they join the cache key only when on,
+# Settings added since networks were first cached: they join the cache key only when set,
 # so the networks cached before them keep their names.
-LATER_TRAINING_SWITCHES = ("fresh_windows",)
+LATER_TRAINING_SETTINGS = ("fresh_windows", "label_smoothing")
 
 
 def cached_recipe_network(recipe: str, model: str, train: list[Clip], seed: int, args) -> nn.Module:
     """``train_recipe``'s network, cached in training/cache/experiments under a hash of all it depends on
     (an ensemble's members and a distilled network's teachers)."""
     settings = {name: getattr(args, name) for name in TRAINING_SETTINGS}
-    settings |= {name: True for name in LATER_TRAINING_SWITCHES if getattr(args, name)}
+    settings |= {name: getattr(args, name) for name in LATER_TRAINING_SETTINGS if getattr(args, name)}
     key = json.dumps([recipe, model, seed, sorted(str(clip.path) for clip in train), settings], default=str)
     path = PRETRAINED / f"network-{model}-{recipe}-s{seed}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
     return cached_network(path, model, lambda: train_recipe(recipe, model, train, seed, args))
@@ -418,6 +432,7 @@ def run(recipe: str, model: str, fold: int, seed: int, clips: list[Clip], args) 
         "temperature": args.temperature if args.distil else None,
         "mixup": bool(args.mixup),
         "fresh_windows": bool(args.fresh_windows),
+        "label_smoothing": args.label_smoothing,
         "soup": args.soup,
         "spawn_at": args.spawn_at if args.soup > 1 else None,
         "teacher_acc": round(learn.evaluate(teachers, snippet_set).track_accuracy, 4) if teachers else None,
@@ -477,6 +492,7 @@ def variant_label(
     temperature: float | None = None,
     mixup: bool = False,
     fresh_windows: bool = False,
+    label_smoothing: float = 0.0,
     soup: int = 1,
     spawn_at: float | None = None,
 ) -> str:
@@ -490,6 +506,7 @@ def variant_label(
     parts.append(f" distilled from {distil} (α {distil_weight:g}, T {temperature:g})" if distil else "")
     parts.append(" on mixed windows" if mixup else "")
     parts.append(" fresh windows" if fresh_windows else "")
+    parts.append(f" label smoothing {label_smoothing:g}" if label_smoothing else "")
     parts.append(f" soup of {soup} spawned at {spawn_at:g}" if soup > 1 else "")
     return "".join(parts)
 
@@ -514,6 +531,7 @@ def variant(table):
         optional("temperature"),
         _column(table, "mixup", False).astype(str) == "True",
         _column(table, "fresh_windows", False).astype(str) == "True",
+        _column(table, "label_smoothing", 0.0).astype(float),
         _column(table, "soup", 1).astype(int),
         optional("spawn_at"),
     )
@@ -617,6 +635,7 @@ def settings_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="train on a fresh random window of every segment in every batch, not two fixed ones",
     )
+    parser.add_argument("--label-smoothing", type=float, default=0.0, help="share of each label spread over all genres")
     parser.add_argument("--soup", type=int, default=1, help="average the weights of N networks spawned from one trunk")
     parser.add_argument("--spawn-at", type=float, default=0.33, help="share of the steps the soup's trunk trains for")
     parser.add_argument("--threads", type=int, default=1)
