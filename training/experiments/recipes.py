@@ -220,8 +220,10 @@ def train_recipe(recipe: str, model: str, train: list[Clip], seed: int, args, lo
         loss = smoothed_cross_entropy(args.label_smoothing)
     weights = prototype_weighted(train, balanced_weights(train), args.prototype_share)
     data = build_feature_set(train, GTZAN_GENRES, pitch_shift=pitch_shift_of(recipe), weights=weights)
-    views = mixed_windows(args.crop_frames) if loss and args.mixup else None
-    if args.fresh_windows:
+    views = None
+    if loss and args.mixup:
+        views = mixed_windows(args.crop_frames)
+    elif args.fresh_windows:
         views = random_windows(args.crop_frames)
     if views is None:
         data = cropped(data, args.crop_frames, 2, seed)
