@@ -35,7 +35,7 @@ import pandas
 from joblib import Parallel, delayed
 
 from genretag import learn
-from genretag.models import GTZAN_GENRES, Ensemble
+from genretag.models import GTZAN_GENRES
 from genretag.weights import save_model
 from training.corpus import Clip
 from training.evaluate import write_evaluation
@@ -116,7 +116,7 @@ def rebuild_one(model: str, settings: argparse.Namespace, out: Path, hold_out: b
     began = time.perf_counter()
     seeds = [SEED + k for k in range(settings.ensemble)]
     if settings.ensemble > 1:
-        network = Ensemble([recipes.cached_recipe_network(recipe, architecture, train, s, settings) for s in seeds])
+        network = recipes.cached_ensemble(recipe, [architecture] * settings.ensemble, train, SEED, settings)
     else:
         network = recipes.train_recipe(recipe, architecture, train, SEED, settings)
     seconds = round(time.perf_counter() - began, 1)

@@ -19,7 +19,7 @@ import sys
 import numpy as np
 
 from genretag import learn
-from genretag.models import GTZAN_GENRES, Ensemble
+from genretag.models import GTZAN_GENRES
 from training.experiments import recipes
 from training.features import build_feature_set
 
@@ -31,11 +31,10 @@ def out_of_fold_confusion(args) -> np.ndarray:
     for seed in (int(s) for s in args.seeds.split(",")):
         for fold in range(args.folds):
             train, snippets, _ = recipes.split(clips, fold, args.folds)
-            members = [
-                recipes.cached_recipe_network(args.recipes, args.models, train, seed + k, args)
-                for k in range(args.ensemble)
-            ]
-            network = Ensemble(members) if len(members) > 1 else members[0]
+            if args.ensemble > 1:
+                network = recipes.cached_ensemble(args.recipes, [args.models] * args.ensemble, train, seed, args)
+            else:
+                network = recipes.cached_recipe_network(args.recipes, args.models, train, seed, args)
             total += learn.evaluate(network, build_feature_set(snippets, GTZAN_GENRES)).confusion
     return total
 

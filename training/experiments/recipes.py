@@ -301,6 +301,11 @@ def cached_recipe_network(recipe: str, model: str, train: list[Clip], seed: int,
     return cached_network(path, model, lambda: train_recipe(recipe, model, train, seed, args))
 
 
+def cached_ensemble(recipe: str, architectures: list[str], train: list[Clip], seed: int, args) -> Ensemble:
+    """An ``Ensemble`` of cached ``recipe`` networks of these architectures, seeds ``seed``, ``seed``+1, …"""
+    return Ensemble([cached_recipe_network(recipe, a, train, seed + k, args) for k, a in enumerate(architectures)])
+
+
 def train_network(recipe: str, model: str, train: list[Clip], seed: int, args) -> tuple[nn.Module, nn.Module | None]:
     """(network, its teachers' ensemble): with ``args.distil`` N, the network is distilled from N
     networks of the same recipe trained with seeds ``seed``+1 … ``seed``+N; otherwise no teachers."""
@@ -398,8 +403,7 @@ def run(recipe: str, model: str, fold: int, seed: int, clips: list[Clip], args) 
     train, snippets, prototypes = split(clips, fold, args.folds, args.snippet_share)
     architectures = args.members.split(",") if args.members else [model] * args.ensemble
     if len(architectures) > 1:
-        members = [cached_recipe_network(recipe, a, train, seed + k, args) for k, a in enumerate(architectures)]
-        network, teachers = Ensemble(members), None
+        network, teachers = cached_ensemble(recipe, architectures, train, seed, args), None
     else:
         network, teachers = train_network(recipe, model, train, seed, args)
     snippet_set = build_feature_set(snippets, GTZAN_GENRES)
