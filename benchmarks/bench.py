@@ -186,7 +186,7 @@ def stage_split(files: list[str], model_name: str, env: dict[str, str]) -> tuple
     torch.set_num_threads(1)
     model = load_model(model_name)
     connection = store.connect()
-    identity = store.ModelIdentity(model.name, model.sha256)
+    identity = store.ModelIdentity(model.name, model.fingerprint)
     seconds = dict.fromkeys(STAGES, 0.0)
     audio_s = 0.0
     for path in files:

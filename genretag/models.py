@@ -130,6 +130,36 @@ class Ensemble(nn.Module):
         return probabilities.mean(dim=0).log()
 
 
+class WindowAverage(nn.Module):
+    """Scores of ``network`` over windows of the length it was trained on, plus a genre bias.
+
+    A segment longer than ``frames`` is read as evenly spaced windows of ``frames`` frames,
+    at most ``hop`` frames apart, the first at its start and the last at its end; its scores
+    are the log of the mean of their genre probabilities, plus ``genre_bias`` (added to the
+    log-probabilities; softmax renormalises them). Shorter input is read whole.
+    """
+
+    def __init__(self, network: nn.Module, frames: int, hop: int, genre_bias: torch.Tensor):
+        super().__init__()
+        self.network, self.frames, self.hop = network, frames, hop
+        self.register_buffer("genre_bias", genre_bias.float(), persistent=False)
+
+    def window_starts(self, length: int) -> list[int]:
+        if length <= self.frames:
+            return [0]
+        count = -(-(length - self.frames) // self.hop) + 1
+        return torch.linspace(0, length - self.frames, count).round().int().tolist()
+
+    def forward(self, spectrogram: torch.Tensor) -> torch.Tensor:
+        starts = self.window_starts(spectrogram.shape[-1])
+        width = min(self.frames, spectrogram.shape[-1])
+        windows = torch.cat([spectrogram[..., start : start + width] for start in starts])
+        log_probabilities = functional.log_softmax(self.network(windows), dim=1)
+        per_window = log_probabilities.view(len(starts), spectrogram.shape[0], -1)
+        mean = torch.logsumexp(per_window, dim=0) - torch.log(torch.tensor(float(len(starts))))
+        return mean + self.genre_bias
+
+
 ARCHITECTURES: dict[str, Callable[[int], nn.Module]] = {
     "v-kernel": lambda n: VKernel(n),
     "v-kernel-l2": lambda n: VKernel(n, l2=True),

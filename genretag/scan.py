@@ -22,7 +22,7 @@ from pathlib import Path
 from genretag import audio, store
 from genretag.classify import TrackResult, classify_file
 from genretag.library import walk_audio_files
-from genretag.weights import LoadedModel, WeightsError, find_card, read_card, sha256_of
+from genretag.weights import LoadedModel, WeightsError, find_card, read_card, results_fingerprint, sha256_of
 
 # A track whose header promises more audio than decodes (by both margins) is reported as truncated;
 # the fraction allows for durations that FFmpeg estimates from the bit rate.
@@ -36,7 +36,7 @@ class ModelRef:
     """What a worker needs to load a model by itself: small and picklable."""
 
     name: str
-    sha256: str
+    fingerprint: str  # the weights' sha256 and how the card reads segments (``weights.results_fingerprint``)
     architecture: str
     genres: tuple[str, ...]
     # The data home of the process that started the scan: user models live there,
@@ -45,7 +45,7 @@ class ModelRef:
 
     def identity(self, whole_track: bool = False) -> store.ModelIdentity:
         """The key of this model's results in the store."""
-        return store.ModelIdentity(self.name, self.sha256, whole_track)
+        return store.ModelIdentity(self.name, self.fingerprint, whole_track)
 
 
 def resolve_model(name: str) -> ModelRef:
@@ -58,7 +58,8 @@ def resolve_model(name: str) -> ModelRef:
     sha256 = sha256_of(weights_path)
     if sha256 != card.get("sha256"):
         raise WeightsError(f"{weights_path}: sha256 does not match its model card")
-    return ModelRef(name, sha256, card["architecture"], tuple(card["genres"]), str(store.data_home()))
+    fingerprint = results_fingerprint(card, sha256)
+    return ModelRef(name, fingerprint, card["architecture"], tuple(card["genres"]), str(store.data_home()))
 
 
 _LOADED_MODELS: dict[tuple[str, str, str], LoadedModel] = {}
@@ -74,7 +75,7 @@ def _end_without_teardown() -> None:
 
 
 def _loaded_model(model: ModelRef, worker_process: bool) -> LoadedModel:
-    key = (model.name, model.sha256, model.home)
+    key = (model.name, model.fingerprint, model.home)
     if key not in _LOADED_MODELS:
         import torch
 
@@ -86,7 +87,7 @@ def _loaded_model(model: ModelRef, worker_process: bool) -> LoadedModel:
         torch.set_num_threads(1)
         os.environ["GENRETAG_HOME"] = model.home
         loaded = load_model(model.name)
-        if loaded.sha256 != model.sha256:
+        if loaded.fingerprint != model.fingerprint:
             raise WeightsError(f"model {model.name!r} changed on disk during the scan")
         _LOADED_MODELS[key] = loaded
     return _LOADED_MODELS[key]
@@ -170,7 +171,7 @@ def dask_backend(scheduler: str | None = None, workers: int | None = None) -> It
     it a local cluster of ``workers`` single-threaded processes (default: one per
     core) is started and closed afterwards. Each worker must see the scanned files
     at the same paths and have this genretag installed: the weights travel with the
-    package, and a worker whose weights differ from the client's (sha256) fails the
+    package, and a worker whose weights or model card differ from the client's fails the
     scan. Results come back to this process, which alone writes the store.
     """
     try:

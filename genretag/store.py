@@ -6,7 +6,8 @@ Every table is created in ``SCHEMA`` (one place), with ``CREATE TABLE IF NOT EXI
 
 Track results are keyed by path and model name; a stored result is *fresh* for a
 file when the file's size and mtime (ns), the model's sha256 and the
-whole-track mode all match what was stored, so a rescan only stats files.
+whole-track mode all match what was stored (the fingerprint changes with the
+weights and with how the model card says to read segments), so a rescan only stats files.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS track_results (
     path TEXT NOT NULL,               -- absolute path
     model TEXT NOT NULL,              -- model name
-    model_sha256 TEXT NOT NULL,       -- sha256 of the weights that produced the result
+    model_sha256 TEXT NOT NULL,       -- the model's results fingerprint (its weights' sha256, see ModelIdentity)
     whole_track INTEGER NOT NULL,     -- 1 when probabilities come from one whole-track pass
     size INTEGER NOT NULL,            -- file size and mtime when analysed
     mtime_ns INTEGER NOT NULL,
@@ -122,7 +123,11 @@ def stamp_of(path: str | Path) -> FileStamp:
 
 @dataclass(frozen=True)
 class ModelIdentity:
-    """Which analysis a stored result belongs to: model name, weights hash, mode."""
+    """Which analysis a stored result belongs to: model name, weights hash, mode.
+
+    ``sha256`` is ``weights.results_fingerprint``: the weights' sha256, or, for a card that
+    reads segments its own way, the hash of that and its reading settings.
+    """
 
     name: str
     sha256: str

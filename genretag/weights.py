@@ -50,6 +50,16 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def results_fingerprint(card: dict, weights_sha256: str) -> str:
+    """What a model's results depend on: its weights' sha256, hashed together with the card's
+    ``inference`` section when it has one (how segments are read; see ``scoring_network``)."""
+    settings = card.get("inference")
+    if not settings:
+        return weights_sha256
+    text = weights_sha256 + json.dumps(settings, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _card_paths(directory: Path) -> list[Path]:
     return sorted(directory.glob("*.json")) if directory.is_dir() else []
 
@@ -96,12 +106,16 @@ class LoadedModel:
     def architecture(self) -> str:
         return self.card["architecture"]
 
+    @property
+    def fingerprint(self) -> str:
+        return results_fingerprint(self.card, self.sha256)
+
     def predict(self, spectrograms) -> np.ndarray:
         """Genre probabilities ``(n, n_genres)`` for log-mels ``(n, N_MELS, frames)``."""
         import torch
 
         if self._inference_network is None:
-            self._inference_network = inference_network(self.network)
+            self._inference_network = scoring_network(inference_network(self.network), self.card)
         with torch.inference_mode():
             batch = torch.as_tensor(spectrograms, dtype=torch.float32).unsqueeze(1)
             batch = batch.contiguous(memory_format=torch.channels_last)
@@ -162,6 +176,20 @@ def inference_network(network):
             sequence[i] = layer
         del sequence[len(layers) :]
     return fast.to(memory_format=torch.channels_last)
+
+
+def scoring_network(network, card: dict):
+    """``network`` reading segments as ``card`` says: whole, or as its ``inference`` section's windows
+    (``window_frames`` long, at most ``window_hop`` apart) plus its ``genre_bias`` (``models.WindowAverage``)."""
+    settings = card.get("inference")
+    if not settings:
+        return network
+    import torch
+
+    from genretag.models import WindowAverage
+
+    bias = torch.tensor([settings["genre_bias"][genre] for genre in card["genres"]])
+    return WindowAverage(network, settings["window_frames"], settings["window_hop"], bias).eval()
 
 
 def check_audio_parameters(card: dict, name: str) -> None:

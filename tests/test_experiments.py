@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from conftest import SNIPPETS
@@ -10,7 +11,7 @@ from genretag import learn, models
 from genretag.models import GTZAN_GENRES
 from training.augment import FLOOR, MAX_BAND, mixed_windows, random_windows, spec_augment
 from training.corpus import Clip, balanced_weights
-from training.experiments import confusion, recipes
+from training.experiments import calibration, confusion, recipes
 from training.features import build_feature_set
 from training.rebuild import HELD_OUT_TRACKS, shipped_split, study_metrics
 
@@ -248,3 +249,40 @@ def test_label_smoothing_spreads_a_share_of_each_label_over_all_genres():
     by_hand = -(0.9 * log_p[[0, 1], labels] + 0.1 * log_p.mean(dim=1)).mean()
     loss = recipes.smoothed_cross_entropy(0.1)(scores, labels, torch.zeros(2, 1, 128, 8))
     assert torch.isclose(loss, by_hand)
+
+
+def test_genre_bias_evens_out_the_mean_prediction_with_every_true_genre_weighted_equally():
+    # Three held-out predictions of genre 0 and one of genre 1; the model leans to genre 0.
+    probabilities = np.array([[0.9, 0.1], [0.7, 0.3], [0.8, 0.2], [0.6, 0.4]])
+    labels = np.array([0, 0, 0, 1])
+    bias = calibration.balanced_genre_bias(probabilities, labels)
+    mean = (np.array([0.8, 0.2]) + np.array([0.6, 0.4])) / 2  # each true genre's mean, then their mean
+    assert np.allclose(bias, -np.log(mean) + np.log(mean).mean()) and abs(bias.sum()) < 1e-12
+    assert bias[1] > 0 > bias[0]
+
+
+def test_each_folds_bias_is_fitted_on_the_other_folds_only():
+    generator = np.random.default_rng(0)
+    folds = []
+    for fold in range(4):
+        windows = generator.dirichlet([3.0, 1.0, 1.0], size=12)  # a model that leans to genre 0
+        folds.append((fold, generator.dirichlet([1.0, 1.0, 1.0], size=12), windows, np.arange(12) % 3))
+    accuracies = calibration.nested_accuracies(folds)
+    differs_from_pooled = 0
+    for fold, whole, windows, labels in folds:
+        nested = calibration.pooled_bias([f for f in folds if f[0] != fold])
+        assert accuracies["windows + bias"][fold] == calibration.accuracy(np.log(windows) + nested, labels)
+        assert accuracies["windows"][fold] == calibration.accuracy(windows, labels)
+        assert accuracies["whole"][fold] == calibration.accuracy(whole, labels)
+        pooled = calibration.accuracy(np.log(windows) + calibration.pooled_bias(folds), labels)
+        differs_from_pooled += pooled != accuracies["windows + bias"][fold]
+    assert differs_from_pooled  # the example tells nested from pooled fitting apart
+    table = calibration.ways_table({way: {(0, f): v for f, v in runs.items()} for way, runs in accuracies.items()})
+    assert "| windows + bias |" in table and table.endswith("4 runs (seed × fold).")
+
+
+def test_calibration_refuses_the_study_only_options(capsys):
+    assert calibration.main(["--recipes", "real", "--models", "crnn", "--soup", "3"]) == 2
+    assert "the study's alone" in capsys.readouterr().err
+    assert calibration.main(["--recipes", "real,real-ps", "--models", "crnn"]) == 2
+    assert "one recipe" in capsys.readouterr().err

@@ -93,3 +93,26 @@ def test_every_entry_point_defaults_to_the_same_model():
         inspect.signature(scan.results_for).parameters["model_name"].default,
     }
     assert defaults == {models.DEFAULT_MODEL}
+
+
+def test_window_average_reads_evenly_spaced_training_length_windows_first_to_last():
+    reader = models.WindowAverage(models.build("crnn"), frames=128, hop=80, genre_bias=torch.zeros(10))
+    assert reader.window_starts(100) == [0]  # shorter than a window: read whole
+    assert reader.window_starts(128) == [0]
+    assert reader.window_starts(208) == [0, 80]
+    assert reader.window_starts(209) == [0, 40, 81]
+    starts = reader.window_starts(audio.SEGMENT_SAMPLES // audio.HOP_LENGTH + 1)
+    assert starts == [0, 76, 152, 227, 303]
+
+
+def test_window_average_is_the_log_mean_probability_of_its_windows_plus_the_bias():
+    torch.manual_seed(0)
+    network = models.build("v-kernel").eval()
+    bias = torch.linspace(-0.5, 0.5, 10)
+    reader = models.WindowAverage(network, frames=128, hop=80, genre_bias=bias).eval()
+    segments = torch.randn(2, 1, audio.N_MELS, 208)
+    with torch.no_grad():
+        first, second = (torch.softmax(network(segments[..., s : s + 128]), dim=1) for s in (0, 80))
+        expected = ((first + second) / 2).log() + bias
+        assert torch.allclose(reader(segments), expected, atol=1e-5)
+        assert torch.allclose(reader(segments[..., :100]), torch.log_softmax(network(segments[..., :100]), 1) + bias)

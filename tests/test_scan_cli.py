@@ -301,3 +301,30 @@ def test_whole_track_pass_with_a_bicrnn_user_model(tmp_path, genretag_home):
     np.testing.assert_allclose(list(record["probabilities"].values()), expected, atol=1e-4)
     with store.connect() as connection:
         assert connection.execute("SELECT whole_track FROM track_results").fetchall() == [(1,)]
+
+
+def test_a_model_card_that_changes_how_segments_are_read_makes_stored_results_stale(tmp_path, genretag_home):
+    import shutil
+
+    from genretag import weights
+
+    card = json.loads((weights.shipped_weights_dir() / f"{DEFAULT_MODEL}.json").read_text())
+    card["name"] = "mine"
+    weights.user_models_dir().mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(weights.shipped_weights_dir() / f"{DEFAULT_MODEL}.pt", weights.user_models_dir() / "mine.pt")
+    card_path = weights.user_models_dir() / "mine.json"
+    card_path.write_text(json.dumps(card))
+    track = write_audio(tmp_path / "lib" / "song.flac", clip(VIBE_ACE, 0, 12))
+    report = tmp_path / "r.json"
+    scan = ["scan", str(track), "--model", "mine", "--jobs", "1", "--json", str(report)]
+    runner = CliRunner()
+    assert runner.invoke(app, scan).exit_code == 0
+    before = json.loads(report.read_text())[0]["probabilities"]
+    assert "0 analysed, 1 from the store" in runner.invoke(app, scan).stdout
+
+    card["inference"]["genre_bias"]["country"] += 1.0
+    card_path.write_text(json.dumps(card))
+    again = runner.invoke(app, scan)
+    assert "1 analysed, 0 from the store" in again.stdout, again.output
+    after = json.loads(report.read_text())[0]["probabilities"]
+    assert after["country"] > before["country"] and after["blues"] < before["blues"]

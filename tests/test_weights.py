@@ -57,14 +57,19 @@ def test_every_shipped_model_has_a_complete_card_and_loads(name):
     assert card["parameters"]["keras_convention"] <= card["parameters"]["pytorch"]
 
 
-def test_the_default_ensemble_predicts_the_mean_of_its_members():
+def test_the_default_ensemble_reads_windows_averages_its_members_and_adds_the_genre_bias():
+    import numpy as np
     import torch
 
     from genretag import audio, models
 
     ensemble = weights.load_model(DEFAULT_MODEL)
     assert ensemble.card["members"] == 3 and isinstance(ensemble.network, models.Ensemble)
+    reading = ensemble.card["inference"]
+    assert (reading["window_frames"], reading["window_hop"]) == (128, 80)
     mels = audio.log_mel(audio.segment_array(audio.load(TRUMPET)))
+    assert mels.shape[-1] == 431  # five windows of 128 frames, the first at its start, the last at its end
+    windows = [mels[..., start : start + 128] for start in (0, 76, 152, 227, 303)]
     state = ensemble.network.state_dict()
     member_probabilities = []
     for k in range(3):
@@ -72,9 +77,14 @@ def test_the_default_ensemble_predicts_the_mean_of_its_members():
         prefix = f"members.{k}."
         member.load_state_dict({name[len(prefix) :]: v for name, v in state.items() if name.startswith(prefix)})
         with torch.no_grad():
-            member_probabilities.append(torch.softmax(member.eval()(mels.unsqueeze(1)), dim=1).numpy())
+            per_window = [torch.softmax(member.eval()(w.unsqueeze(1)), dim=1).numpy() for w in windows]
+        member_probabilities.append(np.mean(per_window, axis=0))
     mean = sum(member_probabilities) / 3
-    assert abs(ensemble.predict(mels) - mean).max() < 1e-4
+    bias = np.array([reading["genre_bias"][genre] for genre in ensemble.genres])
+    expected = mean * np.exp(bias)
+    expected /= expected.sum(axis=1, keepdims=True)
+    assert abs(ensemble.predict(mels) - expected).max() < 1e-4
+    assert abs(expected - mean).max() > 1e-3  # the bias moves the probabilities
     assert max(abs(p - mean).max() for p in member_probabilities) > 1e-3  # the members differ
 
 

@@ -21,20 +21,15 @@ import numpy as np
 from genretag import learn
 from genretag.models import GTZAN_GENRES
 from training.experiments import recipes
+from training.experiments.held_out import held_out_networks, unsupported_options
 from training.features import build_feature_set
 
 
 def out_of_fold_confusion(args) -> np.ndarray:
     """The summed held-out snippet confusion (rows true, columns predicted) of ``args``'s variant."""
-    clips = recipes.real_clips()
     total = np.zeros((len(GTZAN_GENRES), len(GTZAN_GENRES)), dtype=np.int64)
     for seed in (int(s) for s in args.seeds.split(",")):
-        for fold in range(args.folds):
-            train, snippets, _ = recipes.split(clips, fold, args.folds)
-            if args.ensemble > 1:
-                network = recipes.cached_ensemble(args.recipes, [args.models] * args.ensemble, train, seed, args)
-            else:
-                network = recipes.cached_recipe_network(args.recipes, args.models, train, seed, args)
+        for _, network, snippets in held_out_networks(args.recipes, args.models, seed, args):
             total += learn.evaluate(network, build_feature_set(snippets, GTZAN_GENRES)).confusion
     return total
 
@@ -56,11 +51,9 @@ def confusion_table(confusion: np.ndarray, genres: tuple[str, ...] = GTZAN_GENRE
 
 def main(argv: list[str] | None = None) -> int:
     args = recipes.settings_parser().parse_args(argv)
-    if "," in args.recipes or "," in args.models:
-        print("error: give one recipe (--recipes) and one model (--models)", file=sys.stderr)
-        return 2
-    if args.members or args.distil or args.soup > 1 or args.snippet_share != 1:
-        print("error: --members, --distil, --soup and --snippet-share are the study's alone", file=sys.stderr)
+    refusal = unsupported_options(args)
+    if refusal:
+        print(f"error: {refusal}", file=sys.stderr)
         return 2
     learn.use_threads(args.threads)
     print(confusion_table(out_of_fold_confusion(args)))

@@ -1,0 +1,37 @@
+"""The study's held-out networks: every fold's snippets with the network its fold trained without them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from torch import nn
+
+from training.corpus import Clip
+from training.experiments import recipes
+
+
+def held_out_networks(recipe: str, model: str, seed: int, args) -> Iterator[tuple[int, nn.Module, list[Clip]]]:
+    """``(fold, network, held-out snippet clips)`` for every fold of ``args.folds``.
+
+    The network (an ensemble of ``args.ensemble`` networks with consecutive seeds from
+    ``seed`` when that is over 1) comes from, or goes to, the study's cache, so a
+    variant the study ran costs no training.
+    """
+    clips = recipes.real_clips()
+    for fold in range(args.folds):
+        train, snippets, _ = recipes.split(clips, fold, args.folds)
+        if args.ensemble > 1:
+            network = recipes.cached_ensemble(recipe, [model] * args.ensemble, train, seed, args)
+        else:
+            network = recipes.cached_recipe_network(recipe, model, train, seed, args)
+        yield fold, network, snippets
+
+
+def unsupported_options(args) -> str | None:
+    """Why the held-out tools cannot take ``args`` (None when they can): one recipe and one model,
+    and none of the options that change more than how each network trains."""
+    if "," in args.recipes or "," in args.models:
+        return "give one recipe (--recipes) and one model (--models)"
+    if args.members or args.distil or args.soup > 1 or args.snippet_share != 1:
+        return "--members, --distil, --soup and --snippet-share are the study's alone"
+    return None
