@@ -46,9 +46,10 @@ def models() -> None:
 
 
 def _held_out_accuracy(card: dict) -> str:
-    """Cross-validated track accuracy, else the card's test split, else its validation split, else ""."""
+    """Cross-validated track accuracy (of the model as shipped, where its card reads segments its own
+    way), else the card's test split, else its validation split, else ""."""
     metrics = card.get("metrics", {})
-    folds = metrics.get("cross-validated", {})
+    folds = metrics.get("cross-validated, as shipped", metrics.get("cross-validated", {}))
     if "gtzan_snippets_track_accuracy" in folds:
         accuracy = folds["gtzan_snippets_track_accuracy"]
         return f"{accuracy['mean']:.2f} ± {accuracy['std']:.2f} ({folds['folds']}-fold CV)"

@@ -281,6 +281,18 @@ def test_each_folds_bias_is_fitted_on_the_other_folds_only():
     assert "| windows + bias |" in table and table.endswith("4 runs (seed × fold).")
 
 
+def test_genres_table_gives_each_readings_recall_and_times_predicted():
+    confusions = {"whole": np.array([[3, 1], [2, 2]]), "windows + bias": np.array([[4, 0], [1, 3]])}
+    table = calibration.genres_table(confusions, ("metal", "reggae")).splitlines()
+    assert table[2:] == [
+        "| whole: recall | 0.75 | 0.50 |",
+        "| whole: times predicted | 5 | 3 |",
+        "| windows + bias: recall | 1.00 | 0.75 |",
+        "| windows + bias: times predicted | 5 | 3 |",
+        "| true | 4 | 4 |",
+    ]
+
+
 def test_calibration_refuses_the_study_only_options(capsys):
     assert calibration.main(["--recipes", "real", "--models", "crnn", "--soup", "3"]) == 2
     assert "the study's alone" in capsys.readouterr().err

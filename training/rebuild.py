@@ -106,15 +106,20 @@ def shipped_split(clips: list[Clip], hold_out: bool = True) -> tuple[list[Clip],
 def calibrated_reading(recipe: str, architecture: str, settings, hold_out: bool) -> tuple[dict, dict]:
     """(the card's ``inference`` section, its cross-validated figures): windows of the training length and
     the genre bias fitted on the study's seed-``SEED`` held-out predictions (training/experiments/calibration.py),
-    leaving out the test split's snippets with ``hold_out``."""
-    folds = calibration.held_out_windowed(
-        recipe,
-        architecture,
-        SEED,
-        settings,
-        keep=lambda clip: not hold_out or recipes.track_number(clip) not in HELD_OUT_TRACKS,
-    )
-    bias = calibration.pooled_bias(folds)
+    leaving out the test split's snippets with ``hold_out``. The figures cover seeds ``SEED`` … ``SEED`` +
+    ensemble − 1 like the study's, each fold's bias fitted on the other folds."""
+    seeds = [SEED + k for k in range(settings.ensemble)]
+    runs = {
+        seed: calibration.held_out_windowed(
+            recipe,
+            architecture,
+            seed,
+            settings,
+            keep=lambda clip: not hold_out or recipes.track_number(clip) not in HELD_OUT_TRACKS,
+        )
+        for seed in seeds
+    }
+    bias = calibration.pooled_bias(runs[SEED])
     inference = {
         "window_frames": settings.crop_frames,
         "window_hop": calibration.WINDOW_HOP,
@@ -124,13 +129,21 @@ def calibrated_reading(recipe: str, architecture: str, settings, hold_out: bool)
         f"probabilities (every genre weighted equally) of the study's seed-{SEED} networks over all "
         f"{settings.folds} folds' snippets: python -m training.experiments.calibration",
     }
+    by_reading = {}
+    for folds in runs.values():
+        for way, per_fold in calibration.nested_accuracies(folds).items():
+            by_reading.setdefault(way, []).extend(per_fold.values())
     figures = {
-        way: round(float(np.mean(list(per_fold.values()))), 4)
-        for way, per_fold in calibration.nested_accuracies(folds).items()
+        way: {"mean": round(float(np.mean(values)), 4), "std": round(float(np.std(values, ddof=1)), 4)}
+        for way, values in by_reading.items()
     }
     metrics = {
-        "split": f"the study's {settings.folds} folds, seed {SEED}; each fold's bias fitted on the other folds",
-        "gtzan_snippets_track_accuracy": figures,
+        "split": f"the study's {settings.folds} folds; each fold's genre bias fitted on the other folds",
+        "runs": len(by_reading["whole"]),
+        "folds": settings.folds,
+        "seeds": seeds,
+        "gtzan_snippets_track_accuracy": figures["windows + bias"],
+        "by_reading": figures,
     }
     return inference, metrics
 

@@ -14,7 +14,8 @@ trained without them, three ways:
   the bias it is scored with.
 
 Prints, as Markdown, each way's snippet track accuracy (mean ± standard deviation over
-the runs) and its paired difference from ``whole`` (per run and per fold).
+the runs) and its paired difference from ``whole`` (per run and per fold), then each
+way's recall per genre and how often it predicted each genre, summed over the runs.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from training.experiments import recipes
 from training.experiments.held_out import held_out_networks, unsupported_options
 from training.features import build_feature_set
 
-WINDOW_HOP = 80  # frames: a 431-frame segment is read as 5 windows of 128
+WINDOW_HOP = 152  # frames: a 431-frame segment is read as 3 windows of 128, at its start, middle and end
 
 
 def windowed(network: nn.Module, frames: int, bias: np.ndarray | None = None) -> WindowAverage:
@@ -69,29 +70,51 @@ def pooled_bias(folds: list[tuple]) -> np.ndarray:
     return balanced_genre_bias(np.concatenate([f[2] for f in folds]), np.concatenate([f[3] for f in folds]))
 
 
-def nested_accuracies(folds: list[tuple]) -> dict[str, dict[int, float]]:
-    """Snippet accuracy per way and fold of ``held_out_windowed``'s folds; each fold's bias is fitted
-    on the other folds."""
+def nested_scores(folds: list[tuple]) -> dict[str, dict[int, tuple[np.ndarray, np.ndarray]]]:
+    """``(scores, labels)`` per way and fold of ``held_out_windowed``'s folds; each fold's bias is
+    fitted on the other folds."""
     ways = {"whole": {}, "windows": {}, "windows + bias": {}}
     for fold, whole, windows, labels in folds:
         bias = pooled_bias([f for f in folds if f[0] != fold])
-        ways["whole"][fold] = accuracy(whole, labels)
-        ways["windows"][fold] = accuracy(windows, labels)
-        ways["windows + bias"][fold] = accuracy(np.log(windows) + bias, labels)
+        ways["whole"][fold] = whole, labels
+        ways["windows"][fold] = windows, labels
+        ways["windows + bias"][fold] = np.log(windows) + bias, labels
     return ways
 
 
-def scored_runs(args) -> dict[str, dict[tuple[int, int], float]]:
-    """``nested_accuracies`` per way and (seed, fold) for every seed of ``args.seeds``."""
-    ways = {}
+def nested_accuracies(folds: list[tuple]) -> dict[str, dict[int, float]]:
+    """Snippet accuracy per way and fold of ``nested_scores``."""
+    return {
+        way: {fold: accuracy(*scored) for fold, scored in per_fold.items()}
+        for way, per_fold in nested_scores(folds).items()
+    }
+
+
+def scored_runs(args) -> tuple[dict[str, dict[tuple[int, int], float]], dict[str, np.ndarray]]:
+    """(accuracy per way and (seed, fold), the summed confusion per way) for every seed of ``args.seeds``."""
+    accuracies, confusions = {}, {}
     for seed in (int(s) for s in args.seeds.split(",")):
-        for way, per_fold in nested_accuracies(held_out_windowed(args.recipes, args.models, seed, args)).items():
-            ways.setdefault(way, {}).update({(seed, fold): value for fold, value in per_fold.items()})
-    return ways
+        for way, per_fold in nested_scores(held_out_windowed(args.recipes, args.models, seed, args)).items():
+            for fold, (scores, labels) in per_fold.items():
+                accuracies.setdefault(way, {})[seed, fold] = accuracy(scores, labels)
+                total = confusions.setdefault(way, np.zeros((len(GTZAN_GENRES),) * 2, dtype=np.int64))
+                np.add.at(total, (labels, scores.argmax(axis=1)), 1)
+    return accuracies, confusions
 
 
 def accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
     return float((scores.argmax(axis=1) == labels).mean())
+
+
+def genres_table(confusions: dict[str, np.ndarray], genres: tuple[str, ...] = GTZAN_GENRES) -> str:
+    """Markdown: each way's recall per genre, and how often it predicted the genre (true count alongside)."""
+    lines = ["| reading | " + " | ".join(genres) + " |", "| --- |" + " ---: |" * len(genres)]
+    for way, confusion in confusions.items():
+        recall = np.diag(confusion) / np.maximum(confusion.sum(axis=1), 1)
+        lines.append(f"| {way}: recall | " + " | ".join(f"{value:.2f}" for value in recall) + " |")
+        lines.append(f"| {way}: times predicted | " + " | ".join(map(str, confusion.sum(axis=0))) + " |")
+    true = next(iter(confusions.values())).sum(axis=1)
+    return "\n".join([*lines, "| true | " + " | ".join(map(str, true)) + " |"])
 
 
 def ways_table(ways: dict[str, dict[tuple[int, int], float]]) -> str:
@@ -122,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {refusal}", file=sys.stderr)
         return 2
     learn.use_threads(args.threads)
-    print(ways_table(scored_runs(args)))
+    accuracies, confusions = scored_runs(args)
+    print(ways_table(accuracies) + "\n\n" + genres_table(confusions))
     return 0
 
 
