@@ -140,7 +140,7 @@ def calibrated_reading(recipe: str, architecture: str, settings, hold_out: bool)
     metrics = {
         "split": f"the study's {settings.folds} folds; each fold's genre bias fitted on the other folds",
         "runs": len(by_reading["whole"]),
-        "folds": settings.folds,
+        "folds": len(runs[SEED]),
         "seeds": seeds,
         "gtzan_snippets_track_accuracy": figures["windows + bias"],
         "by_reading": figures,

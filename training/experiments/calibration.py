@@ -55,10 +55,13 @@ def balanced_genre_bias(probabilities: np.ndarray, labels: np.ndarray) -> np.nda
 
 def held_out_windowed(recipe: str, model: str, seed: int, args, keep=lambda clip: True) -> list[tuple]:
     """``(fold, whole probabilities, windowed probabilities, labels)`` of every fold's held-out snippets
-    for which ``keep(clip)`` holds."""
+    for which ``keep(clip)`` holds (a fold where it holds for none is left out)."""
     out = []
     for fold, network, snippets in held_out_networks(recipe, model, seed, args):
-        data = build_feature_set([clip for clip in snippets if keep(clip)], GTZAN_GENRES)
+        kept = [clip for clip in snippets if keep(clip)]
+        if not kept:
+            continue
+        data = build_feature_set(kept, GTZAN_GENRES)
         whole = learn.predict_probabilities(network, data)
         windows = learn.predict_probabilities(windowed(network, args.crop_frames), data)
         out.append((fold, whole, windows, data.labels.numpy()))
