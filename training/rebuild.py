@@ -22,8 +22,9 @@ seeds 0, 1 and 2 (``genretag.models.Ensemble``: the mean of their predictions); 
 members are cached in training/cache/experiments like the study's. Its card also says
 how to read a segment (``inference``): as windows of the training length plus a genre
 bias fitted on the study's held-out predictions of the same recipe, seed 0
-(training/experiments/calibration.py), so its rebuild also trains (or takes from the
-cache) the study's 5 folds × 3 networks. Models train in
+(training/experiments/calibration.py), and the card's figures for that reading cover
+seeds 0-2, so its rebuild also trains (or takes from the cache) the study's 5 folds ×
+5 networks (seeds 0-4). Models train in
 parallel, one per ``--jobs`` worker, one torch thread each.
 """
 
