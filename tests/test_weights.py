@@ -52,6 +52,11 @@ def test_every_shipped_model_has_a_complete_card_and_loads(name):
     assert card["training"]["recipe"]["pitch_shift"] >= 0
     assert card["metrics"], "metrics with the split they were measured on"
     assert "cross-validated" in card["metrics"] and card["metrics"]["cross-validated"]["runs"] >= 10
+    as_shipped = card["metrics"]["cross-validated, as shipped"]  # the reading below, scored on held-out folds
+    assert as_shipped["runs"] == 15 and set(as_shipped["by_reading"]) == {"whole", "windows", "windows + bias"}
+    reading = card["inference"]
+    assert reading["window_frames"] == card["training"]["recipe"]["crop_frames"]
+    assert list(reading["genre_bias"]) == card["genres"] and abs(sum(reading["genre_bias"].values())) < 1e-3
     assert "Not GTZAN's full recordings" in card["training"]["summary"]
     assert "training.train --gtzan" in card["training"]["on_gtzan"]
     assert card["parameters"]["keras_convention"] <= card["parameters"]["pytorch"]
