@@ -28,8 +28,7 @@ from torch import nn
 
 from genretag import learn
 from genretag.models import GTZAN_GENRES, WindowAverage
-from training.experiments import recipes
-from training.experiments.held_out import held_out_networks, unsupported_options
+from training.experiments.held_out import held_out_arguments, held_out_networks
 from training.features import build_feature_set
 
 WINDOW_HOP = 152  # frames: a 431-frame segment is read as 3 windows of 128, at its start, middle and end
@@ -142,12 +141,9 @@ def ways_table(ways: dict[str, dict[tuple[int, int], float]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = recipes.settings_parser().parse_args(argv)
-    refusal = unsupported_options(args)
-    if refusal:
-        print(f"error: {refusal}", file=sys.stderr)
+    args = held_out_arguments(argv)
+    if args is None:
         return 2
-    learn.use_threads(args.threads)
     accuracies, confusions = scored_runs(args)
     print(ways_table(accuracies) + "\n\n" + genres_table(confusions))
     return 0

@@ -20,8 +20,7 @@ import numpy as np
 
 from genretag import learn
 from genretag.models import GTZAN_GENRES
-from training.experiments import recipes
-from training.experiments.held_out import held_out_networks, unsupported_options
+from training.experiments.held_out import held_out_arguments, held_out_networks
 from training.features import build_feature_set
 
 
@@ -50,12 +49,9 @@ def confusion_table(confusion: np.ndarray, genres: tuple[str, ...] = GTZAN_GENRE
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = recipes.settings_parser().parse_args(argv)
-    refusal = unsupported_options(args)
-    if refusal:
-        print(f"error: {refusal}", file=sys.stderr)
+    args = held_out_arguments(argv)
+    if args is None:
         return 2
-    learn.use_threads(args.threads)
     print(confusion_table(out_of_fold_confusion(args)))
     return 0
 

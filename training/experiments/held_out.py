@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 
 from torch import nn
 
+from genretag import learn
 from training.corpus import Clip
 from training.experiments import recipes
 
@@ -27,11 +29,18 @@ def held_out_networks(recipe: str, model: str, seed: int, args) -> Iterator[tupl
         yield fold, network, snippets
 
 
-def unsupported_options(args) -> str | None:
-    """Why the held-out tools cannot take ``args`` (None when they can): one recipe and one model,
-    and none of the options that change more than how each network trains."""
+def held_out_arguments(argv: list[str] | None):
+    """The study's options for a held-out tool, its torch threads set; None (after a one-line error)
+    unless they name one recipe and one model and none of the options that change more than how
+    each network trains."""
+    args = recipes.settings_parser().parse_args(argv)
+    refusal = None
     if "," in args.recipes or "," in args.models:
-        return "give one recipe (--recipes) and one model (--models)"
-    if args.members or args.distil or args.soup > 1 or args.snippet_share != 1:
-        return "--members, --distil, --soup and --snippet-share are the study's alone"
-    return None
+        refusal = "give one recipe (--recipes) and one model (--models)"
+    elif args.members or args.distil or args.soup > 1 or args.snippet_share != 1:
+        refusal = "--members, --distil, --soup and --snippet-share are the study's alone"
+    if refusal:
+        print(f"error: {refusal}", file=sys.stderr)
+        return None
+    learn.use_threads(args.threads)
+    return args
