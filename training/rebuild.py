@@ -173,7 +173,7 @@ def rebuild_one(model: str, settings: argparse.Namespace, out: Path, hold_out: b
     else:
         network = recipes.train_recipe(recipe, architecture, train, SEED, settings)
     seconds = round(time.perf_counter() - began, 1)
-    inference, metrics = {}, {}
+    metrics = {}
     inference, metrics["cross-validated, as shipped"] = calibrated_reading(recipe, architecture, settings, hold_out)
     scorer = scoring_network(network, {"genres": list(GTZAN_GENRES), "inference": inference})
     own = learn.evaluate(scorer, build_feature_set(train, GTZAN_GENRES))
@@ -184,7 +184,7 @@ def rebuild_one(model: str, settings: argparse.Namespace, out: Path, hold_out: b
     card = {
         "architecture": architecture,
         **({"members": settings.ensemble} if settings.ensemble > 1 else {}),
-        **({"inference": inference} if inference else {}),
+        "inference": inference,
         "genres": list(GTZAN_GENRES),
         "provisional": False,
         "training": {

@@ -34,10 +34,9 @@ from training.features import build_feature_set
 WINDOW_HOP = 152  # frames: a 431-frame segment is read as 3 windows of 128, at its start, middle and end
 
 
-def windowed(network: nn.Module, frames: int, bias: np.ndarray | None = None) -> WindowAverage:
-    """``network`` reading windows of ``frames`` at most ``WINDOW_HOP`` apart, plus ``bias`` (default none)."""
-    bias = np.zeros(len(GTZAN_GENRES)) if bias is None else bias
-    return WindowAverage(network, frames, WINDOW_HOP, torch.as_tensor(bias, dtype=torch.float32)).eval()
+def windowed(network: nn.Module, frames: int) -> WindowAverage:
+    """``network`` reading windows of ``frames`` at most ``WINDOW_HOP`` apart, with no genre bias."""
+    return WindowAverage(network, frames, WINDOW_HOP, torch.zeros(len(GTZAN_GENRES))).eval()
 
 
 def balanced_genre_bias(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
