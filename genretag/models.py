@@ -130,18 +130,49 @@ class Ensemble(nn.Module):
         return probabilities.mean(dim=0).log()
 
 
+class MelStatistics(nn.Module):
+    """mel-stats: a linear classifier on three statistics of every mel band over the whole input.
+
+    The statistics are each band's mean, its standard deviation and its mean absolute change
+    from frame to frame; they are standardised by the training set's mean and spread (buffers
+    saved with the weights) before the linear layer. Not one of the poster's networks: the
+    default model adds its scores to the crnns' (``WindowAverage``), see training/README.md.
+    """
+
+    def __init__(self, n_genres: int = len(GTZAN_GENRES)):
+        super().__init__()
+        self.register_buffer("feature_mean", torch.zeros(3 * N_MELS))
+        self.register_buffer("feature_scale", torch.ones(3 * N_MELS))
+        self.classifier = nn.Linear(3 * N_MELS, n_genres)
+
+    @staticmethod
+    def band_statistics(spectrogram: torch.Tensor) -> torch.Tensor:
+        """``(batch, 3 * N_MELS)``: per band mean, standard deviation and mean absolute frame-to-frame change."""
+        bands = spectrogram.reshape(spectrogram.shape[0], N_MELS, -1).float()
+        change = bands.diff(dim=2).abs().mean(dim=2)
+        return torch.cat([bands.mean(dim=2), bands.std(dim=2, correction=0), change], dim=1)
+
+    def forward(self, spectrogram: torch.Tensor) -> torch.Tensor:
+        features = self.band_statistics(spectrogram)
+        return self.classifier((features - self.feature_mean) / self.feature_scale)
+
+
 class WindowAverage(nn.Module):
     """Scores of ``network`` over windows of the length it was trained on, plus a genre bias.
 
     A segment longer than ``frames`` is read as evenly spaced windows of ``frames`` frames,
     at most ``hop`` frames apart, the first at its start and the last at its end; its scores
     are the log of the mean of their genre probabilities, plus ``genre_bias`` (added to the
-    log-probabilities; softmax renormalises them). Shorter input is read whole.
+    log-probabilities; softmax renormalises them). Shorter input is read whole. With a
+    ``companion`` network (one that reads whole segments, like ``MelStatistics``), its
+    log-probabilities of the whole segment are added too, before the bias.
     """
 
-    def __init__(self, network: nn.Module, frames: int, hop: int, genre_bias: torch.Tensor):
+    def __init__(
+        self, network: nn.Module, frames: int, hop: int, genre_bias: torch.Tensor, companion: nn.Module | None = None
+    ):
         super().__init__()
-        self.network, self.frames, self.hop = network, frames, hop
+        self.network, self.frames, self.hop, self.companion = network, frames, hop, companion
         self.register_buffer("genre_bias", genre_bias.float(), persistent=False)
 
     def window_starts(self, length: int) -> list[int]:
@@ -157,6 +188,8 @@ class WindowAverage(nn.Module):
         log_probabilities = functional.log_softmax(self.network(windows), dim=1)
         per_window = log_probabilities.view(len(starts), spectrogram.shape[0], -1)
         mean = torch.logsumexp(per_window, dim=0) - torch.log(torch.tensor(float(len(starts))))
+        if self.companion is not None:
+            mean = mean + functional.log_softmax(self.companion(spectrogram), dim=1)
         return mean + self.genre_bias
 
 
@@ -165,8 +198,8 @@ ARCHITECTURES: dict[str, Callable[[int], nn.Module]] = {
     "v-kernel-l2": lambda n: VKernel(n, l2=True),
     "crnn": lambda n: RecurrentVKernel(n),
     "bicrnn": lambda n: RecurrentVKernel(n, bidirectional=True),
+    "mel-stats": lambda n: MelStatistics(n),
 }
-VARIABLE_LENGTH_ARCHITECTURES = frozenset({"bicrnn", "crnn"})
 
 
 def build(name: str, n_genres: int = len(GTZAN_GENRES), members: int = 1) -> nn.Module:

@@ -266,10 +266,11 @@ def test_each_folds_bias_is_fitted_on_the_other_folds_only():
     folds = []
     for fold in range(4):
         windows = generator.dirichlet([3.0, 1.0, 1.0], size=12)  # a model that leans to genre 0
-        folds.append((fold, generator.dirichlet([1.0, 1.0, 1.0], size=12), windows, np.arange(12) % 3))
+        folds.append((fold, generator.dirichlet([1.0, 1.0, 1.0], size=12), windows, np.arange(12) % 3, None))
     accuracies = calibration.nested_accuracies(folds)
+    assert set(accuracies) == {"whole", "windows", "windows + bias"}  # no mel-stats predictions, no blend
     differs_from_pooled = 0
-    for fold, whole, windows, labels in folds:
+    for fold, whole, windows, labels, _ in folds:
         nested = calibration.pooled_bias([f for f in folds if f[0] != fold])
         assert accuracies["windows + bias"][fold] == calibration.accuracy(np.log(windows) + nested, labels)
         assert accuracies["windows"][fold] == calibration.accuracy(windows, labels)
@@ -298,3 +299,37 @@ def test_calibration_refuses_the_study_only_options(capsys):
     assert "the study's alone" in capsys.readouterr().err
     assert calibration.main(["--recipes", "real,real-ps", "--models", "crnn"]) == 2
     assert "one recipe" in capsys.readouterr().err
+
+
+def test_the_blend_adds_mel_stats_log_probabilities_and_fits_its_own_bias_on_the_other_folds():
+    generator = np.random.default_rng(1)
+    folds = []
+    for fold in range(3):
+        labels = np.arange(12) % 3
+        windows = generator.dirichlet([1.0, 1.0, 1.0], size=12)
+        statistics = generator.dirichlet([1.0, 1.0, 4.0], size=12)  # leans to genre 2
+        folds.append((fold, windows, windows, labels, statistics))
+    scores = calibration.nested_scores(folds)
+    for fold, _, windows, _, statistics in folds:
+        product = windows * statistics
+        blend = product / product.sum(axis=1, keepdims=True)
+        assert np.allclose(scores["windows + mel-stats"][fold][0], np.log(blend))
+        others = [f for f in folds if f[0] != fold]
+        pooled = np.concatenate([f[4] * f[2] / (f[4] * f[2]).sum(axis=1, keepdims=True) for f in others])
+        bias = calibration.balanced_genre_bias(pooled, np.concatenate([f[3] for f in others]))
+        assert np.allclose(scores["windows + mel-stats + bias"][fold][0], np.log(blend) + bias)
+        assert bias[2] < 0  # the blend leans to mel-stats' favourite, the bias leans back
+        assert scores["mel-stats"][fold][0] is statistics
+
+
+def test_mel_stats_fit_is_deterministic_and_separates_real_snippets_of_two_genres(tiny_features):
+    from training.mel_stats import band_statistics, fit_mel_statistics
+
+    first, second = fit_mel_statistics(tiny_features), fit_mel_statistics(tiny_features)
+    for name, value in first.state_dict().items():
+        assert torch.equal(value, second.state_dict()[name]), name
+    features = band_statistics(tiny_features)
+    assert torch.allclose(first.feature_mean, features.mean(dim=0), atol=1e-5)
+    assert learn.evaluate(first, tiny_features).track_accuracy == 1.0
+    weaker = fit_mel_statistics(tiny_features, inverse_penalty=1e-6)  # all but the bias penalised away
+    assert weaker.classifier.weight.abs().max() < first.classifier.weight.abs().max() / 10

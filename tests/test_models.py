@@ -116,3 +116,33 @@ def test_window_average_is_the_log_mean_probability_of_its_windows_plus_the_bias
         expected = ((first + second) / 2).log() + bias
         assert torch.allclose(reader(segments), expected, atol=1e-5)
         assert torch.allclose(reader(segments[..., :100]), torch.log_softmax(network(segments[..., :100]), 1) + bias)
+
+
+def test_mel_statistics_are_each_bands_mean_spread_and_mean_absolute_change():
+    spectrogram = torch.zeros(1, 1, audio.N_MELS, 4)
+    spectrogram[0, 0, 0] = torch.tensor([1.0, 3.0, 1.0, 3.0])
+    spectrogram[0, 0, 1] = torch.tensor([0.0, 0.0, 4.0, 4.0])
+    features = models.MelStatistics.band_statistics(spectrogram)
+    mean, spread, change = features.view(3, audio.N_MELS)
+    assert mean[:3].tolist() == [2.0, 2.0, 0.0] and spread[:3].tolist() == [1.0, 2.0, 0.0]
+    assert torch.allclose(change[:3], torch.tensor([2.0, 4.0 / 3.0, 0.0]))
+    network = models.build("mel-stats").eval()
+    network.feature_mean.fill_(1.0)
+    network.feature_scale.fill_(2.0)
+    with torch.no_grad():
+        expected = network.classifier((features - 1.0) / 2.0)
+        assert torch.allclose(network(spectrogram), expected)
+        assert network(torch.randn(2, 1, audio.N_MELS, 431)).shape == (2, 10)  # any length, read whole
+
+
+def test_window_average_adds_its_companions_whole_segment_log_probabilities():
+    torch.manual_seed(0)
+    network, companion = models.build("v-kernel").eval(), models.build("mel-stats").eval()
+    bias = torch.linspace(-0.5, 0.5, 10)
+    alone = models.WindowAverage(network, frames=128, hop=80, genre_bias=bias).eval()
+    blended = models.WindowAverage(network, frames=128, hop=80, genre_bias=bias, companion=companion).eval()
+    segments = torch.randn(2, 1, audio.N_MELS, 208)
+    with torch.no_grad():
+        expected = alone(segments) + torch.log_softmax(companion(segments), dim=1)
+        assert torch.allclose(blended(segments), expected, atol=1e-5)
+        assert not torch.allclose(blended(segments), alone(segments), atol=1e-3)

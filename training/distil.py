@@ -10,6 +10,7 @@ windows the network sees, softened by a temperature so the teachers' second choi
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -44,17 +45,27 @@ class DistillationLoss:
 
 
 def cached_network(path: Path, architecture: str, train: Callable[[], nn.Module]) -> nn.Module:
-    """The network saved at ``path``, or ``train()``'s, saved there for next time."""
+    """The network saved at ``path``, or ``train()``'s, saved there for next time with the seconds its
+    training took beside it (``training_seconds``)."""
     if path.is_file():
         network = models.build(architecture)
         network.load_state_dict(torch.load(path, weights_only=True))
         return network.eval()
+    began = time.perf_counter()
     network = train()
+    seconds = time.perf_counter() - began
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".tmp")
     torch.save(network.state_dict(), partial)
     partial.replace(path)
+    path.with_suffix(".seconds").write_text(f"{seconds:.1f}\n")
     return network
+
+
+def training_seconds(path: Path) -> float | None:
+    """The seconds the network cached at ``path`` took to train; None when the cache did not record them."""
+    record = path.with_suffix(".seconds")
+    return float(record.read_text()) if record.is_file() else None
 
 
 def average_weights(networks: list[nn.Module]) -> dict[str, torch.Tensor]:

@@ -105,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     learn.use_threads()
     data = build_feature_set(clips, loaded.genres, cache_dir=args.cache or DEFAULT_CACHE)
-    result = learn.evaluate(scoring_network(loaded.network, loaded.card), data)
+    companion = loaded.companion.network if loaded.companion else None
+    result = learn.evaluate(scoring_network(loaded.network, loaded.card, companion), data)
     write_evaluation(result, args.out, f"{loaded.name} on {args.gtzan or args.folders}")
     print(f"segment accuracy {result.segment_accuracy:.4f} ({result.n_segments} segments)")
     print(f"track accuracy   {result.track_accuracy:.4f} ({result.n_tracks} tracks)")

@@ -19,13 +19,19 @@ a test split instead:
 
 ``crnn-ensemble``, the default model, is three crnns trained by the same recipe with
 seeds 0, 1 and 2 (``genretag.models.Ensemble``: the mean of their predictions); its
-members are cached in training/cache/experiments like the study's. Every card also says
-how to read a segment (``inference``): as windows of the training length plus a genre
-bias fitted on the study's held-out predictions of the same recipe and model, seed 0
-(training/experiments/calibration.py), and its figures for that reading cover seeds
+members are cached in training/cache/experiments like the study's. Every network's card
+also says how to read a segment (``inference``): as windows of the training length plus
+a genre bias fitted on the study's held-out predictions of the same recipe and model,
+seed 0 (training/experiments/calibration.py), and its figures for that reading cover seeds
 0-2, so a rebuild also trains (or takes from the cache) the study's held-out networks:
-5 folds × 3 seeds per model, for the ensemble 5 folds × 5 crnns (seeds 0-4). Models train in
-parallel, one per ``--jobs`` worker, one torch thread each.
+5 folds × 3 seeds per model, for the ensemble 5 folds × 5 crnns (seeds 0-4).
+
+``mel-stats`` (``genretag.models.MelStatistics``, a logistic regression on band
+statistics, ``training/mel_stats.py``) is fitted first, in seconds; the default's reading
+adds its scores (its card's ``inference.companion`` names it with its sha256), so its
+bias is fitted on the blend. A rebuild of ``crnn-ensemble`` alone takes the
+``mel-stats`` already in ``--out``. The networks train in parallel, one per ``--jobs``
+worker, one torch thread each.
 """
 
 from __future__ import annotations
@@ -42,11 +48,13 @@ from joblib import Parallel, delayed
 
 from genretag import learn
 from genretag.models import GTZAN_GENRES
-from genretag.weights import save_model, scoring_network
-from training.corpus import Clip
+from genretag.weights import load_model_card, save_model, scoring_network, sha256_of
+from training.corpus import Clip, balanced_weights
+from training.distil import training_seconds
 from training.evaluate import write_evaluation
 from training.experiments import calibration, recipes
 from training.features import build_feature_set
+from training.mel_stats import INVERSE_PENALTY, fit_mel_statistics
 from training.synth.corpus import build_corpus
 from training.synth.styles import GENRES as SYNTH_GENRES
 from training.train import REBUILD_NOTE, source_counts
@@ -66,9 +74,12 @@ CHOSEN = {
     "v-kernel-l2": {"recipe": "real"},
     "crnn": {"recipe": "real", "steps": 600, "average_from": 0.5},
     "bicrnn": {"recipe": "real"},
-    # The default model: the mean prediction of three crnns trained by ``real`` with seeds 0, 1, 2.
-    "crnn-ensemble": {"architecture": "crnn", "recipe": "real", "ensemble": 3},
+    # The default model: the mean prediction of three crnns trained by ``real`` with seeds 0, 1, 2,
+    # its scores added to mel-stats'.
+    "crnn-ensemble": {"architecture": "crnn", "recipe": "real", "ensemble": 3, "companion": "mel-stats"},
+    "mel-stats": {"recipe": "real"},
 }
+MEL_STATS = "mel-stats"
 # Seeds of the study's held-out networks that the cards' figures for their reading cover.
 READING_SEEDS = 3
 
@@ -105,31 +116,41 @@ def shipped_split(clips: list[Clip], hold_out: bool = True) -> tuple[list[Clip],
     return train, test
 
 
-def calibrated_reading(recipe: str, architecture: str, settings, hold_out: bool) -> tuple[dict, dict]:
+def outside_test_split(hold_out: bool):
+    """Whether a held-out snippet is scored: with ``hold_out``, the test split's are not."""
+    return lambda clip: not hold_out or recipes.track_number(clip) not in HELD_OUT_TRACKS
+
+
+def calibrated_reading(
+    recipe: str, architecture: str, settings, hold_out: bool, companion: dict | None = None
+) -> tuple[dict, dict]:
     """(the card's ``inference`` section, its cross-validated figures): windows of the training length and
     the genre bias fitted on the study's seed-``SEED`` held-out predictions (training/experiments/calibration.py),
-    leaving out the test split's snippets with ``hold_out``. The figures cover ``READING_SEEDS`` seeds from
-    ``SEED``, each fold's bias fitted on the other folds."""
+    leaving out the test split's snippets with ``hold_out``; with a ``companion`` (``{"model": "mel-stats",
+    "sha256": ...}``) the bias is fitted on the predictions blended with each fold's mel-stats. The figures
+    cover ``READING_SEEDS`` seeds from ``SEED``, each fold's bias fitted on the other folds."""
     seeds = [SEED + k for k in range(READING_SEEDS)]
+    keep = outside_test_split(hold_out)
     runs = {
-        seed: calibration.held_out_windowed(
-            recipe,
-            architecture,
-            seed,
-            settings,
-            keep=lambda clip: not hold_out or recipes.track_number(clip) not in HELD_OUT_TRACKS,
-        )
+        seed: calibration.held_out_windowed(recipe, architecture, seed, settings, keep, mel_stats=bool(companion))
         for seed in seeds
     }
-    bias = calibration.pooled_bias(runs[SEED])
+    bias = calibration.pooled_bias(runs[SEED], mel_stats=bool(companion))
+    added = (
+        "mel-stats' log-probabilities of the whole segment and the genre bias are" if companion else "the genre bias is"
+    )
     inference = {
         "window_frames": settings.crop_frames,
         "window_hop": calibration.WINDOW_HOP,
         "genre_bias": {genre: round(float(value), 4) for genre, value in zip(GTZAN_GENRES, bias, strict=True)},
+        **({"companion": companion} if companion else {}),
         "how": "each segment is read as windows of the training length, their genre probabilities averaged; "
-        "the genre bias is added to the log of that mean. It is minus the log of the mean held-out "
-        f"probabilities (every genre weighted equally) of the study's seed-{SEED} networks over all "
-        f"{settings.folds} folds' snippets: python -m training.experiments.calibration",
+        f"{added} added to the log of that mean. {'The bias' if companion else 'It'} is minus the log of the "
+        "mean held-out "
+        f"probabilities (every genre weighted equally) of the study's seed-{SEED} networks"
+        + (" blended with mel-stats" if companion else "")
+        + f" over all {settings.folds} folds' snippets: python -m training.experiments.calibration"
+        + (" --mel-stats" if companion else ""),
     }
     by_reading = {}
     for folds in runs.values():
@@ -144,16 +165,16 @@ def calibrated_reading(recipe: str, architecture: str, settings, hold_out: bool)
         "runs": len(by_reading["whole"]),
         "folds": len(runs[SEED]),
         "seeds": seeds,
-        "gtzan_snippets_track_accuracy": figures["windows + bias"],
+        "gtzan_snippets_track_accuracy": figures["windows + mel-stats + bias" if companion else "windows + bias"],
         "by_reading": figures,
     }
     return inference, metrics
 
 
-def rebuild_one(model: str, settings: argparse.Namespace, out: Path, hold_out: bool = False) -> dict:
-    """Train one shipped network by its chosen recipe on the real clips (outside the test split, with
-    ``hold_out``); save it and its card."""
-    learn.use_threads(1)
+def trained_network(model: str, settings: argparse.Namespace, train: list[Clip], test: list[Clip], out: Path):
+    """(network, its companion network or None, its card less the evaluations): one shipped network
+    trained by its chosen recipe on ``train``; with ``test``, the test split is held out."""
+    hold_out = bool(test)
     recipe = CHOSEN[model]["recipe"]
     architecture = CHOSEN[model].get("architecture", model)
     settings = argparse.Namespace(**{**vars(settings), **CHOSEN[model]})
@@ -165,22 +186,25 @@ def rebuild_one(model: str, settings: argparse.Namespace, out: Path, hold_out: b
         settings.crop_frames,
         settings.ensemble,
     )
-    train, test = shipped_split(recipes.real_clips(), hold_out)
     began = time.perf_counter()
     seeds = [SEED + k for k in range(settings.ensemble)]
     if settings.ensemble > 1:
         network = recipes.cached_ensemble(recipe, [architecture] * settings.ensemble, train, SEED, settings)
+        paths = [recipes.recipe_network_path(recipe, architecture, train, seed, settings) for seed in seeds]
+        members = [training_seconds(path) for path in paths]
+        seconds = None if None in members else round(sum(members), 1)  # the members' training, cached or not
     else:
         network = recipes.train_recipe(recipe, architecture, train, SEED, settings)
-    seconds = round(time.perf_counter() - began, 1)
-    metrics = {}
-    inference, metrics["cross-validated, as shipped"] = calibrated_reading(recipe, architecture, settings, hold_out)
-    scorer = scoring_network(network, {"genres": list(GTZAN_GENRES), "inference": inference})
-    own = learn.evaluate(scorer, build_feature_set(train, GTZAN_GENRES))
-    if test:
-        held_out = learn.evaluate(scorer, build_feature_set(test, GTZAN_GENRES))
-        write_evaluation(held_out, REPORTS / f"{model}-test", f"{model}: GTZAN tracks 00041-00050")
-        metrics[TEST_SPLIT] = held_out.summary()
+        seconds = round(time.perf_counter() - began, 1)
+    companion, companion_network = None, None
+    companion_name = CHOSEN[model].get("companion")
+    if companion_name:
+        companion_card = out / f"{companion_name}.json"
+        if not companion_card.is_file():
+            raise FileNotFoundError(f"{companion_card}: rebuild {companion_name} first (--models {companion_name})")
+        companion_network = load_model_card(companion_card).network
+        companion = {"model": companion_name, "sha256": sha256_of(companion_card.with_suffix(".pt"))}
+    inference, as_shipped = calibrated_reading(recipe, architecture, settings, hold_out, companion)
     card = {
         "architecture": architecture,
         **({"members": settings.ensemble} if settings.ensemble > 1 else {}),
@@ -188,17 +212,7 @@ def rebuild_one(model: str, settings: argparse.Namespace, out: Path, hold_out: b
         "genres": list(GTZAN_GENRES),
         "provisional": False,
         "training": {
-            "summary": (
-                f"Not GTZAN's full recordings: the real clips of ../shared/data (GTZAN 2-3 s snippets, "
-                f"classical excerpts, genre-prototype clips), recipe {recipe}{variant}; "
-                + (
-                    "GTZAN tracks 00041-00050 held out as the test split."
-                    if test
-                    else "every one of them, with no test split: the cross-validated figures are the held-out estimate."
-                )
-            ),
-            "on_gtzan": REBUILD_NOTE,
-            "data": {"train": source_counts(train), "test": source_counts(test) if test else None},
+            **training_data(recipe + variant, train, test),
             "recipe": {
                 "name": recipe,
                 "pitch_shift": recipes.pitch_shift_of(recipe),
@@ -233,10 +247,103 @@ def rebuild_one(model: str, settings: argparse.Namespace, out: Path, hold_out: b
                 "one prototype generator held out per fold",
                 **study_metrics(recipe, architecture, variant=variant, steps=settings.steps),
             },
-            **metrics,
-            "own training clips (not held out)": own.summary(),
+            "cross-validated, as shipped": as_shipped,
         },
     }
+    return network, companion_network, card
+
+
+def training_data(recipe: str, train: list[Clip], test: list[Clip]) -> dict:
+    """A card's training summary, GTZAN note and data by source and genre."""
+    return {
+        "summary": (
+            f"Not GTZAN's full recordings: the real clips of ../shared/data (GTZAN 2-3 s snippets, "
+            f"classical excerpts, genre-prototype clips), recipe {recipe}; "
+            + (
+                "GTZAN tracks 00041-00050 held out as the test split."
+                if test
+                else "every one of them, with no test split: the cross-validated figures are the held-out estimate."
+            )
+        ),
+        "on_gtzan": REBUILD_NOTE,
+        "data": {"train": source_counts(train), "test": source_counts(test) if test else None},
+    }
+
+
+def fitted_mel_stats(train: list[Clip], test: list[Clip], folds: int):
+    """(mel-stats fitted on ``train``, None, its card less the evaluations, with its figures on the study's folds)."""
+    began = time.perf_counter()
+    network = fit_mel_statistics(build_feature_set(train, GTZAN_GENRES, weights=balanced_weights(train)))
+    seconds = round(time.perf_counter() - began, 1)
+    card = {
+        "architecture": MEL_STATS,
+        "genres": list(GTZAN_GENRES),
+        "provisional": False,
+        "training": {
+            **training_data("real", train, test),
+            "recipe": {
+                "name": "real",
+                "pitch_shift": 0,
+                "prototype_share": "sources balanced inside each genre",
+                "fit": "multinomial logistic regression on standardised band statistics, "
+                f"L2 with C = {INVERSE_PENALTY}, full-batch L-BFGS (training/mel_stats.py)",
+                "loss": "cross-entropy weighted by the sampling weights",
+            },
+            "seed": None,
+            "teacher": None,
+            "seconds": seconds,
+            "rebuild": "python -m training.rebuild --models mel-stats",
+        },
+        "metrics": {"cross-validated": mel_stats_cross_validated(folds, bool(test))},
+    }
+    return network, None, card
+
+
+def mel_stats_cross_validated(folds: int, hold_out: bool) -> dict:
+    """mel-stats on the study's folds (one run per fold: the fit is deterministic), the test split's snippets
+    left out with ``hold_out`` (a fold left with none is left out)."""
+    keep = outside_test_split(hold_out)
+    clips = recipes.real_clips()
+    accuracies = {"gtzan_snippets_track_accuracy": [], "heldout_generator_accuracy": []}
+    for fold in range(folds):
+        _, snippets, prototypes = recipes.split(clips, fold, folds)
+        snippets = [clip for clip in snippets if keep(clip)]
+        if not snippets:
+            continue
+        network = calibration.fold_mel_stats(fold, folds)
+        for label, held_out in zip(accuracies, (snippets, prototypes), strict=True):
+            accuracies[label].append(learn.evaluate(network, build_feature_set(held_out, GTZAN_GENRES)).track_accuracy)
+    runs = len(accuracies["gtzan_snippets_track_accuracy"])
+    return {
+        "split": f"the study's {folds} folds of GTZAN snippet track-number blocks, "
+        "one prototype generator held out per fold",
+        "runs": runs,
+        "folds": runs,
+        "seeds": [],
+        **{
+            label: {"mean": round(float(np.mean(values)), 4), "std": round(float(np.std(values, ddof=1)), 4)}
+            for label, values in accuracies.items()
+        },
+    }
+
+
+def rebuild_one(model: str, settings: argparse.Namespace, out: Path, hold_out: bool = False) -> dict:
+    """Train or fit one shipped model on the real clips (outside the test split, with ``hold_out``);
+    save it and its card, with its accuracy on its own training clips and on the test split."""
+    learn.use_threads(1)
+    train, test = shipped_split(recipes.real_clips(), hold_out)
+    if model == MEL_STATS:
+        network, companion, card = fitted_mel_stats(train, test, settings.folds)
+    else:
+        network, companion, card = trained_network(model, settings, train, test, out)
+    scorer = scoring_network(network, card, companion)
+    if test:
+        held_out = learn.evaluate(scorer, build_feature_set(test, GTZAN_GENRES))
+        write_evaluation(held_out, REPORTS / f"{model}-test", f"{model}: GTZAN tracks 00041-00050")
+        card["metrics"][TEST_SPLIT] = held_out.summary()
+    card["metrics"]["own training clips (not held out)"] = learn.evaluate(
+        scorer, build_feature_set(train, GTZAN_GENRES)
+    ).summary()
     save_model(network, model, out, card)
     return card
 
@@ -259,10 +366,12 @@ def main(argv: list[str] | None = None) -> int:
     if any(CHOSEN[model]["recipe"].startswith("synth") for model in args.models):
         build_corpus(settings.synth, settings.synth_per_genre, 0, args.jobs, SYNTH_GENRES, 0)
         log.info("synthetic corpus ready (%.0f s)", time.perf_counter() - began)
-    cards = Parallel(n_jobs=args.jobs)(
-        delayed(rebuild_one)(model, settings, args.out, args.hold_out_test) for model in args.models
+    models = [model for model in args.models if model != MEL_STATS]
+    cards = [rebuild_one(MEL_STATS, settings, args.out, args.hold_out_test)] if MEL_STATS in args.models else []
+    cards += Parallel(n_jobs=args.jobs)(
+        delayed(rebuild_one)(model, settings, args.out, args.hold_out_test) for model in models
     )
-    for model, card in zip(args.models, cards, strict=True):
+    for model, card in zip([MEL_STATS] * (len(args.models) - len(models)) + models, cards, strict=True):
         log.info("%s: %s", model, card["metrics"])
     log.info("rebuilt %d model(s) in %.0f s", len(cards), time.perf_counter() - began)
     return 0

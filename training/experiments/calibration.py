@@ -13,6 +13,11 @@ trained without them, three ways:
   *other* folds' held-out windowed predictions of the same seed, so no snippet helps fit
   the bias it is scored with.
 
+With ``--mel-stats``, also ``mel-stats`` (``genretag.models.MelStatistics`` fitted on the
+fold's training clips, ``training/mel_stats.py``), ``windows + mel-stats`` (the windowed
+log-probabilities plus mel-stats', renormalised) and ``windows + mel-stats + bias`` (its
+bias fitted on the other folds' blended predictions): how the default model reads a segment.
+
 Prints, as Markdown, each way's snippet track accuracy (mean ± standard deviation over
 the runs) and its paired difference from ``whole`` (per run and per fold), then each
 way's recall per genre and how often it predicted each genre, summed over the runs.
@@ -21,15 +26,19 @@ way's recall per genre and how often it predicted each genre, summed over the ru
 from __future__ import annotations
 
 import sys
+from functools import cache
 
 import numpy as np
 import torch
 from torch import nn
 
 from genretag import learn
-from genretag.models import GTZAN_GENRES, WindowAverage
+from genretag.models import GTZAN_GENRES, MelStatistics, WindowAverage
+from training.corpus import balanced_weights
+from training.experiments import recipes
 from training.experiments.held_out import held_out_arguments, held_out_networks
 from training.features import build_feature_set
+from training.mel_stats import fit_mel_statistics
 
 WINDOW_HOP = 152  # frames: a 431-frame segment is read as 3 windows of 128, at its start, middle and end
 
@@ -51,9 +60,19 @@ def balanced_genre_bias(probabilities: np.ndarray, labels: np.ndarray) -> np.nda
     return bias - bias.mean()
 
 
-def held_out_windowed(recipe: str, model: str, seed: int, args, keep=lambda clip: True) -> list[tuple]:
-    """``(fold, whole probabilities, windowed probabilities, labels)`` of every fold's held-out snippets
-    for which ``keep(clip)`` holds (a fold where it holds for none is left out)."""
+@cache
+def fold_mel_stats(fold: int, folds: int) -> MelStatistics:
+    """mel-stats fitted on one study fold's training clips, sources balanced inside each genre (deterministic)."""
+    train, _, _ = recipes.split(recipes.real_clips(), fold, folds)
+    return fit_mel_statistics(build_feature_set(train, GTZAN_GENRES, weights=balanced_weights(train)))
+
+
+def held_out_windowed(
+    recipe: str, model: str, seed: int, args, keep=lambda clip: True, mel_stats: bool = False
+) -> list[tuple]:
+    """``(fold, whole probabilities, windowed probabilities, labels, mel-stats probabilities or None)`` of
+    every fold's held-out snippets for which ``keep(clip)`` holds (a fold where it holds for none is left
+    out); mel-stats' only with ``mel_stats``."""
     out = []
     for fold, network, snippets in held_out_networks(recipe, model, seed, args):
         kept = [clip for clip in snippets if keep(clip)]
@@ -62,24 +81,38 @@ def held_out_windowed(recipe: str, model: str, seed: int, args, keep=lambda clip
         data = build_feature_set(kept, GTZAN_GENRES)
         whole = learn.predict_probabilities(network, data)
         windows = learn.predict_probabilities(windowed(network, args.crop_frames), data)
-        out.append((fold, whole, windows, data.labels.numpy()))
+        statistics = learn.predict_probabilities(fold_mel_stats(fold, args.folds), data) if mel_stats else None
+        out.append((fold, whole, windows, data.labels.numpy(), statistics))
     return out
 
 
-def pooled_bias(folds: list[tuple]) -> np.ndarray:
-    """``balanced_genre_bias`` over the windowed predictions of every fold of ``held_out_windowed``."""
-    return balanced_genre_bias(np.concatenate([f[2] for f in folds]), np.concatenate([f[3] for f in folds]))
+def blended(windows: np.ndarray, statistics: np.ndarray) -> np.ndarray:
+    """The product of two models' probabilities, renormalised (their log-probabilities added)."""
+    product = windows * statistics
+    return product / product.sum(axis=1, keepdims=True)
+
+
+def pooled_bias(folds: list[tuple], mel_stats: bool = False) -> np.ndarray:
+    """``balanced_genre_bias`` over the windowed predictions (``blended`` with mel-stats' with
+    ``mel_stats``) of every fold of ``held_out_windowed``."""
+    predictions = [blended(f[2], f[4]) if mel_stats else f[2] for f in folds]
+    return balanced_genre_bias(np.concatenate(predictions), np.concatenate([f[3] for f in folds]))
 
 
 def nested_scores(folds: list[tuple]) -> dict[str, dict[int, tuple[np.ndarray, np.ndarray]]]:
     """``(scores, labels)`` per way and fold of ``held_out_windowed``'s folds; each fold's bias is
-    fitted on the other folds."""
+    fitted on the other folds. The mel-stats ways only for folds that have mel-stats' predictions."""
     ways = {"whole": {}, "windows": {}, "windows + bias": {}}
-    for fold, whole, windows, labels in folds:
-        bias = pooled_bias([f for f in folds if f[0] != fold])
+    for fold, whole, windows, labels, statistics in folds:
+        others = [f for f in folds if f[0] != fold]
         ways["whole"][fold] = whole, labels
         ways["windows"][fold] = windows, labels
-        ways["windows + bias"][fold] = np.log(windows) + bias, labels
+        ways["windows + bias"][fold] = np.log(windows) + pooled_bias(others), labels
+        if statistics is not None:
+            blend = np.log(blended(windows, statistics))
+            ways.setdefault("mel-stats", {})[fold] = statistics, labels
+            ways.setdefault("windows + mel-stats", {})[fold] = blend, labels
+            ways.setdefault("windows + mel-stats + bias", {})[fold] = blend + pooled_bias(others, True), labels
     return ways
 
 
@@ -95,7 +128,8 @@ def scored_runs(args) -> tuple[dict[str, dict[tuple[int, int], float]], dict[str
     """(accuracy per way and (seed, fold), the summed confusion per way) for every seed of ``args.seeds``."""
     accuracies, confusions = {}, {}
     for seed in (int(s) for s in args.seeds.split(",")):
-        for way, per_fold in nested_scores(held_out_windowed(args.recipes, args.models, seed, args)).items():
+        folds = held_out_windowed(args.recipes, args.models, seed, args, mel_stats=args.mel_stats)
+        for way, per_fold in nested_scores(folds).items():
             for fold, (scores, labels) in per_fold.items():
                 accuracies.setdefault(way, {})[seed, fold] = accuracy(scores, labels)
                 total = confusions.setdefault(way, np.zeros((len(GTZAN_GENRES),) * 2, dtype=np.int64))
@@ -140,7 +174,9 @@ def ways_table(ways: dict[str, dict[tuple[int, int], float]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = held_out_arguments(argv)
+    parser = recipes.settings_parser()
+    parser.add_argument("--mel-stats", action="store_true", help="also score mel-stats and the default's blend")
+    args = held_out_arguments(argv, parser)
     if args is None:
         return 2
     accuracies, confusions = scored_runs(args)

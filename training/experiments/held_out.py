@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Iterator
 
@@ -29,11 +30,11 @@ def held_out_networks(recipe: str, model: str, seed: int, args) -> Iterator[tupl
         yield fold, network, snippets
 
 
-def held_out_arguments(argv: list[str] | None):
-    """The study's options for a held-out tool, its torch threads set; None (after a one-line error)
-    unless they name one recipe and one model and none of the options that change more than how
-    each network trains."""
-    args = recipes.settings_parser().parse_args(argv)
+def held_out_arguments(argv: list[str] | None, parser: argparse.ArgumentParser | None = None):
+    """The study's options (``parser``: the study's own, or one that adds to it) for a held-out tool, its
+    torch threads set; None (after a one-line error) unless they name one recipe and one model and none
+    of the options that change more than how each network trains."""
+    args = (parser or recipes.settings_parser()).parse_args(argv)
     refusal = None
     if "," in args.recipes or "," in args.models:
         refusal = "give one recipe (--recipes) and one model (--models)"

@@ -291,13 +291,18 @@ TRAINING_SETTINGS = (
 LATER_TRAINING_SETTINGS = ("fresh_windows", "label_smoothing")
 
 
-def cached_recipe_network(recipe: str, model: str, train: list[Clip], seed: int, args) -> nn.Module:
-    """``train_recipe``'s network, cached in training/cache/experiments under a hash of all it depends on
-    (an ensemble's members and a distilled network's teachers)."""
+def recipe_network_path(recipe: str, model: str, train: list[Clip], seed: int, args) -> Path:
+    """Where ``cached_recipe_network`` keeps a network: named by a hash of all it depends on."""
     settings = {name: getattr(args, name) for name in TRAINING_SETTINGS}
     settings |= {name: getattr(args, name) for name in LATER_TRAINING_SETTINGS if getattr(args, name)}
     key = json.dumps([recipe, model, seed, sorted(str(clip.path) for clip in train), settings], default=str)
-    path = PRETRAINED / f"network-{model}-{recipe}-s{seed}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
+    return PRETRAINED / f"network-{model}-{recipe}-s{seed}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
+
+
+def cached_recipe_network(recipe: str, model: str, train: list[Clip], seed: int, args) -> nn.Module:
+    """``train_recipe``'s network, cached in training/cache/experiments (an ensemble's members and a
+    distilled network's teachers)."""
+    path = recipe_network_path(recipe, model, train, seed, args)
     return cached_network(path, model, lambda: train_recipe(recipe, model, train, seed, args))
 
 
