@@ -136,7 +136,8 @@ class MelStatistics(nn.Module):
     The statistics are each band's mean, its standard deviation and its mean absolute change
     from frame to frame; they are standardised by the training set's mean and spread (buffers
     saved with the weights) before the linear layer. Not one of the poster's networks: the
-    default model adds its scores to the crnns' (``WindowAverage``), see training/README.md.
+    default model averages its log-probabilities with the crnns' (``WindowAverage``), see
+    training/README.md.
     """
 
     def __init__(self, n_genres: int = len(GTZAN_GENRES)):
@@ -164,8 +165,9 @@ class WindowAverage(nn.Module):
     at most ``hop`` frames apart, the first at its start and the last at its end; its scores
     are the log of the mean of their genre probabilities, plus ``genre_bias`` (added to the
     log-probabilities; softmax renormalises them). Shorter input is read whole. With a
-    ``companion`` network (one that reads whole segments, like ``MelStatistics``), its
-    log-probabilities of the whole segment are added too, before the bias.
+    ``companion`` network (one that reads whole segments, like ``MelStatistics``), the
+    scores before the bias are the mean of that log-mean and the companion's log-probabilities
+    of the whole segment (a geometric mean of the two models' probabilities).
     """
 
     def __init__(
@@ -189,7 +191,7 @@ class WindowAverage(nn.Module):
         per_window = log_probabilities.view(len(starts), spectrogram.shape[0], -1)
         mean = torch.logsumexp(per_window, dim=0) - torch.log(torch.tensor(float(len(starts))))
         if self.companion is not None:
-            mean = mean + functional.log_softmax(self.companion(spectrogram), dim=1)
+            mean = (mean + functional.log_softmax(self.companion(spectrogram), dim=1)) / 2
         return mean + self.genre_bias
 
 

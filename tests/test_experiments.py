@@ -301,7 +301,7 @@ def test_calibration_refuses_the_study_only_options(capsys):
     assert "one recipe" in capsys.readouterr().err
 
 
-def test_the_blend_adds_mel_stats_log_probabilities_and_fits_its_own_bias_on_the_other_folds():
+def test_the_blend_averages_in_mel_stats_log_probabilities_and_fits_its_own_bias_on_the_other_folds():
     generator = np.random.default_rng(1)
     folds = []
     for fold in range(3):
@@ -311,11 +311,11 @@ def test_the_blend_adds_mel_stats_log_probabilities_and_fits_its_own_bias_on_the
         folds.append((fold, windows, windows, labels, statistics))
     scores = calibration.nested_scores(folds)
     for fold, _, windows, _, statistics in folds:
-        product = windows * statistics
-        blend = product / product.sum(axis=1, keepdims=True)
+        geometric = np.sqrt(windows * statistics)
+        blend = geometric / geometric.sum(axis=1, keepdims=True)
         assert np.allclose(scores["windows + mel-stats"][fold][0], np.log(blend))
         others = [f for f in folds if f[0] != fold]
-        pooled = np.concatenate([f[4] * f[2] / (f[4] * f[2]).sum(axis=1, keepdims=True) for f in others])
+        pooled = np.concatenate([calibration.blended(f[2], f[4]) for f in others])
         bias = calibration.balanced_genre_bias(pooled, np.concatenate([f[3] for f in others]))
         assert np.allclose(scores["windows + mel-stats + bias"][fold][0], np.log(blend) + bias)
         assert bias[2] < 0  # the blend leans to mel-stats' favourite, the bias leans back

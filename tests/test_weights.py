@@ -94,7 +94,7 @@ def test_the_default_ensemble_reads_windows_averages_its_members_and_adds_mel_st
     assert reading["companion"] == {"model": "mel-stats", "sha256": weights.load_model("mel-stats").sha256}
     statistics = weights.load_model("mel-stats").predict(mels)  # reads the whole segment
     bias = np.array([reading["genre_bias"][genre] for genre in ensemble.genres])
-    expected = mean * statistics * np.exp(bias)
+    expected = np.sqrt(mean * statistics) * np.exp(bias)  # the mean of the two log-probabilities
     expected /= expected.sum(axis=1, keepdims=True)
     assert abs(ensemble.predict(mels) - expected).max() < 1e-4
     assert abs(expected - mean).max() > 1e-3  # mel-stats and the bias move the probabilities

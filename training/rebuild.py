@@ -136,8 +136,11 @@ def calibrated_reading(
         for seed in seeds
     }
     bias = calibration.pooled_bias(runs[SEED], mel_stats=bool(companion))
-    added = (
-        "mel-stats' log-probabilities of the whole segment and the genre bias are" if companion else "the genre bias is"
+    reading = (
+        "the log of that mean is averaged with mel-stats' log-probabilities of the whole segment, "
+        "and the genre bias is added. The bias"
+        if companion
+        else "the genre bias is added to the log of that mean. It"
     )
     inference = {
         "window_frames": settings.crop_frames,
@@ -145,9 +148,8 @@ def calibrated_reading(
         "genre_bias": {genre: round(float(value), 4) for genre, value in zip(GTZAN_GENRES, bias, strict=True)},
         **({"companion": companion} if companion else {}),
         "how": "each segment is read as windows of the training length, their genre probabilities averaged; "
-        f"{added} added to the log of that mean. {'The bias' if companion else 'It'} is minus the log of the "
-        "mean held-out "
-        f"probabilities (every genre weighted equally) of the study's seed-{SEED} networks"
+        f"{reading} is minus the log of the mean held-out probabilities (every genre weighted equally) "
+        f"of the study's seed-{SEED} networks"
         + (" blended with mel-stats" if companion else "")
         + f" over all {settings.folds} folds' snippets: python -m training.experiments.calibration"
         + (" --mel-stats" if companion else ""),

@@ -14,8 +14,8 @@ trained without them, three ways:
   the bias it is scored with.
 
 With ``--mel-stats``, also ``mel-stats`` (``genretag.models.MelStatistics`` fitted on the
-fold's training clips, ``training/mel_stats.py``), ``windows + mel-stats`` (the windowed
-log-probabilities plus mel-stats', renormalised) and ``windows + mel-stats + bias`` (its
+fold's training clips, ``training/mel_stats.py``), ``windows + mel-stats`` (the mean of the
+windowed log-probabilities and mel-stats', renormalised) and ``windows + mel-stats + bias`` (its
 bias fitted on the other folds' blended predictions): how the default model reads a segment.
 
 Prints, as Markdown, each way's snippet track accuracy (mean ± standard deviation over
@@ -87,9 +87,9 @@ def held_out_windowed(
 
 
 def blended(windows: np.ndarray, statistics: np.ndarray) -> np.ndarray:
-    """The product of two models' probabilities, renormalised (their log-probabilities added)."""
-    product = windows * statistics
-    return product / product.sum(axis=1, keepdims=True)
+    """The geometric mean of two models' probabilities, renormalised (the mean of their log-probabilities)."""
+    mean = np.sqrt(windows * statistics)
+    return mean / mean.sum(axis=1, keepdims=True)
 
 
 def pooled_bias(folds: list[tuple], mel_stats: bool = False) -> np.ndarray:
