@@ -17,6 +17,10 @@ from genretag.learn import FeatureSet
 from genretag.models import MelStatistics
 
 INVERSE_PENALTY = 0.1
+FIT_DESCRIPTION = (
+    "multinomial logistic regression on standardised band statistics, "
+    f"L2 with C = {INVERSE_PENALTY}, full-batch L-BFGS (training/mel_stats.py)"
+)
 BATCH = 256  # segments per statistics pass (keeps float32 copies of the mels small)
 
 

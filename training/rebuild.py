@@ -54,7 +54,7 @@ from training.distil import training_seconds
 from training.evaluate import write_evaluation
 from training.experiments import calibration, recipes
 from training.features import build_feature_set
-from training.mel_stats import INVERSE_PENALTY, fit_mel_statistics
+from training.mel_stats import FIT_DESCRIPTION, fit_mel_statistics
 from training.synth.corpus import build_corpus
 from training.synth.styles import GENRES as SYNTH_GENRES
 from training.train import REBUILD_NOTE, source_counts
@@ -287,8 +287,7 @@ def fitted_mel_stats(train: list[Clip], test: list[Clip], folds: int):
                 "name": "real",
                 "pitch_shift": 0,
                 "prototype_share": "sources balanced inside each genre",
-                "fit": "multinomial logistic regression on standardised band statistics, "
-                f"L2 with C = {INVERSE_PENALTY}, full-batch L-BFGS (training/mel_stats.py)",
+                "fit": FIT_DESCRIPTION,
                 "loss": "cross-entropy weighted by the sampling weights",
             },
             "seed": None,

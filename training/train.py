@@ -35,6 +35,7 @@ from training.corpus import (
 )
 from training.evaluate import write_evaluation
 from training.features import DEFAULT_CACHE, build_feature_set
+from training.mel_stats import FIT_DESCRIPTION, fit_mel_statistics
 
 log = logging.getLogger("training")
 
@@ -104,20 +105,10 @@ def train_model(
     )
     valid_set = build_feature_set(split["valid"], genres, 0, cache_dir=cache_dir) if split.get("valid") else None
     test_set = build_feature_set(split["test"], genres, 0, cache_dir=cache_dir) if split.get("test") else None
-    torch.manual_seed(recipe.seed)
-    network = models.build(recipe.model, len(genres))
-    history = learn.fit(
-        network,
-        train_set,
-        valid_set,
-        epochs=recipe.epochs,
-        lr=recipe.lr,
-        seed=recipe.seed,
-        batch_size=recipe.batch_size,
-        weight_decay=recipe.weight_decay,
-        patience=recipe.patience,
-        progress=_log_progress,
-    )
+    if recipe.model == "mel-stats":  # fitted in one go: no epochs, no validation-picked stopping point
+        network, fitting = fit_mel_statistics(train_set), {"fit": FIT_DESCRIPTION}
+    else:
+        network, fitting = trained_network(recipe, genres, train_set, valid_set)
     metrics = {
         "train (own training clips, original segments)": learn.evaluate(network, train_set.originals()).summary()
     }
@@ -139,16 +130,39 @@ def train_model(
             },
             "recipe": {**asdict(recipe), "threads": threads, "loss": "cross-entropy", "sampling": "balanced_weights"},
             "seed": recipe.seed,
-            "epochs_run": len(history.train_loss),
-            "best_epoch": history.best_epoch,
-            "train_loss_by_epoch": [round(v, 4) for v in history.train_loss],
-            "seconds_per_epoch": round(float(np.median(history.epoch_seconds)), 1),
+            **fitting,
             "machine": f"{platform.machine()}, torch {torch.__version__}, {threads} threads",
         }
     )
     full_card = {"architecture": recipe.model, "genres": list(genres), **card, "metrics": metrics}
     save_model(network, recipe.model, out_dir, full_card)
     return full_card
+
+
+def trained_network(
+    recipe: Recipe, genres: tuple[str, ...], train_set: learn.FeatureSet, valid_set: learn.FeatureSet | None
+) -> tuple[torch.nn.Module, dict]:
+    """(a network trained by ``recipe``, its training history for the card)."""
+    torch.manual_seed(recipe.seed)
+    network = models.build(recipe.model, len(genres))
+    history = learn.fit(
+        network,
+        train_set,
+        valid_set,
+        epochs=recipe.epochs,
+        lr=recipe.lr,
+        seed=recipe.seed,
+        batch_size=recipe.batch_size,
+        weight_decay=recipe.weight_decay,
+        patience=recipe.patience,
+        progress=_log_progress,
+    )
+    return network, {
+        "epochs_run": len(history.train_loss),
+        "best_epoch": history.best_epoch,
+        "train_loss_by_epoch": [round(v, 4) for v in history.train_loss],
+        "seconds_per_epoch": round(float(np.median(history.epoch_seconds)), 1),
+    }
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
