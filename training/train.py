@@ -113,7 +113,8 @@ def train_model(
         "train (own training clips, original segments)": learn.evaluate(network, train_set.originals()).summary()
     }
     if valid_set is not None:
-        metrics["valid (used to pick the epoch)"] = learn.evaluate(network, valid_set).summary()
+        label = "valid (used to pick the epoch)" if "best_epoch" in fitting else "valid (not used by the fit)"
+        metrics[label] = learn.evaluate(network, valid_set).summary()
     if test_set is not None:
         test_result = learn.evaluate(network, test_set)
         metrics["test (held out)"] = test_result.summary()
