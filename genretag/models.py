@@ -131,7 +131,7 @@ class Ensemble(nn.Module):
 
 
 class MelStatistics(nn.Module):
-    """mel-stats: a linear classifier on three statistics of every mel band over the whole input.
+    """mel-stats: a linear classifier on three statistics of every mel band over its input.
 
     The statistics are each band's mean, its standard deviation and its mean absolute change
     from frame to frame; they are standardised by the training set's mean and spread (buffers
@@ -158,6 +158,21 @@ class MelStatistics(nn.Module):
         return self.classifier((features - self.feature_mean) / self.feature_scale)
 
 
+def window_starts(length: int, frames: int, hop: int) -> list[int]:
+    """Starts of evenly spaced windows of ``frames`` frames over ``length`` frames, at most ``hop`` apart,
+    the first at the start and the last at the end; ``[0]`` when ``length`` is at most ``frames``."""
+    if length <= frames:
+        return [0]
+    count = -(-(length - frames) // hop) + 1
+    return torch.linspace(0, length - frames, count).round().int().tolist()
+
+
+def _log_mean_probability(scores: torch.Tensor, windows: int) -> torch.Tensor:
+    # (windows * batch, genres) scores → (batch, genres) log of the windows' mean probabilities
+    per_window = functional.log_softmax(scores, dim=1).view(windows, -1, scores.shape[1])
+    return torch.logsumexp(per_window, dim=0) - torch.log(torch.tensor(float(windows)))
+
+
 class WindowAverage(nn.Module):
     """Scores of ``network`` over windows of the length it was trained on, plus a genre bias.
 
@@ -165,9 +180,9 @@ class WindowAverage(nn.Module):
     at most ``hop`` frames apart, the first at its start and the last at its end; its scores
     are the log of the mean of their genre probabilities, plus ``genre_bias`` (added to the
     log-probabilities; softmax renormalises them). Shorter input is read whole. With a
-    ``companion`` network (one that reads whole segments, like ``MelStatistics``), the
-    scores before the bias are the mean of that log-mean and the companion's log-probabilities
-    of the whole segment (a geometric mean of the two models' probabilities).
+    ``companion`` network (like ``MelStatistics``), which reads the same windows, the scores
+    before the bias are the mean of the two networks' log-means (a geometric mean of the two
+    models' probabilities).
     """
 
     def __init__(
@@ -178,20 +193,15 @@ class WindowAverage(nn.Module):
         self.register_buffer("genre_bias", genre_bias.float(), persistent=False)
 
     def window_starts(self, length: int) -> list[int]:
-        if length <= self.frames:
-            return [0]
-        count = -(-(length - self.frames) // self.hop) + 1
-        return torch.linspace(0, length - self.frames, count).round().int().tolist()
+        return window_starts(length, self.frames, self.hop)
 
     def forward(self, spectrogram: torch.Tensor) -> torch.Tensor:
         starts = self.window_starts(spectrogram.shape[-1])
         width = min(self.frames, spectrogram.shape[-1])
         windows = torch.cat([spectrogram[..., start : start + width] for start in starts])
-        log_probabilities = functional.log_softmax(self.network(windows), dim=1)
-        per_window = log_probabilities.view(len(starts), spectrogram.shape[0], -1)
-        mean = torch.logsumexp(per_window, dim=0) - torch.log(torch.tensor(float(len(starts))))
+        mean = _log_mean_probability(self.network(windows), len(starts))
         if self.companion is not None:
-            mean = (mean + functional.log_softmax(self.companion(spectrogram), dim=1)) / 2
+            mean = (mean + _log_mean_probability(self.companion(windows), len(starts))) / 2
         return mean + self.genre_bias
 
 

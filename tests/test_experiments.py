@@ -333,3 +333,15 @@ def test_mel_stats_fit_is_deterministic_and_separates_real_snippets_of_two_genre
     assert learn.evaluate(first, tiny_features).track_accuracy == 1.0
     weaker = fit_mel_statistics(tiny_features, inverse_penalty=1e-6)  # all but the bias penalised away
     assert weaker.classifier.weight.abs().max() < first.classifier.weight.abs().max() / 10
+
+
+def test_mel_stats_learns_from_the_windows_the_default_reads(tiny_features):
+    from training.mel_stats import reading_windows
+
+    windows = reading_windows(tiny_features, 128, 152)
+    n = len(tiny_features)
+    assert len(windows) == 3 * n and windows.mels.shape[-1] == 128
+    for k, start in enumerate(models.window_starts(tiny_features.mels.shape[-1], 128, 152)):
+        assert torch.equal(windows.mels[k * n : (k + 1) * n], tiny_features.mels[..., start : start + 128])
+        assert torch.equal(windows.labels[k * n : (k + 1) * n], tiny_features.labels)
+    assert torch.allclose(windows.weights.sum(), tiny_features.weights.sum())  # the segments' weight, shared

@@ -6,6 +6,10 @@ plus an L2 penalty on the linear layer's weights, the statistics standardised fi
 ``INVERSE_PENALTY`` is the usual ``C`` of logistic regression (the penalty is
 ``|W|² / (2 C)`` against the summed, mean-1 weighted losses); 0.01, 0.1 and 1 scored
 within 0.02 of each other in the study (training/README.md).
+
+The shipped mel-stats is fitted on the windows the default reads (``reading_windows``):
+statistics over 3 s, the length of the real snippets it learns from, so that on a
+full-length recording they measure the same span as in training.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import torch
 from torch.nn import functional
 
 from genretag.learn import FeatureSet
-from genretag.models import MelStatistics
+from genretag.models import MelStatistics, window_starts
 
 INVERSE_PENALTY = 0.1
 FIT_DESCRIPTION = (
@@ -28,6 +32,26 @@ def band_statistics(data: FeatureSet) -> torch.Tensor:
     """``MelStatistics.band_statistics`` of every segment of ``data``."""
     return torch.cat(
         [MelStatistics.band_statistics(data.mels[start : start + BATCH]) for start in range(0, len(data), BATCH)]
+    )
+
+
+def reading_windows(data: FeatureSet, frames: int, hop: int) -> FeatureSet:
+    """Every segment's windows as ``models.WindowAverage`` reads them (``frames`` long, at most ``hop`` apart),
+    each window a segment of its own with the segment's label, track and a share of its weight."""
+    starts = window_starts(data.mels.shape[-1], frames, hop)
+    width = min(frames, data.mels.shape[-1])
+
+    def tile(tensor: torch.Tensor) -> torch.Tensor:
+        return tensor.repeat(len(starts))
+
+    return FeatureSet(
+        mels=torch.cat([data.mels[..., start : start + width] for start in starts]),
+        labels=tile(data.labels),
+        tracks=tile(data.tracks),
+        weights=tile(data.weights) / len(starts),
+        original=tile(data.original),
+        genres=data.genres,
+        track_names=data.track_names,
     )
 
 

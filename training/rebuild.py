@@ -54,7 +54,7 @@ from training.distil import training_seconds
 from training.evaluate import write_evaluation
 from training.experiments import calibration, recipes
 from training.features import build_feature_set
-from training.mel_stats import FIT_DESCRIPTION, fit_mel_statistics
+from training.mel_stats import FIT_DESCRIPTION, fit_mel_statistics, reading_windows
 from training.synth.corpus import build_corpus
 from training.synth.styles import GENRES as SYNTH_GENRES
 from training.train import REBUILD_NOTE, source_counts
@@ -129,15 +129,25 @@ def calibrated_reading(
     leaving out the test split's snippets with ``hold_out``; with a ``companion`` (``{"model": "mel-stats",
     "sha256": ...}``) the bias is fitted on the predictions blended with each fold's mel-stats. The figures
     cover ``READING_SEEDS`` seeds from ``SEED``, each fold's bias fitted on the other folds."""
-    seeds = [SEED + k for k in range(READING_SEEDS)]
     keep = outside_test_split(hold_out)
     runs = {
         seed: calibration.held_out_windowed(recipe, architecture, seed, settings, keep, mel_stats=bool(companion))
-        for seed in seeds
+        for seed in range(SEED, SEED + READING_SEEDS)
     }
-    bias = calibration.pooled_bias(runs[SEED], mel_stats=bool(companion))
+    command = "python -m training.experiments.calibration" + (" --mel-stats" if companion else "")
+    return reading_section(runs, settings, f"the study's seed-{SEED} networks", command, companion)
+
+
+def reading_section(
+    runs: dict[int, list[tuple]], settings, fitted_on: str, command: str, companion: dict | None = None
+) -> tuple[dict, dict]:
+    """(``inference`` section, cross-validated figures) from held-out predictions per seed
+    (``calibration.held_out_windowed``'s folds) of ``fitted_on``, made by ``command``; the bias is
+    fitted on the first seed's."""
+    first = runs[min(runs)]
+    bias = calibration.pooled_bias(first, mel_stats=bool(companion))
     reading = (
-        "the log of that mean is averaged with mel-stats' log-probabilities of the whole segment, "
+        "the log of that mean is averaged with the log of mel-stats' mean over the same windows, "
         "and the genre bias is added. The bias"
         if companion
         else "the genre bias is added to the log of that mean. It"
@@ -149,10 +159,9 @@ def calibrated_reading(
         **({"companion": companion} if companion else {}),
         "how": "each segment is read as windows of the training length, their genre probabilities averaged; "
         f"{reading} is minus the log of the mean held-out probabilities (every genre weighted equally) "
-        f"of the study's seed-{SEED} networks"
+        f"of {fitted_on}"
         + (" blended with mel-stats" if companion else "")
-        + f" over all {settings.folds} folds' snippets: python -m training.experiments.calibration"
-        + (" --mel-stats" if companion else ""),
+        + f" over all {settings.folds} folds' snippets: {command}",
     }
     by_reading = {}
     for folds in runs.values():
@@ -165,8 +174,8 @@ def calibrated_reading(
     metrics = {
         "split": f"the study's {settings.folds} folds; each fold's genre bias fitted on the other folds",
         "runs": len(by_reading["whole"]),
-        "folds": len(runs[SEED]),
-        "seeds": seeds,
+        "folds": len(first),
+        "seeds": sorted(runs),
         "gtzan_snippets_track_accuracy": figures["windows + mel-stats + bias" if companion else "windows + bias"],
         "by_reading": figures,
     }
@@ -272,13 +281,17 @@ def training_data(recipe: str, train: list[Clip], test: list[Clip]) -> dict:
     }
 
 
-def fitted_mel_stats(train: list[Clip], test: list[Clip], folds: int):
-    """(mel-stats fitted on ``train``, None, its card less the evaluations, with its figures on the study's folds)."""
+def fitted_mel_stats(train: list[Clip], test: list[Clip], settings):
+    """(mel-stats fitted on the reading windows of ``train``, None, its card less the evaluations, with its
+    reading and figures on the study's folds)."""
     began = time.perf_counter()
-    network = fit_mel_statistics(build_feature_set(train, GTZAN_GENRES, weights=balanced_weights(train)))
+    data = build_feature_set(train, GTZAN_GENRES, weights=balanced_weights(train))
+    network = fit_mel_statistics(reading_windows(data, settings.crop_frames, calibration.WINDOW_HOP))
     seconds = round(time.perf_counter() - began, 1)
+    cross_validated, inference, as_shipped = mel_stats_reading(settings, bool(test))
     card = {
         "architecture": MEL_STATS,
+        "inference": inference,
         "genres": list(GTZAN_GENRES),
         "provisional": False,
         "training": {
@@ -286,6 +299,9 @@ def fitted_mel_stats(train: list[Clip], test: list[Clip], folds: int):
             "recipe": {
                 "name": "real",
                 "pitch_shift": 0,
+                "crop_frames": settings.crop_frames,
+                "windows": f"fitted on the {settings.crop_frames}-frame windows inference reads, "
+                f"at most {calibration.WINDOW_HOP} frames apart, each with a share of its segment's weight",
                 "prototype_share": "sources balanced inside each genre",
                 "fit": FIT_DESCRIPTION,
                 "loss": "cross-entropy weighted by the sampling weights",
@@ -295,37 +311,48 @@ def fitted_mel_stats(train: list[Clip], test: list[Clip], folds: int):
             "seconds": seconds,
             "rebuild": "python -m training.rebuild --models mel-stats",
         },
-        "metrics": {"cross-validated": mel_stats_cross_validated(folds, bool(test))},
+        "metrics": {"cross-validated": cross_validated, "cross-validated, as shipped": as_shipped},
     }
     return network, None, card
 
 
-def mel_stats_cross_validated(folds: int, hold_out: bool) -> dict:
-    """mel-stats on the study's folds (one run per fold: the fit is deterministic), the test split's snippets
-    left out with ``hold_out`` (a fold left with none is left out)."""
+def mel_stats_reading(settings, hold_out: bool) -> tuple[dict, dict, dict]:
+    """(figures, ``inference`` section, as-shipped figures) of mel-stats on the study's folds: one run per fold,
+    as the fit is deterministic; the test split's snippets left out with ``hold_out`` (a fold left with none
+    is left out). The figures are of its windowed reading without the bias."""
     keep = outside_test_split(hold_out)
     clips = recipes.real_clips()
-    accuracies = {"gtzan_snippets_track_accuracy": [], "heldout_generator_accuracy": []}
-    for fold in range(folds):
-        _, snippets, prototypes = recipes.split(clips, fold, folds)
+    folds, generator = [], []
+    for fold in range(settings.folds):
+        _, snippets, prototypes = recipes.split(clips, fold, settings.folds)
         snippets = [clip for clip in snippets if keep(clip)]
         if not snippets:
             continue
-        network = calibration.fold_mel_stats(fold, folds)
-        for label, held_out in zip(accuracies, (snippets, prototypes), strict=True):
-            accuracies[label].append(learn.evaluate(network, build_feature_set(held_out, GTZAN_GENRES)).track_accuracy)
-    runs = len(accuracies["gtzan_snippets_track_accuracy"])
-    return {
-        "split": f"the study's {folds} folds of GTZAN snippet track-number blocks, "
-        "one prototype generator held out per fold",
-        "runs": runs,
-        "folds": runs,
+        network = calibration.fold_mel_stats(fold, settings.folds, settings.crop_frames)
+        reader = calibration.windowed(network, settings.crop_frames)
+        data = build_feature_set(snippets, GTZAN_GENRES)
+        whole, windows = (learn.predict_probabilities(n, data) for n in (network, reader))
+        folds.append((fold, whole, windows, data.labels.numpy(), None))
+        generator.append(learn.evaluate(reader, build_feature_set(prototypes, GTZAN_GENRES)).track_accuracy)
+    inference, as_shipped = reading_section(
+        {SEED: folds}, settings, "mel-stats fitted on the other clips of each fold", "python -m training.rebuild"
+    )
+    snippets = [calibration.accuracy(f[2], f[3]) for f in folds]
+    cross_validated = {
+        "split": f"the study's {settings.folds} folds of GTZAN snippet track-number blocks, "
+        "one prototype generator held out per fold; windows, no bias",
+        "runs": len(folds),
+        "folds": len(folds),
         "seeds": [],
         **{
             label: {"mean": round(float(np.mean(values)), 4), "std": round(float(np.std(values, ddof=1)), 4)}
-            for label, values in accuracies.items()
+            for label, values in (
+                ("gtzan_snippets_track_accuracy", snippets),
+                ("heldout_generator_accuracy", generator),
+            )
         },
     }
+    return cross_validated, inference, as_shipped
 
 
 def rebuild_one(model: str, settings: argparse.Namespace, out: Path, hold_out: bool = False) -> dict:
@@ -334,7 +361,7 @@ def rebuild_one(model: str, settings: argparse.Namespace, out: Path, hold_out: b
     learn.use_threads(1)
     train, test = shipped_split(recipes.real_clips(), hold_out)
     if model == MEL_STATS:
-        network, companion, card = fitted_mel_stats(train, test, settings.folds)
+        network, companion, card = fitted_mel_stats(train, test, settings)
     else:
         network, companion, card = trained_network(model, settings, train, test, out)
     scorer = scoring_network(network, card, companion)

@@ -14,9 +14,10 @@ trained without them, three ways:
   the bias it is scored with.
 
 With ``--mel-stats``, also ``mel-stats`` (``genretag.models.MelStatistics`` fitted on the
-fold's training clips, ``training/mel_stats.py``), ``windows + mel-stats`` (the mean of the
-windowed log-probabilities and mel-stats', renormalised) and ``windows + mel-stats + bias`` (its
-bias fitted on the other folds' blended predictions): how the default model reads a segment.
+windows of the fold's training clips, ``training/mel_stats.py``, reading the same windows),
+``windows + mel-stats`` (the mean of the two windowed log-probabilities, renormalised) and
+``windows + mel-stats + bias`` (its bias fitted on the other folds' blended predictions):
+how the default model reads a segment.
 
 Prints, as Markdown, each way's snippet track accuracy (mean ± standard deviation over
 the runs) and its paired difference from ``whole`` (per run and per fold), then each
@@ -38,7 +39,7 @@ from training.corpus import balanced_weights
 from training.experiments import recipes
 from training.experiments.held_out import held_out_arguments, held_out_networks
 from training.features import build_feature_set
-from training.mel_stats import fit_mel_statistics
+from training.mel_stats import fit_mel_statistics, reading_windows
 
 WINDOW_HOP = 152  # frames: a 431-frame segment is read as 3 windows of 128, at its start, middle and end
 
@@ -61,10 +62,12 @@ def balanced_genre_bias(probabilities: np.ndarray, labels: np.ndarray) -> np.nda
 
 
 @cache
-def fold_mel_stats(fold: int, folds: int) -> MelStatistics:
-    """mel-stats fitted on one study fold's training clips, sources balanced inside each genre (deterministic)."""
+def fold_mel_stats(fold: int, folds: int, frames: int) -> MelStatistics:
+    """mel-stats fitted on the reading windows (``frames`` long) of one study fold's training clips, sources
+    balanced inside each genre (deterministic)."""
     train, _, _ = recipes.split(recipes.real_clips(), fold, folds)
-    return fit_mel_statistics(build_feature_set(train, GTZAN_GENRES, weights=balanced_weights(train)))
+    data = build_feature_set(train, GTZAN_GENRES, weights=balanced_weights(train))
+    return fit_mel_statistics(reading_windows(data, frames, WINDOW_HOP))
 
 
 def held_out_windowed(
@@ -81,7 +84,10 @@ def held_out_windowed(
         data = build_feature_set(kept, GTZAN_GENRES)
         whole = learn.predict_probabilities(network, data)
         windows = learn.predict_probabilities(windowed(network, args.crop_frames), data)
-        statistics = learn.predict_probabilities(fold_mel_stats(fold, args.folds), data) if mel_stats else None
+        statistics = None
+        if mel_stats:
+            reader = windowed(fold_mel_stats(fold, args.folds, args.crop_frames), args.crop_frames)
+            statistics = learn.predict_probabilities(reader, data)
         out.append((fold, whole, windows, data.labels.numpy(), statistics))
     return out
 
