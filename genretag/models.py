@@ -29,6 +29,7 @@ DEFAULT_ARCHITECTURE = "crnn"  # the best single network: what training and fine
 POSTER_PARAMETER_COUNTS = {"v-kernel": 179_538, "v-kernel-l2": 179_538, "crnn": 427_274, "bicrnn": 460_938}
 RECURRENT_UNITS = 64
 FRAME_PROJECTION_UNITS = 288
+RHYTHM_LAGS = 64  # frames (1.5 s): beat periods, yet short of the 2-3 s loops that fill a snippet's segment
 
 
 class L2Normalize(nn.Module):
@@ -131,30 +132,40 @@ class Ensemble(nn.Module):
 
 
 class MelStatistics(nn.Module):
-    """mel-stats: a linear classifier on three statistics of every mel band over its input.
+    """mel-stats: a linear classifier on statistics of its input's mel bands and of their onsets.
 
-    The statistics are each band's mean, its standard deviation and its mean absolute change
-    from frame to frame; they are standardised by the training set's mean and spread (buffers
-    saved with the weights) before the linear layer. Not one of the poster's networks: the
-    default model averages its log-probabilities with the crnns' (``WindowAverage``), see
-    training/README.md.
+    Timbre: each band's mean, standard deviation and mean absolute change from frame to frame.
+    Rhythm: the autocorrelation of an onset envelope (the bands' mean rise from one frame to
+    the next) at lags of 1 to ``RHYTHM_LAGS`` frames, divided by its variance. They are
+    standardised by the training set's mean and spread (buffers saved with the weights)
+    before the linear layer. Not one of the poster's networks: the default model averages its
+    log-probabilities with the crnns' (``WindowAverage``), see training/README.md.
     """
+
+    FEATURES = 3 * N_MELS + RHYTHM_LAGS
 
     def __init__(self, n_genres: int = len(GTZAN_GENRES)):
         super().__init__()
-        self.register_buffer("feature_mean", torch.zeros(3 * N_MELS))
-        self.register_buffer("feature_scale", torch.ones(3 * N_MELS))
-        self.classifier = nn.Linear(3 * N_MELS, n_genres)
+        self.register_buffer("feature_mean", torch.zeros(self.FEATURES))
+        self.register_buffer("feature_scale", torch.ones(self.FEATURES))
+        self.classifier = nn.Linear(self.FEATURES, n_genres)
 
     @staticmethod
-    def band_statistics(spectrogram: torch.Tensor) -> torch.Tensor:
-        """``(batch, 3 * N_MELS)``: per band mean, standard deviation and mean absolute frame-to-frame change."""
+    def statistics(spectrogram: torch.Tensor) -> torch.Tensor:
+        """``(batch, FEATURES)``: per band mean, standard deviation and mean absolute frame-to-frame change,
+        then the onset envelope's autocorrelation at lags 1 to ``RHYTHM_LAGS`` (zero past the input's length)."""
         bands = spectrogram.reshape(spectrogram.shape[0], N_MELS, -1).float()
-        change = bands.diff(dim=2).abs().mean(dim=2)
-        return torch.cat([bands.mean(dim=2), bands.std(dim=2, correction=0), change], dim=1)
+        steps = bands.diff(dim=2)
+        timbre = torch.cat([bands.mean(dim=2), bands.std(dim=2, correction=0), steps.abs().mean(dim=2)], dim=1)
+        onsets = steps.clamp_min(0).mean(dim=1)
+        onsets = onsets - onsets.mean(dim=1, keepdim=True)
+        lags = min(RHYTHM_LAGS, onsets.shape[1] - 1)
+        products = torch.stack([(onsets[:, :-lag] * onsets[:, lag:]).mean(dim=1) for lag in range(1, lags + 1)], 1)
+        rhythm = products / (onsets.var(dim=1, correction=0, keepdim=True) + 1e-6)
+        return torch.cat([timbre, functional.pad(rhythm, (0, RHYTHM_LAGS - lags))], dim=1)
 
     def forward(self, spectrogram: torch.Tensor) -> torch.Tensor:
-        features = self.band_statistics(spectrogram)
+        features = self.statistics(spectrogram)
         return self.classifier((features - self.feature_mean) / self.feature_scale)
 
 

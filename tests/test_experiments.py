@@ -323,12 +323,12 @@ def test_the_blend_averages_in_mel_stats_log_probabilities_and_fits_its_own_bias
 
 
 def test_mel_stats_fit_is_deterministic_and_separates_real_snippets_of_two_genres(tiny_features):
-    from training.mel_stats import band_statistics, fit_mel_statistics
+    from training.mel_stats import fit_mel_statistics, statistics
 
     first, second = fit_mel_statistics(tiny_features), fit_mel_statistics(tiny_features)
     for name, value in first.state_dict().items():
         assert torch.equal(value, second.state_dict()[name]), name
-    features = band_statistics(tiny_features)
+    features = statistics(tiny_features)
     assert torch.allclose(first.feature_mean, features.mean(dim=0), atol=1e-5)
     assert learn.evaluate(first, tiny_features).track_accuracy == 1.0
     weaker = fit_mel_statistics(tiny_features, inverse_penalty=1e-6)  # all but the bias penalised away

@@ -122,17 +122,28 @@ def test_mel_statistics_are_each_bands_mean_spread_and_mean_absolute_change():
     spectrogram = torch.zeros(1, 1, audio.N_MELS, 4)
     spectrogram[0, 0, 0] = torch.tensor([1.0, 3.0, 1.0, 3.0])
     spectrogram[0, 0, 1] = torch.tensor([0.0, 0.0, 4.0, 4.0])
-    features = models.MelStatistics.band_statistics(spectrogram)
-    mean, spread, change = features.view(3, audio.N_MELS)
+    features = models.MelStatistics.statistics(spectrogram)
+    assert features.shape == (1, models.MelStatistics.FEATURES)
+    mean, spread, change = features[0, : 3 * audio.N_MELS].view(3, audio.N_MELS)
     assert mean[:3].tolist() == [2.0, 2.0, 0.0] and spread[:3].tolist() == [1.0, 2.0, 0.0]
     assert torch.allclose(change[:3], torch.tensor([2.0, 4.0 / 3.0, 0.0]))
+    assert not features[0, 3 * audio.N_MELS + 2 :].any()  # 4 frames: 3 onset steps, lags 1 and 2 only
     network = models.build("mel-stats").eval()
     network.feature_mean.fill_(1.0)
     network.feature_scale.fill_(2.0)
     with torch.no_grad():
         expected = network.classifier((features - 1.0) / 2.0)
         assert torch.allclose(network(spectrogram), expected)
-        assert network(torch.randn(2, 1, audio.N_MELS, 431)).shape == (2, 10)  # any length, read whole
+        assert network(torch.randn(2, 1, audio.N_MELS, 431)).shape == (2, 10)  # any length
+
+
+def test_mel_statistics_rhythm_peaks_at_the_beat_period():
+    spectrogram = torch.zeros(1, 1, audio.N_MELS, 128)
+    spectrogram[..., ::8] = 1.0  # a click in every band every 8 frames
+    rhythm = models.MelStatistics.statistics(spectrogram)[0, 3 * audio.N_MELS :]
+    assert len(rhythm) == models.RHYTHM_LAGS
+    assert rhythm.argmax().item() + 1 in (8, 16, 24) and rhythm[7] > 0.8  # lag 8 (index 7) repeats the pattern
+    assert rhythm[3] < 0  # half a period: onsets meet silence
 
 
 def test_window_average_averages_its_log_mean_with_its_companions_over_the_same_windows():

@@ -1,4 +1,4 @@
-"""Fitting ``mel-stats`` (``genretag.models.MelStatistics``): multinomial logistic regression on band statistics.
+"""Fitting ``mel-stats`` (``genretag.models.MelStatistics``): multinomial logistic regression on mel statistics.
 
 The fit is deterministic: full-batch L-BFGS on the weighted cross-entropy of every
 segment (the corpus's sampling weights, so sources stay balanced inside each genre)
@@ -22,16 +22,16 @@ from genretag.models import MelStatistics, window_starts
 
 INVERSE_PENALTY = 0.1
 FIT_DESCRIPTION = (
-    "multinomial logistic regression on standardised band statistics, "
+    "multinomial logistic regression on standardised band and onset statistics, "
     f"L2 with C = {INVERSE_PENALTY}, full-batch L-BFGS (training/mel_stats.py)"
 )
 BATCH = 256  # segments per statistics pass (keeps float32 copies of the mels small)
 
 
-def band_statistics(data: FeatureSet) -> torch.Tensor:
-    """``MelStatistics.band_statistics`` of every segment of ``data``."""
+def statistics(data: FeatureSet) -> torch.Tensor:
+    """``MelStatistics.statistics`` of every segment of ``data``."""
     return torch.cat(
-        [MelStatistics.band_statistics(data.mels[start : start + BATCH]) for start in range(0, len(data), BATCH)]
+        [MelStatistics.statistics(data.mels[start : start + BATCH]) for start in range(0, len(data), BATCH)]
     )
 
 
@@ -57,7 +57,7 @@ def reading_windows(data: FeatureSet, frames: int, hop: int) -> FeatureSet:
 
 def fit_mel_statistics(data: FeatureSet, inverse_penalty: float = INVERSE_PENALTY) -> MelStatistics:
     """A ``MelStatistics`` fitted to ``data``'s segments, labels and sampling weights."""
-    features = band_statistics(data).double()
+    features = statistics(data).double()
     network = MelStatistics(len(data.genres))
     mean, scale = features.mean(dim=0), features.std(dim=0, correction=0).clamp_min(1e-6)
     standardised = (features - mean) / scale
