@@ -26,12 +26,12 @@ seed 0 (training/experiments/calibration.py), and its figures for that reading c
 0-2, so a rebuild also trains (or takes from the cache) the study's held-out networks:
 5 folds × 3 seeds per model, for the ensemble 5 folds × 5 crnns (seeds 0-4).
 
-``mel-stats`` (``genretag.models.MelStatistics``, a logistic regression on band
-statistics, ``training/mel_stats.py``) is fitted first, in seconds; the default's reading
-adds its scores (its card's ``inference.companion`` names it with its sha256), so its
-bias is fitted on the blend. A rebuild of ``crnn-ensemble`` alone takes the
-``mel-stats`` already in ``--out``. The networks train in parallel, one per ``--jobs``
-worker, one torch thread each.
+``mel-stats`` (``genretag.models.MelStatistics``, a logistic regression on timbre and
+rhythm statistics of the same windows, ``training/mel_stats.py``) is fitted first, in
+seconds; the default's reading averages its log-probabilities with mel-stats' (its card's
+``inference.companion`` names it with its sha256), so its bias is fitted on the blend.
+A rebuild of ``crnn-ensemble`` alone takes the ``mel-stats`` already in ``--out``. The
+networks train in parallel, one per ``--jobs`` worker, one torch thread each.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ CHOSEN = {
     "crnn": {"recipe": "real", "steps": 600, "average_from": 0.5},
     "bicrnn": {"recipe": "real"},
     # The default model: the mean prediction of three crnns trained by ``real`` with seeds 0, 1, 2,
-    # its scores added to mel-stats'.
+    # in a geometric mean with mel-stats'.
     "crnn-ensemble": {"architecture": "crnn", "recipe": "real", "ensemble": 3, "companion": "mel-stats"},
     "mel-stats": {"recipe": "real"},
 }
