@@ -100,7 +100,7 @@ class LoadedModel:
     card: dict
     genres: tuple[str, ...]
     sha256: str
-    companion: LoadedModel | None = None  # whose scores the card's reading adds (``inference.companion``)
+    companion: LoadedModel | None = None  # whose scores the card's reading averages in (``inference.companion``)
     _inference_network: object = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -183,7 +183,7 @@ def inference_network(network):
 def scoring_network(network, card: dict, companion=None):
     """``network`` reading segments as ``card`` says: whole, or as its ``inference`` section's windows
     (``window_frames`` long, at most ``window_hop`` apart) plus its ``genre_bias`` (``models.WindowAverage``),
-    and plus the whole-segment scores of the ``companion`` network its card names (``load_companion``)."""
+    averaged with the ``companion`` network its card names over the same windows (``load_companion``)."""
     settings = card.get("inference")
     if not settings:
         return network

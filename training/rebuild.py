@@ -48,7 +48,7 @@ from joblib import Parallel, delayed
 
 from genretag import learn
 from genretag.models import GTZAN_GENRES
-from genretag.weights import load_model_card, save_model, scoring_network, sha256_of
+from genretag.weights import load_model_card, save_model, scoring_network
 from training.corpus import Clip, balanced_weights
 from training.distil import training_seconds
 from training.evaluate import write_evaluation
@@ -213,8 +213,8 @@ def trained_network(model: str, settings: argparse.Namespace, train: list[Clip],
         companion_card = out / f"{companion_name}.json"
         if not companion_card.is_file():
             raise FileNotFoundError(f"{companion_card}: rebuild {companion_name} first (--models {companion_name})")
-        companion_network = load_model_card(companion_card).network
-        companion = {"model": companion_name, "sha256": sha256_of(companion_card.with_suffix(".pt"))}
+        loaded = load_model_card(companion_card)  # checks the weights' sha256 against their card
+        companion_network, companion = loaded.network, {"model": companion_name, "sha256": loaded.sha256}
     inference, as_shipped = calibrated_reading(recipe, architecture, settings, hold_out, companion)
     card = {
         "architecture": architecture,
