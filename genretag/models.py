@@ -178,8 +178,9 @@ def window_starts(length: int, frames: int, hop: int) -> list[int]:
     return torch.linspace(0, length - frames, count).round().int().tolist()
 
 
-def _log_mean_probability(scores: torch.Tensor, windows: int) -> torch.Tensor:
-    # (windows * batch, genres) scores → (batch, genres) log of the windows' mean probabilities
+def log_mean_probability(scores: torch.Tensor, windows: int) -> torch.Tensor:
+    """``(windows * batch, genres)`` scores, window-major → ``(batch, genres)``: the log of each item's
+    mean probability over its windows."""
     per_window = functional.log_softmax(scores, dim=1).view(windows, -1, scores.shape[1])
     return torch.logsumexp(per_window, dim=0) - torch.log(torch.tensor(float(windows)))
 
@@ -210,9 +211,9 @@ class WindowAverage(nn.Module):
         starts = self.window_starts(spectrogram.shape[-1])
         width = min(self.frames, spectrogram.shape[-1])
         windows = torch.cat([spectrogram[..., start : start + width] for start in starts])
-        mean = _log_mean_probability(self.network(windows), len(starts))
+        mean = log_mean_probability(self.network(windows), len(starts))
         if self.companion is not None:
-            mean = (mean + _log_mean_probability(self.companion(windows), len(starts))) / 2
+            mean = (mean + log_mean_probability(self.companion(windows), len(starts))) / 2
         return mean + self.genre_bias
 
 

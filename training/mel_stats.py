@@ -14,6 +14,8 @@ full-length recording they measure the same span as in training.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch.nn import functional
 
@@ -55,30 +57,51 @@ def reading_windows(data: FeatureSet, frames: int, hop: int) -> FeatureSet:
     )
 
 
-def fit_mel_statistics(data: FeatureSet, inverse_penalty: float = INVERSE_PENALTY) -> MelStatistics:
-    """A ``MelStatistics`` fitted to ``data``'s segments, labels and sampling weights."""
-    features = statistics(data).double()
-    network = MelStatistics(len(data.genres))
+class LinearFit(NamedTuple):
+    """A multinomial logistic regression on standardised features: ``scores`` are its logits."""
+
+    mean: torch.Tensor
+    scale: torch.Tensor
+    weight: torch.Tensor  # (genres, features)
+    bias: torch.Tensor
+
+    def scores(self, features: torch.Tensor) -> torch.Tensor:
+        return ((features - self.mean) / self.scale) @ self.weight.T + self.bias
+
+
+def fit_logistic(
+    features: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor, genres: int, inverse_penalty: float
+) -> LinearFit:
+    """Weighted cross-entropy plus ``|W|² / (2 C)`` on the standardised ``features`` (float64, full-batch
+    L-BFGS, so the fit is deterministic); ``weights`` are rescaled to a mean of 1."""
+    features = features.double()
     mean, scale = features.mean(dim=0), features.std(dim=0, correction=0).clamp_min(1e-6)
     standardised = (features - mean) / scale
-    weights = data.weights.double() * len(data) / data.weights.sum()
-    linear = torch.zeros(features.shape[1], len(data.genres), dtype=torch.float64, requires_grad=True)
-    bias = torch.zeros(len(data.genres), dtype=torch.float64, requires_grad=True)
+    weights = weights.double() * len(weights) / weights.sum()
+    linear = torch.zeros(features.shape[1], genres, dtype=torch.float64, requires_grad=True)
+    bias = torch.zeros(genres, dtype=torch.float64, requires_grad=True)
     optimizer = torch.optim.LBFGS(
         [linear, bias], max_iter=1000, tolerance_grad=1e-9, tolerance_change=1e-12, line_search_fn="strong_wolfe"
     )
 
     def objective() -> torch.Tensor:
         optimizer.zero_grad()
-        losses = functional.cross_entropy(standardised @ linear + bias, data.labels, reduction="none")
+        losses = functional.cross_entropy(standardised @ linear + bias, labels, reduction="none")
         loss = (weights * losses).sum() + linear.square().sum() / (2 * inverse_penalty)
         loss.backward()
         return loss
 
     optimizer.step(objective)
+    return LinearFit(mean, scale, linear.detach().T, bias.detach())
+
+
+def fit_mel_statistics(data: FeatureSet, inverse_penalty: float = INVERSE_PENALTY) -> MelStatistics:
+    """A ``MelStatistics`` fitted to ``data``'s segments, labels and sampling weights."""
+    fit = fit_logistic(statistics(data), data.labels, data.weights, len(data.genres), inverse_penalty)
+    network = MelStatistics(len(data.genres))
     with torch.no_grad():
-        network.feature_mean.copy_(mean)
-        network.feature_scale.copy_(scale)
-        network.classifier.weight.copy_(linear.T)
-        network.classifier.bias.copy_(bias)
+        network.feature_mean.copy_(fit.mean)
+        network.feature_scale.copy_(fit.scale)
+        network.classifier.weight.copy_(fit.weight)
+        network.classifier.bias.copy_(fit.bias)
     return network.eval()

@@ -158,6 +158,17 @@ def genres_table(confusions: dict[str, np.ndarray], genres: tuple[str, ...] = GT
     return "\n".join([*lines, "| true | " + " | ".join(map(str, true)) + " |"])
 
 
+def spread(values: np.ndarray) -> str:
+    """``mean ± standard deviation`` of runs' accuracies."""
+    return f"{values.mean():.3f} ± {values.std(ddof=1):.3f}"
+
+
+def paired(differences: np.ndarray) -> str:
+    """Paired differences as two table cells: ``mean ± sd`` and how many runs are better / equal / worse."""
+    signs = f"{(differences > 0).sum()} / {(differences == 0).sum()} / {(differences < 0).sum()}"
+    return f"{differences.mean():+.3f} ± {differences.std(ddof=1):.3f} | {signs}"
+
+
 def ways_table(ways: dict[str, dict[tuple[int, int], float]]) -> str:
     """Markdown: each way's accuracy and its paired difference from ``whole``."""
     whole = ways["whole"]
@@ -171,10 +182,7 @@ def ways_table(ways: dict[str, dict[tuple[int, int], float]]) -> str:
         differences = values - np.array(list(whole.values()))
         per_fold = [np.mean([d for (_, f), d in zip(whole, differences, strict=True) if f == fold]) for fold in folds]
         lines.append(
-            f"| {name} | {values.mean():.3f} ± {values.std(ddof=1):.3f} "
-            f"| {differences.mean():+.3f} ± {differences.std(ddof=1):.3f} "
-            f"| {(differences > 0).sum()} / {(differences == 0).sum()} / {(differences < 0).sum()} "
-            f"| {' '.join(f'{d:+.3f}' for d in per_fold)} |"
+            f"| {name} | {spread(values)} | {paired(differences)} | {' '.join(f'{d:+.3f}' for d in per_fold)} |"
         )
     return "\n".join(lines + ["", f"{len(whole)} runs (seed × fold)."])
 
