@@ -61,13 +61,18 @@ def balanced_genre_bias(probabilities: np.ndarray, labels: np.ndarray) -> np.nda
     return bias - bias.mean()
 
 
-@cache
-def fold_mel_stats(fold: int, folds: int, frames: int) -> MelStatistics:
-    """mel-stats fitted on the reading windows (``frames`` long) of one study fold's training clips, sources
-    balanced inside each genre (deterministic)."""
+def fold_training_windows(fold: int, folds: int, frames: int) -> learn.FeatureSet:
+    """The reading windows (``frames`` long) of one study fold's training clips, sources balanced inside
+    each genre: what that fold's mel-stats is fitted on."""
     train, _, _ = recipes.split(recipes.real_clips(), fold, folds)
     data = build_feature_set(train, GTZAN_GENRES, weights=balanced_weights(train))
-    return fit_mel_statistics(reading_windows(data, frames, WINDOW_HOP))
+    return reading_windows(data, frames, WINDOW_HOP)
+
+
+@cache
+def fold_mel_stats(fold: int, folds: int, frames: int) -> MelStatistics:
+    """mel-stats fitted on ``fold_training_windows`` (deterministic)."""
+    return fit_mel_statistics(fold_training_windows(fold, folds, frames))
 
 
 def held_out_windowed(

@@ -27,9 +27,16 @@ import torch
 
 from genretag.learn import FeatureSet
 from genretag.models import GTZAN_GENRES, N_MELS, log_mean_probability, window_starts
-from training.corpus import balanced_weights, folder_corpus
+from training.corpus import folder_corpus
 from training.experiments import recipes
-from training.experiments.calibration import WINDOW_HOP, held_out_windowed, nested_accuracies, paired, spread
+from training.experiments.calibration import (
+    WINDOW_HOP,
+    fold_training_windows,
+    held_out_windowed,
+    nested_accuracies,
+    paired,
+    spread,
+)
 from training.experiments.held_out import held_out_arguments
 from training.features import build_feature_set
 from training.mel_stats import BATCH, INVERSE_PENALTY, fit_logistic, reading_windows, statistics
@@ -159,13 +166,12 @@ def with_share(data: FeatureSet, extra: FeatureSet, share: float) -> FeatureSet:
 
 @cache
 def fold_windows(fold: int, folds: int, frames: int) -> tuple[FeatureSet, FeatureSet, int]:
-    """(training windows, held-out snippet windows, windows per snippet) of one study fold, the clips and
-    weights of ``calibration.fold_mel_stats``."""
-    train, snippets, _ = recipes.split(recipes.real_clips(), fold, folds)
-    data = build_feature_set(train, GTZAN_GENRES, weights=balanced_weights(train))
+    """(``calibration.fold_training_windows``, held-out snippet windows, windows per snippet) of one study
+    fold."""
+    _, snippets, _ = recipes.split(recipes.real_clips(), fold, folds)
     held_out = build_feature_set(snippets, GTZAN_GENRES)
     count = len(window_starts(held_out.mels.shape[-1], frames, WINDOW_HOP))
-    return reading_windows(data, frames, WINDOW_HOP), reading_windows(held_out, frames, WINDOW_HOP), count
+    return fold_training_windows(fold, folds, frames), reading_windows(held_out, frames, WINDOW_HOP), count
 
 
 @cache
