@@ -12,7 +12,11 @@ Segmenting policy (applies to training and inference alike):
   so the end of a track is classified from real audio, never from padding;
   a shorter tail is dropped (it is covered by the previous segment's neighbourhood);
 * a track shorter than 10 s but at least ``MIN_TRACK_SECONDS`` long gives one
-  segment, filled by repeating (looping) the track; shorter tracks are an error.
+  segment, filled by repeating (looping) the track; shorter tracks are an error;
+* a segment whose RMS level is below ``SILENCE_DBFS`` is silent and left out: the
+  front end scales every segment to its own maximum, so silence or a noise floor
+  would otherwise read as loud music (the default called 10 s of digital silence
+  rock at 0.88). A track with no other segment is an error ("silent").
 
 Long files are decoded block by block and segments are yielded as they fill, so
 memory does not grow with track length.
@@ -38,6 +42,7 @@ F_MAX = SAMPLE_RATE / 2
 TOP_DB = 80.0
 MIN_TAIL_SECONDS = 3.0
 MIN_TRACK_SECONDS = 1.0
+SILENCE_DBFS = -60.0  # RMS; the noise floor ffmpeg's silencedetect assumes by default
 SEGMENT_FRAMES = 1 + SEGMENT_SAMPLES // HOP_LENGTH
 # Slaney's mel scale (the "slaney" of the model cards).
 SLANEY_HZ_PER_MEL = 200.0 / 3
@@ -67,7 +72,7 @@ def audio_parameters() -> dict:
 
 
 class AudioDecodeError(Exception):
-    """A file could not be decoded; the message names the reason in one line."""
+    """A file could not be decoded, or holds too little audible audio; the message names the reason in one line."""
 
 
 @dataclass
@@ -198,8 +203,24 @@ def load(path: str | Path) -> np.ndarray:
     return np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)
 
 
+def is_silent(samples: np.ndarray) -> bool:
+    """Whether the RMS level of ``samples`` (full scale 1.0) is below ``SILENCE_DBFS``."""
+    return float(np.mean(np.square(samples, dtype=np.float64))) < 10 ** (SILENCE_DBFS / 10)
+
+
 def segments_from_blocks(blocks: Iterator[np.ndarray]) -> Iterator[Segment]:
     """Cut a stream of sample blocks into segments, following the module's policy."""
+    audible = 0
+    for segment in _all_segments(blocks):
+        if not is_silent(segment.samples):
+            audible += 1
+            yield segment
+    if not audible:
+        raise AudioDecodeError(f"silent: no 10 s segment is louder than {SILENCE_DBFS:g} dBFS RMS")
+
+
+def _all_segments(blocks: Iterator[np.ndarray]) -> Iterator[Segment]:
+    """Every segment of the policy, silent ones included."""
     buffer = np.zeros(0, dtype=np.float32)
     previous: np.ndarray | None = None
     index = 0
@@ -327,7 +348,7 @@ def log_mel(samples) -> torch.Tensor:  # noqa: F821 - torch is imported lazily
 
 
 def count_segments(n_samples: int) -> int:
-    """How many segments a signal of ``n_samples`` yields under the policy above."""
+    """How many segments a signal of ``n_samples`` yields under the policy above, silent ones included."""
     if n_samples < MIN_TRACK_SECONDS * SAMPLE_RATE:
         return 0
     full, tail = divmod(n_samples, SEGMENT_SAMPLES)

@@ -94,7 +94,7 @@ def _batched(items, size):
 
 
 def classify_file(path: str | Path, model: LoadedModel, whole_track: bool = False) -> TrackResult:
-    """Classify one file; decoding errors raise ``audio.AudioDecodeError``.
+    """Classify one file; a file that cannot be decoded, or is silent, raises ``audio.AudioDecodeError``.
 
     ``whole_track`` (recurrent models only) runs the network once over the
     contiguous segments' spectrograms joined in time; the segment timeline is

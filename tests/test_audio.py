@@ -56,6 +56,26 @@ def test_track_under_one_second_is_an_error():
     assert audio.count_segments(int(0.5 * RATE)) == 0
 
 
+def test_silent_segments_are_left_out_and_the_others_keep_their_times():
+    music = audio.load(BRAHMS)[: 20 * RATE]
+    hiss = np.random.default_rng(0).standard_normal(10 * RATE).astype(np.float32) * 10 ** (-70 / 20)
+    signal = np.concatenate([music[: 10 * RATE], np.zeros(10 * RATE, dtype=np.float32), hiss, music[10 * RATE :]])
+    found = list(audio.segments_from_blocks(iter([signal])))
+    assert [(s.start_s, s.end_s) for s in found] == [(0.0, 10.0), (30.0, 40.0)]
+    np.testing.assert_array_equal(found[1].samples, music[10 * RATE :])
+    assert audio.count_segments(signal.size) == 4
+
+
+def test_quiet_music_is_audible_and_a_silent_track_is_an_error():
+    music = audio.load(BRAHMS)[: 10 * RATE].astype(np.float64)
+    quiet = (music * 10 ** ((-55 - 10 * np.log10(np.mean(music**2))) / 20)).astype(np.float32)  # -55 dBFS RMS
+    assert not audio.is_silent(quiet) and audio.is_silent(quiet * 10 ** (-10 / 20))
+    assert len(audio.segment_array(quiet)) == 1
+    for silent in (np.zeros(15 * RATE, dtype=np.float32), quiet[: 5 * RATE] / 10):  # the second one looped
+        with pytest.raises(audio.AudioDecodeError, match="^silent: no 10 s segment is louder than -60 dBFS RMS$"):
+            audio.segment_array(silent)
+
+
 def test_streaming_gives_the_same_segments_as_the_whole_array(tmp_path):
     # 65 s: decoded in 30 s blocks, so blocks straddle segment boundaries; 5 s tail.
     path = tmp_path / "long.wav"

@@ -78,7 +78,7 @@ GOOD = [
     "strings.wav",
     "Café del Mar/Niño — ü 1.flac",
 ]
-BAD = ["corrupt.ogg", "empty.flac", "notes.mp3"]
+BAD = ["corrupt.ogg", "empty.flac", "notes.mp3", "silence.flac"]
 TRUNCATED = "cut off.mp3"
 
 
@@ -95,6 +95,7 @@ def mixed_library(tmp_path_factory) -> Path:
     (root / "corrupt.ogg").write_bytes(b"OggS" + np.random.default_rng(0).bytes(6000))
     (root / "empty.flac").write_bytes(b"")
     (root / "notes.mp3").write_text("shopping list: not audio at all\n" * 40)
+    write_audio(root / "silence.flac", np.zeros(12 * RATE, dtype=np.float32))
     write_audio(root / ".hidden" / "secret.flac", jazz)
     write_audio(root / ".dotfile.wav", jazz)
     (root / "cover.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
@@ -133,14 +134,15 @@ def test_scan_classifies_every_container_and_reports_each_bad_file(mixed_library
     for name in BAD:
         assert pandas.isna(rows[name]["genre"]) and rows[name]["error"] and rows[name]["n_segments"] == 0
     assert rows["empty.flac"]["error"] == "empty file (0 bytes)"
+    assert rows["silence.flac"]["error"] == "silent: no 10 s segment is louder than -60 dBFS RMS"
 
     # stderr: one line per problem, naming the file; nothing from native decoders
     lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert sorted(line.split(":")[0] for line in lines) == ["error"] * 3 + ["warning"], done.stderr
+    assert sorted(line.split(":")[0] for line in lines) == ["error"] * 4 + ["warning"], done.stderr
     for name in BAD:
         assert sum(name in line for line in lines if line.startswith("error: ")) == 1
     assert any(TRUNCATED in line and "truncated" in line for line in lines if line.startswith("warning: "))
-    assert "11 tracks: 8 classified, 3 failed, 1 with warnings; 11 analysed, 0 from the store" in done.stdout
+    assert "12 tracks: 8 classified, 4 failed, 1 with warnings; 12 analysed, 0 from the store" in done.stdout
     assert "× realtime" in done.stdout and "Niño" in done.stdout
 
     segments = pandas.read_csv(segments_csv)
