@@ -278,19 +278,19 @@ def group_split(
 def _evenly_spread_segments(path: Path) -> list[audio.Segment]:
     """At most ``MAX_SEGMENTS_PER_TRACK`` segments spread over the whole track, in bounded memory.
 
-    Segments stream in; every ``stride``-th is kept and the stride doubles when
-    too many are held, so an hour-long mix holds a dozen segments, not 360.
+    Segments stream in (silent ones are not among them); every ``stride``-th is kept and the
+    stride doubles when too many are held, so an hour-long mix holds a dozen segments, not 360.
     """
-    kept: list[audio.Segment] = []
+    kept: list[tuple[int, audio.Segment]] = []  # (position among the audible segments, segment)
     stride = 1
-    for segment in audio.segments(path):
-        if segment.index % stride == 0:
-            kept.append(segment)
+    for position, segment in enumerate(audio.segments(path)):
+        if position % stride == 0:
+            kept.append((position, segment))
             if len(kept) > 2 * MAX_SEGMENTS_PER_TRACK:
                 stride *= 2
-                kept = [s for s in kept if s.index % stride == 0]
+                kept = [(p, s) for p, s in kept if p % stride == 0]
     picks = np.linspace(0, len(kept) - 1, min(MAX_SEGMENTS_PER_TRACK, len(kept))).round().astype(int)
-    return [kept[i] for i in picks]
+    return [kept[i][1] for i in picks]
 
 
 def _cache_path(path: Path, cache_dir: Path) -> Path:

@@ -135,6 +135,19 @@ def test_genre_and_album_are_read_from_every_container(tmp_path):
     }
 
 
+def test_features_of_a_track_with_silent_stretches_spread_over_its_audible_segments(tmp_path):
+    music, _ = soundfile.read(SUGAR_PLUM, dtype="float32", always_2d=True)
+    music = np.resize(music.mean(axis=1), 400 * audio.SAMPLE_RATE)
+    for start in range(0, music.size, 2 * audio.SEGMENT_SAMPLES):
+        music[start : start + audio.SEGMENT_SAMPLES] = 0  # every other 10 s is digital silence
+    track = tmp_path / "gaps.wav"
+    soundfile.write(track, music, audio.SAMPLE_RATE)
+    picked = user_library._evenly_spread_segments(track)
+    assert len(picked) == user_library.MAX_SEGMENTS_PER_TRACK
+    assert all(segment.index % 2 == 1 for segment in picked)  # only the audible ones
+    assert picked[0].start_s == 10 and picked[-1].start_s >= 300
+
+
 def test_features_spread_over_a_long_track_and_come_from_the_cache_next_time(tmp_path, genretag_home):
     long_track = tmp_path / "long.wav"
     # 400 s of real music (the recording looped), so 40 segments to choose from.
