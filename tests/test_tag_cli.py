@@ -9,12 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile
 from conftest import VIBE_ACE
 from tagged_library import CONTAINERS, add_tags, build
 from typer.testing import CliRunner
 
-from genretag import store, tags
+from genretag import audio, store, tags
 from genretag.cli import app
 
 WIDE = {"COLUMNS": "300"}  # rich tables keep whole paths
@@ -114,6 +116,8 @@ def test_policy_replace_and_append_through_the_cli(library):
 def test_bad_files_are_reported_each_on_one_line_and_exit_1(library):
     corrupt = library / "corrupt.mp3"
     corrupt.write_bytes(b"ID3\x04\x00\x00\x00\x00\x10\x00" + os.urandom(3000))
+    silent = library / "silent.flac"
+    soundfile.write(silent, np.zeros(12 * audio.SAMPLE_RATE, dtype=np.float32), audio.SAMPLE_RATE)
     read_only = library / "wav" / "track.wav"
     os.chmod(read_only, 0o444)
     before = snapshots(library)
@@ -122,15 +126,16 @@ def test_bad_files_are_reported_each_on_one_line_and_exit_1(library):
 
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 2
+    assert len(errors) == 3
     assert any(line.startswith(f"error: {corrupt}: ") for line in errors)
+    assert f"error: {silent}: silent: no 10 s segment is louder than -60 dBFS RMS" in errors
     assert f"error: {read_only}: read-only file; not written" in errors
-    assert snapshots(library)[corrupt] == before[corrupt]
-    assert snapshots(library)[read_only] == before[read_only]
-    assert "6 files written, 1 skipped (has genre 1), 2 errors" in result.stdout
+    for untouched in (corrupt, silent, read_only):
+        assert snapshots(library)[untouched] == before[untouched]
+    assert "6 files written, 1 skipped (has genre 1), 3 errors" in result.stdout
     entries = journal()
     assert len(entries) == 6 and {entry.state for entry in entries} == {"done"}
-    assert {corrupt, read_only}.isdisjoint(Path(entry.path) for entry in entries)
+    assert {corrupt, silent, read_only}.isdisjoint(Path(entry.path) for entry in entries)
 
 
 def test_file_edited_after_the_scan_is_analysed_again_then_tagged_keeping_the_edit(library):
