@@ -138,7 +138,7 @@ def nested_accuracies(folds: list[tuple]) -> dict[str, dict[int, float]]:
 def scored_runs(args) -> tuple[dict[str, dict[tuple[int, int], float]], dict[str, np.ndarray]]:
     """(accuracy per way and (seed, fold), the summed confusion per way) for every seed of ``args.seeds``."""
     accuracies, confusions = {}, {}
-    for seed in (int(s) for s in args.seeds.split(",")):
+    for seed in args.seed_list:
         folds = held_out_windowed(args.recipes, args.models, seed, args, mel_stats=args.mel_stats)
         for way, per_fold in nested_scores(folds).items():
             for fold, (scores, labels) in per_fold.items():

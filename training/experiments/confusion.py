@@ -27,7 +27,7 @@ from training.features import build_feature_set
 def out_of_fold_confusion(args) -> np.ndarray:
     """The summed held-out snippet confusion (rows true, columns predicted) of ``args``'s variant."""
     total = np.zeros((len(GTZAN_GENRES), len(GTZAN_GENRES)), dtype=np.int64)
-    for seed in (int(s) for s in args.seeds.split(",")):
+    for seed in args.seed_list:
         for _, network, snippets in held_out_networks(args.recipes, args.models, seed, args):
             total += learn.evaluate(network, build_feature_set(snippets, GTZAN_GENRES)).confusion
     return total

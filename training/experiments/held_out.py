@@ -33,7 +33,7 @@ def held_out_networks(recipe: str, model: str, seed: int, args) -> Iterator[tupl
 def held_out_arguments(argv: list[str] | None, parser: argparse.ArgumentParser | None = None):
     """The study's options (``parser``: the study's own, or one that adds to it) for a held-out tool, its
     torch threads set; None (after a one-line error) unless they name one recipe and one model and none
-    of the options that change more than how each network trains."""
+    of the options that change more than how each network trains. ``args.seed_list`` holds ``--seeds`` as ints."""
     args = (parser or recipes.settings_parser()).parse_args(argv)
     refusal = None
     if "," in args.recipes or "," in args.models:
@@ -44,4 +44,5 @@ def held_out_arguments(argv: list[str] | None, parser: argparse.ArgumentParser |
         print(f"error: {refusal}", file=sys.stderr)
         return None
     learn.use_threads(args.threads)
+    args.seed_list = [int(seed) for seed in args.seeds.split(",")]
     return args

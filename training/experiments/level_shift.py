@@ -83,13 +83,7 @@ def read(network: nn.Module, statistics: nn.Module, data: learn.FeatureSet, fram
 
 def held_out_classical(fold: int, folds: int) -> list:
     """The GTZAN classical excerpts that ``recipes.split`` keeps out of this fold's training."""
-    return [
-        clip
-        for clip in recipes.real_clips()
-        if clip.source == ("gtzan-classical",)
-        and 11 <= recipes.track_number(clip) <= 50
-        and recipes.fold_of(recipes.track_number(clip), folds) == fold
-    ]
+    return [clip for clip in recipes.real_clips() if recipes.is_held_out_excerpt(clip, fold, folds)]
 
 
 def readings(seed: int, args) -> list[dict]:
@@ -177,7 +171,6 @@ def main(argv: list[str] | None = None) -> int:
         refusal = f"--shifts takes a comma list of dB above 0 (0 is always read), not {args.shifts!r}"
         print(f"error: {refusal}", file=sys.stderr)
         return 2
-    args.seed_list = [int(seed) for seed in args.seeds.split(",")]
     print(shifts_table(*scored(args)))
     return 0
 

@@ -249,7 +249,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: unknown variant(s) {', '.join(unknown)} (known: {names})", file=sys.stderr)
         return 2
     chosen = [v for v in VARIANTS if v.name == "shipped" or not wanted or v.name in wanted]
-    args.seed_list = [int(seed) for seed in args.seeds.split(",")]
     print(variants_table(scored_variants(chosen, args)))
     return 0
 

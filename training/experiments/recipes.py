@@ -115,6 +115,12 @@ def fold_of(number: int, folds: int) -> int:
     return min(folds - 1, max(0, (number - 11) * folds // 40))
 
 
+def is_held_out_excerpt(clip: Clip, fold: int, folds: int) -> bool:
+    """Whether ``clip`` is a GTZAN classical excerpt of a track whose snippet this fold holds out."""
+    number = track_number(clip)
+    return clip.source == ("gtzan-classical",) and 11 <= number <= 50 and fold_of(number, folds) == fold
+
+
 def split(
     clips: list[Clip], fold: int, folds: int, snippet_share: float = 1.0
 ) -> tuple[list[Clip], list[Clip], list[Clip]]:
@@ -132,7 +138,7 @@ def split(
             continue  # left out of this learning-curve point
         elif clip.source[0] == "prototypes" and clip.source[1] == held_generator:
             prototypes.append(clip)
-        elif clip.source == ("gtzan-classical",) and 11 <= number <= 50 and fold_of(number, folds) == fold:
+        elif is_held_out_excerpt(clip, fold, folds):
             continue  # the same recording as a held-out snippet
         else:
             train.append(clip)
