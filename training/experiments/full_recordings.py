@@ -33,7 +33,7 @@ from genretag.classify import classify_file
 from genretag.library import walk_audio_files
 from genretag.models import DEFAULT_MODEL
 from genretag.weights import load_model
-from training.experiments.recipes import CC_EXPECTED, SHARED
+from training.experiments.recipes import SHARED, cc_expected
 
 
 @dataclass(frozen=True)
@@ -99,9 +99,8 @@ def recordings(source: Source, debian: Path, scratch: Path) -> list[Path]:
 def cc_recordings(shared: Path = SHARED) -> Iterator[tuple[Path, str]]:
     """``(path, expected genre)`` of the genre-known ../shared/audio/cc clips."""
     for path in sorted((shared / "audio" / "cc").glob("*.ogg")):
-        for key, expected in CC_EXPECTED.items():
-            if key in path.name:
-                yield path, expected
+        if expected := cc_expected(path.name):
+            yield path, expected
 
 
 def row(name: str, expected: str | None, why: str, paths: list[Path], model) -> str:
