@@ -27,8 +27,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from genretag import learn
-from genretag.audio import AudioDecodeError
+from genretag import audio, learn
 from genretag.classify import classify_file
 from genretag.library import walk_audio_files
 from genretag.models import DEFAULT_MODEL
@@ -74,15 +73,12 @@ def fetch(source: Source, debian: Path) -> None:
 
 
 def mixed_stems(song: Path, out_dir: Path) -> Path:
-    """The sum of ``song``'s stems, as long as the shortest, scaled down only where it would clip."""
-    stems = [soundfile.read(str(path), dtype="float32", always_2d=True) for path in sorted(song.glob("*.ogg"))]
-    rate = stems[0][1]
-    if any(stem_rate != rate for _, stem_rate in stems):
-        raise ValueError(f"{song}: stems at different sample rates")
-    length = min(len(samples) for samples, _ in stems)
-    mix = sum(samples[:length] for samples, _ in stems)
+    """The sum of ``song``'s stems as genretag reads them (``audio.load``), as long as the shortest,
+    scaled down only where it would clip."""
+    stems = [audio.load(path) for path in sorted(song.glob("*.ogg"))]
+    mix = sum(samples[: min(map(len, stems))] for samples in stems)
     out = out_dir / f"{song.name}.flac"
-    soundfile.write(str(out), mix / max(1.0, float(np.abs(mix).max())), rate)
+    soundfile.write(str(out), mix / max(1.0, float(np.abs(mix).max())), audio.SAMPLE_RATE)
     return out
 
 
@@ -109,7 +105,7 @@ def row(name: str, expected: str | None, why: str, paths: list[Path], model) -> 
     for path in paths:
         try:
             result = classify_file(path, model)
-        except AudioDecodeError:
+        except audio.AudioDecodeError:
             failed += 1
             continue
         answers[result.genre] += 1
