@@ -30,6 +30,9 @@ class FeatureSet:
     ``mels`` is ``(n, N_MELS, frames)`` (float16 keeps a corpus in memory);
     ``tracks`` indexes ``track_names``; ``original`` is False for augmented
     (pitch-shifted) copies, which evaluation and validation leave out.
+    ``targets``, when set, is ``(n, n_genres)``: the distribution each segment is
+    trained towards (e.g. a teacher's probabilities mixed with the label) instead
+    of its label alone; a segment without a known genre has the label -1.
     """
 
     mels: torch.Tensor
@@ -39,6 +42,7 @@ class FeatureSet:
     original: torch.Tensor
     genres: tuple[str, ...]
     track_names: list[str]
+    targets: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.labels.numel())
@@ -53,6 +57,7 @@ class FeatureSet:
             self.original[mask],
             self.genres,
             self.track_names,
+            None if self.targets is None else self.targets[mask],
         )
 
     def originals(self) -> FeatureSet:
@@ -280,7 +285,8 @@ def fit(
     accuracy moves in coarse steps and plateaus. ``augment(mels, generator)``, if
     given, transforms every training batch ``(batch, 1, mels, frames)`` (never
     validation). ``loss(scores, labels, mels)`` replaces the cross-entropy of each
-    training batch (e.g. distillation from a teacher that sees the same ``mels``).
+    training batch (e.g. distillation from a teacher that sees the same ``mels``);
+    without it, a ``train.targets`` distribution is learnt by soft cross-entropy.
     Runs are deterministic for a given seed and thread count.
     """
     if select_on not in ("accuracy", "log_loss"):
@@ -316,7 +322,12 @@ def fit(
             labels = train.labels[index]
             optimiser.zero_grad(set_to_none=True)
             scores = network(mels)
-            batch_loss = loss(scores, labels, mels) if loss else functional.cross_entropy(scores, labels)
+            if loss:
+                batch_loss = loss(scores, labels, mels)
+            elif train.targets is not None:
+                batch_loss = -(train.targets[index].float() * functional.log_softmax(scores, dim=1)).sum(dim=1).mean()
+            else:
+                batch_loss = functional.cross_entropy(scores, labels)
             batch_loss.backward()
             optimiser.step()
             loss_sum += batch_loss.item() * len(index)

@@ -14,6 +14,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from genretag.models import GTZAN_GENRES
@@ -104,6 +105,44 @@ def fault_filtered_split(clips: list[Clip]) -> dict[str, list[Clip]]:
             log.warning("%d tracks of the %s split are missing (e.g. %s)", len(missing), name, missing[0])
         split[name] = [by_track[track] for track in wanted if track in by_track]
     return split
+
+
+SHARED_GTZAN_PARTS = ("gtzan-full", "gtzan-snippets", "gtzan-classical")
+
+
+def shared_gtzan_corpus(data_dir: Path) -> list[Clip]:
+    """The real GTZAN material of ``../shared/data``: the 30 s excerpts of ``gtzan-full/<genre>/``, the
+    2-3 s snippets of ``gtzan-snippets`` and the classical excerpts of ``gtzan-classical``.
+
+    A clip's track is its GTZAN id (``blues.00012``), so the fault-filtered split
+    keeps every part of one track on one side; its source is the part's folder name.
+    """
+    clips = []
+    for part in SHARED_GTZAN_PARTS:
+        root = Path(data_dir) / part
+        if not root.is_dir():
+            raise FileNotFoundError(f"{root}: not a folder")
+        for path in sorted(root.rglob("*")):
+            stem = path.name.rsplit(".", 1)[0]
+            match = GTZAN_NAME.match(stem)
+            if path.suffix.lower() in AUDIO_SUFFIXES and match and match["genre"] in GTZAN_GENRES:
+                clips.append(Clip(path, match["genre"], stem, (part,)))
+    if not clips:
+        raise ValueError(f"{data_dir}: no GTZAN clips in {', '.join(SHARED_GTZAN_PARTS)}")
+    return clips
+
+
+def split_of(track: str) -> str | None:
+    """``train``, ``valid`` or ``test``: the fault-filtered split a GTZAN track id belongs to (None if none)."""
+    for name in ("train", "valid", "test"):
+        if track in _split_sets()[name]:
+            return name
+    return None
+
+
+@lru_cache(maxsize=1)
+def _split_sets() -> dict[str, frozenset[str]]:
+    return {name: frozenset(read_split_list(name)) for name in ("train", "valid", "test")}
 
 
 def stratified_split(

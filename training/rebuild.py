@@ -1,407 +1,419 @@
-"""Rebuild every shipped weight file in one command: synthetic corpus, pre-training, fine-tuning, cards.
+"""Rebuild the shipped weights from the real audio beside the repository.
 
-    python -m training.rebuild [--models v-kernel crnn ...] [--jobs 2] [--out weights] [--hold-out-test]
+    python -m training.rebuild select   # train each candidate on the train split, measure it on the valid split
+    python -m training.rebuild ship     # refit the chosen recipe on train + valid for the four networks
 
-Each network is trained by the recipe the cross-validated study chose for it
-(``CHOSEN``; the study and its table: training/README.md), with the study's
-settings (``training.experiments.recipes`` defaults), on every real clip of
-../shared/data (the study picked the recipe; the shipped model then learns from all
-the real audio there is). ``--hold-out-test`` keeps GTZAN tracks 00041-00050 out as
-a test split instead:
-
-1. for a ``synth-*`` recipe, render the synthetic corpus (``training.synth``; clips
-   already on disk are kept) and pre-train on it (cached in training/cache/experiments);
-2. train (or fine-tune) on the real clips, sources balanced inside each genre;
-3. write ``<out>/<model>.pt`` + ``.json``: data by source and genre, recipe, seed,
-   the study's cross-validated metrics for that recipe and architecture, and with
-   ``--hold-out-test`` the test split's (its confusion matrix and per-track
-   predictions: training/reports/<model>-test/).
-
-``crnn-ensemble``, the default model, is three crnns trained by the same recipe with
-seeds 0, 1 and 2 (``genretag.models.Ensemble``: the mean of their predictions); its
-members are cached in training/cache/experiments like the study's. Every network's card
-also says how to read a segment (``inference``): as windows of the training length plus
-a genre bias fitted on the study's held-out predictions of the same recipe and model,
-seed 0 (training/experiments/calibration.py), and its figures for that reading cover seeds
-0-2, so a rebuild also trains (or takes from the cache) the study's held-out networks:
-5 folds × 3 seeds per model, for the ensemble 5 folds × 5 crnns (seeds 0-4).
-
-``mel-stats`` (``genretag.models.MelStatistics``, a logistic regression on timbre and
-rhythm statistics of the same windows, ``training/mel_stats.py``) is fitted first, in
-seconds; the default's reading averages its log-probabilities with mel-stats' (its card's
-``inference.companion`` names it with its sha256), so its bias is fitted on the blend.
-A rebuild of ``crnn-ensemble`` alone takes the ``mel-stats`` already in ``--out``. The
-networks train in parallel, one per ``--jobs`` worker, one torch thread each.
+Data: ``../shared/data`` (GTZAN's 30 s excerpts, snippets and classical excerpts of
+the fault-filtered train and valid splits; the test split is never read) and,
+unlabelled, the Debian soundtracks whose musicnn embeddings are stored in
+``training/data/teacher``. Selection is on the valid split's full-length tracks
+(artist-disjoint from train), at track level: accuracy, macro recall, bootstrap
+intervals (``training.selection``). The candidates are declared in ``CANDIDATES``
+before any is measured; ``select`` writes ``training/reports/selection.json`` and
+``ship`` reads it, so the shipped cards carry the figures of the fits that did not
+see the valid split, and the temperature measured there.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import logging
+import platform
 import sys
 import time
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import pandas
+import torch
 from joblib import Parallel, delayed
 
-from genretag import learn
+from genretag import learn, models
 from genretag.models import GTZAN_GENRES
-from genretag.weights import load_model_card, save_model, scoring_network
-from training.corpus import Clip, balanced_weights
-from training.distil import training_seconds
-from training.evaluate import write_evaluation
-from training.experiments import calibration, recipes
-from training.features import build_feature_set
-from training.mel_stats import FIT_DESCRIPTION, fit_mel_statistics, reading_windows
-from training.synth.corpus import build_corpus
-from training.synth.styles import GENRES as SYNTH_GENRES
-from training.train import REBUILD_NOTE, source_counts
+from genretag.weights import save_model
+from training.augment import spec_augment
+from training.corpus import Clip, balanced_weights, shared_gtzan_corpus, split_of
+from training.features import DEFAULT_CACHE, clip_mels, shift_range
+from training.selection import fit_temperature, track_figures, track_probabilities
+from training.teacher.probe import LinearFit, fit_logistic, load_embeddings, window_key
 
 log = logging.getLogger("training")
 
-REPO = Path(__file__).resolve().parents[1]
-SEED = 0
-# GTZAN track numbers ``--hold-out-test`` keeps out of training, as the cards' test split.
-HELD_OUT_TRACKS = range(41, 51)
-TEST_SPLIT = "test (GTZAN tracks 00041-00050: snippets and classical excerpts)"
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+DEBIAN_MUSIC = REPO.parent / "debian-music"
 REPORTS = REPO / "training" / "reports"
-# Recipe and settings per architecture, chosen by the study's mean snippet accuracy over
-# folds and seeds (training/README.md); settings not named take the study's defaults.
-CHOSEN = {
-    "v-kernel": {"recipe": "real-ps"},
-    "v-kernel-l2": {"recipe": "real"},
-    "crnn": {"recipe": "real", "steps": 600, "average_from": 0.5},
-    "bicrnn": {"recipe": "real"},
-    # The default model: the mean prediction of three crnns trained by ``real`` with seeds 0, 1, 2,
-    # in a geometric mean with mel-stats'.
-    "crnn-ensemble": {"architecture": "crnn", "recipe": "real", "ensemble": 3, "companion": "mel-stats"},
-    "mel-stats": {"recipe": "real"},
+SELECTION = REPORTS / "selection.json"
+CANDIDATE_CACHE = REPO / "training" / "cache" / "candidates"
+NETWORKS = ("crnn", "bicrnn", "v-kernel", "v-kernel-l2")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that decides a training run; recorded in the model card."""
+
+    architecture: str
+    teacher: bool  # soft labels from the musicnn probe, and the unlabelled soundtracks with them
+    epochs: int = 30
+    samples_per_epoch: int = 1024
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    pitch_shift: int = 2  # C_ps: copies at ±1, ±2 semitones
+    label_share: float = 0.5  # a labelled window's target: this much one-hot label, the rest teacher
+    unlabelled_share: float = 0.25  # of the sampling weight, for windows with no label (teacher only)
+    probe_inverse_penalty: float = 0.1
+    seed: int = 0
+
+
+# Declared before any was measured. The selection rule: the mean of valid accuracy and macro recall.
+CANDIDATES = {
+    "crnn, labels only": Recipe("crnn", teacher=False),
+    "crnn, labels + teacher": Recipe("crnn", teacher=True),
 }
-MEL_STATS = "mel-stats"
-# Seeds of the study's held-out networks that the cards' figures for their reading cover.
-READING_SEEDS = 3
+PROBE_PENALTIES = (0.01, 0.1, 1.0)
 
 
-def study_metrics(
-    recipe: str, model: str, study: Path = recipes.RESULTS, variant: str = "", steps: int | None = None
-) -> dict:
-    """Mean ± standard deviation over the study's folds and seeds for one recipe, its variant
-    (``recipes.variant_label``) and architecture."""
-    table = pandas.read_csv(study)
-    rows = table[(table["recipe"] == recipe) & (table["model"] == model) & (recipes.variant(table) == variant)]
-    if steps is not None:
-        rows = rows[rows["steps"] == steps]
-    if rows.empty:
-        return {"note": f"no study runs of {recipe}{variant} with {model} in {study.name}"}
-    seeds = sorted(map(int, rows["seed"].unique()))
-    metrics = {"runs": len(rows), "folds": int(rows["fold"].nunique()), "seeds": seeds}
-    for column, label in (
-        ("snippet_acc", "gtzan_snippets_track_accuracy"),
-        ("prototype_acc", "heldout_generator_accuracy"),
-    ):
-        spread = float(rows[column].std(ddof=1)) if len(rows) > 1 else 0.0
-        metrics[label] = {"mean": round(float(rows[column].mean()), 4), "std": round(spread, 4)}
-    return metrics
+def selection_score(figures: dict) -> float:
+    """What candidates are ranked by: the mean of track accuracy and macro recall."""
+    return (figures["accuracy"] + figures["macro_recall"]) / 2
 
 
-def shipped_split(clips: list[Clip], hold_out: bool = True) -> tuple[list[Clip], list[Clip]]:
-    """(train, test): with ``hold_out``, every snippet and classical excerpt of the ``HELD_OUT_TRACKS`` is test."""
-    if not hold_out:
-        return list(clips), []
-    train, test = [], []
+@dataclass
+class Corpus:
+    """The labelled clips by split and the unlabelled ones, each with its teacher-embedding key prefix."""
+
+    labelled: dict[str, list[Clip]]
+    unlabelled: list[Clip]
+    keys: dict[Path, str]  # clip path → its key's path part in the stored embeddings
+    embeddings: dict[str, np.ndarray]
+
+
+def load_corpus(data_dir: Path = SHARED_DATA, debian_dir: Path = DEBIAN_MUSIC) -> Corpus:
+    """The labelled GTZAN clips of the train and valid splits and the unlabelled soundtrack files."""
+    labelled: dict[str, list[Clip]] = {"train": [], "valid": []}
+    keys: dict[Path, str] = {}
+    embeddings: dict[str, np.ndarray] = {}
+    for clip in shared_gtzan_corpus(data_dir):
+        part = split_of(clip.track)
+        if part == "test":
+            raise ValueError(f"{clip.path}: a GTZAN test-split track; the project holds those back")
+        if part in labelled:
+            labelled[part].append(clip)
+            keys[clip.path] = clip.path.relative_to(data_dir / clip.source[0]).as_posix()
+    for part in ("gtzan-full", "gtzan-snippets", "gtzan-classical"):
+        embeddings.update({f"{part}/{key}": value for key, value in load_embeddings(part).items()})
+    keys = {path: f"{path.relative_to(data_dir).parts[0]}/{key}" for path, key in keys.items()}
+    unlabelled = []
+    for package_dir in sorted(p for p in debian_dir.iterdir() if p.is_dir()) if debian_dir.is_dir() else []:
+        try:
+            stored = load_embeddings(f"debian-{package_dir.name}")
+        except FileNotFoundError:
+            continue
+        for key in {key.split("|")[0] for key in stored}:
+            path = package_dir / key
+            if path.is_file():
+                unlabelled.append(Clip(path, "", key, ("debian", package_dir.name)))
+                keys[path] = f"debian-{package_dir.name}/{key}"
+        embeddings.update({f"debian-{package_dir.name}/{key}": value for key, value in stored.items()})
+    return Corpus(labelled, sorted(unlabelled, key=lambda clip: str(clip.path)), keys, embeddings)
+
+
+def fit_probe(corpus: Corpus, clips: list[Clip], shifts: list[int], inverse_penalty: float) -> LinearFit:
+    """The teacher's linear probe on every stored window of ``clips`` (genres balanced as in training)."""
+    vectors, labels, weights = [], [], []
+    for clip, weight in zip(clips, balanced_weights(clips), strict=True):
+        found = [
+            corpus.embeddings[key]
+            for semitones in shifts
+            for segment in range(64)
+            if (key := window_key(corpus.keys[clip.path], semitones, segment)) in corpus.embeddings
+        ]
+        vectors += found
+        labels += [GTZAN_GENRES.index(clip.genre)] * len(found)
+        weights += [weight / max(1, len(found))] * len(found)
+    return fit_logistic(
+        torch.tensor(np.stack(vectors)), torch.tensor(labels), torch.tensor(weights), len(GTZAN_GENRES), inverse_penalty
+    )
+
+
+def teacher_figures(corpus: Corpus, probe: LinearFit, clips: list[Clip]) -> dict:
+    """The probe's track-level figures on ``clips`` (their unshifted windows)."""
+    labels, probabilities = [], []
     for clip in clips:
-        (test if recipes.track_number(clip) in HELD_OUT_TRACKS else train).append(clip)
-    return train, test
+        found = [
+            corpus.embeddings[key]
+            for segment in range(64)
+            if (key := window_key(corpus.keys[clip.path], 0, segment)) in corpus.embeddings
+        ]
+        labels.append(GTZAN_GENRES.index(clip.genre))
+        probabilities.append(probe.probabilities(np.stack(found)).mean(axis=0))
+    return track_figures(np.array(labels), np.stack(probabilities), GTZAN_GENRES)
 
 
-def outside_test_split(hold_out: bool):
-    """Whether a held-out snippet is scored: with ``hold_out``, the test split's are not."""
-    return lambda clip: not hold_out or recipes.track_number(clip) not in HELD_OUT_TRACKS
-
-
-def calibrated_reading(
-    recipe: str, architecture: str, settings, hold_out: bool, companion: dict | None = None
-) -> tuple[dict, dict]:
-    """(the card's ``inference`` section, its cross-validated figures): windows of the training length and
-    the genre bias fitted on the study's seed-``SEED`` held-out predictions (training/experiments/calibration.py),
-    leaving out the test split's snippets with ``hold_out``; with a ``companion`` (``{"model": "mel-stats",
-    "sha256": ...}``) the bias is fitted on the predictions blended with each fold's mel-stats. The figures
-    cover ``READING_SEEDS`` seeds from ``SEED``, each fold's bias fitted on the other folds."""
-    keep = outside_test_split(hold_out)
-    runs = {
-        seed: calibration.held_out_windowed(recipe, architecture, seed, settings, keep, mel_stats=bool(companion))
-        for seed in range(SEED, SEED + READING_SEEDS)
-    }
-    command = "python -m training.experiments.calibration" + (" --mel-stats" if companion else "")
-    return reading_section(runs, settings, f"the study's seed-{SEED} networks", command, companion)
-
-
-def reading_section(
-    runs: dict[int, list[tuple]], settings, fitted_on: str, command: str, companion: dict | None = None
-) -> tuple[dict, dict]:
-    """(``inference`` section, cross-validated figures) from held-out predictions per seed
-    (``calibration.held_out_windowed``'s folds) of ``fitted_on``, made by ``command``; the bias is
-    fitted on the first seed's."""
-    first = runs[min(runs)]
-    bias = calibration.pooled_bias(first, mel_stats=bool(companion))
-    reading = (
-        "the log of that mean is averaged with the log of mel-stats' mean over the same windows, "
-        "and the genre bias is added. The bias"
-        if companion
-        else "the genre bias is added to the log of that mean. It"
+def feature_set(
+    corpus: Corpus, labelled: list[Clip], recipe: Recipe, probe: LinearFit | None, shifts: list[int]
+) -> learn.FeatureSet:
+    """Training windows with their targets: the one-hot label, mixed with the probe's probabilities when
+    ``probe`` is given, plus (with a probe) the unlabelled windows the probe has an embedding for."""
+    unlabelled = corpus.unlabelled if probe is not None else []
+    weights = balanced_weights(labelled)
+    if unlabelled:
+        weights = [w * (1 - recipe.unlabelled_share) for w in weights]
+        weights += [recipe.unlabelled_share / len(unlabelled)] * len(unlabelled)
+    parts, labels, tracks, segment_weights, original, targets = [], [], [], [], [], []
+    for track_index, (clip, weight) in enumerate(zip(labelled + unlabelled, weights, strict=True)):
+        kept_mels, kept_targets, kept_original = [], [], []
+        for semitones in shifts if clip.genre else [0]:
+            mels = clip_mels(clip, semitones, DEFAULT_CACHE)
+            for segment in range(len(mels)):
+                key = window_key(corpus.keys[clip.path], semitones, segment)
+                target = np.zeros(len(GTZAN_GENRES), dtype=np.float32)
+                if clip.genre:
+                    target[GTZAN_GENRES.index(clip.genre)] = 1.0
+                if probe is not None and key in corpus.embeddings:
+                    taught = probe.probabilities(corpus.embeddings[key][None])[0]
+                    target = recipe.label_share * target + (1 - recipe.label_share) * taught if clip.genre else taught
+                elif not clip.genre:
+                    continue  # a silent window of an unlabelled file: nothing to learn from
+                kept_mels.append(mels[segment])
+                kept_targets.append(target)
+                kept_original.append(semitones == 0)
+        if not kept_mels:
+            continue
+        parts.append(torch.stack(kept_mels))
+        targets += kept_targets
+        original += kept_original
+        labels += [GTZAN_GENRES.index(clip.genre) if clip.genre else -1] * len(kept_mels)
+        tracks += [track_index] * len(kept_mels)
+        segment_weights += [weight / len(kept_mels)] * len(kept_mels)
+    return learn.FeatureSet(
+        mels=torch.cat(parts),
+        labels=torch.tensor(labels, dtype=torch.int64),
+        tracks=torch.tensor(tracks, dtype=torch.int64),
+        weights=torch.tensor(segment_weights, dtype=torch.float64),
+        original=torch.tensor(original, dtype=torch.bool),
+        genres=GTZAN_GENRES,
+        track_names=[clip.track for clip in labelled + unlabelled],
+        targets=torch.tensor(np.stack(targets)),
     )
-    inference = {
-        "window_frames": settings.crop_frames,
-        "window_hop": calibration.WINDOW_HOP,
-        "genre_bias": {genre: round(float(value), 4) for genre, value in zip(GTZAN_GENRES, bias, strict=True)},
-        **({"companion": companion} if companion else {}),
-        "how": "each segment is read as windows of the training length, their genre probabilities averaged; "
-        f"{reading} is minus the log of the mean held-out probabilities (every genre weighted equally) "
-        f"of {fitted_on}"
-        + (" blended with mel-stats" if companion else "")
-        + f" over all {settings.folds} folds' snippets: {command}",
-    }
-    by_reading = {}
-    for folds in runs.values():
-        for way, per_fold in calibration.nested_accuracies(folds).items():
-            by_reading.setdefault(way, []).extend(per_fold.values())
-    figures = {
-        way: {"mean": round(float(np.mean(values)), 4), "std": round(float(np.std(values, ddof=1)), 4)}
-        for way, values in by_reading.items()
-    }
-    metrics = {
-        "split": f"the study's {settings.folds} folds; each fold's genre bias fitted on the other folds",
-        "runs": len(by_reading["whole"]),
-        "folds": len(first),
-        "seeds": sorted(runs),
-        "gtzan_snippets_track_accuracy": figures["windows + mel-stats + bias" if companion else "windows + bias"],
-        "by_reading": figures,
-    }
-    return inference, metrics
 
 
-def trained_network(model: str, settings: argparse.Namespace, train: list[Clip], test: list[Clip], out: Path):
-    """(network, its companion network or None, its card less the evaluations): one shipped network
-    trained by its chosen recipe on ``train``; with ``test``, the test split is held out."""
-    hold_out = bool(test)
-    recipe = CHOSEN[model]["recipe"]
-    architecture = CHOSEN[model].get("architecture", model)
-    settings = argparse.Namespace(**{**vars(settings), **CHOSEN[model]})
-    variant = recipes.variant_label(
-        settings.augment,
-        1.0,
-        settings.prototype_share,
-        settings.average_from,
-        settings.crop_frames,
-        settings.ensemble,
+def held_out_set(clips: list[Clip]) -> learn.FeatureSet:
+    """The full-length tracks of ``clips`` (gtzan-full only), unshifted, for track-level figures."""
+    full = [clip for clip in clips if clip.source == ("gtzan-full",)]
+    mels = [clip_mels(clip, 0, DEFAULT_CACHE) for clip in full]
+    return learn.FeatureSet(
+        mels=torch.cat(mels),
+        labels=torch.tensor([GTZAN_GENRES.index(c.genre) for c, m in zip(full, mels, strict=True) for _ in m]),
+        tracks=torch.tensor([index for index, m in enumerate(mels) for _ in m]),
+        weights=torch.ones(sum(len(m) for m in mels), dtype=torch.float64),
+        original=torch.ones(sum(len(m) for m in mels), dtype=torch.bool),
+        genres=GTZAN_GENRES,
+        track_names=[clip.track for clip in full],
     )
+
+
+def train_network(recipe: Recipe, data: learn.FeatureSet) -> tuple[torch.nn.Module, dict]:
+    """A network of ``recipe.architecture`` trained for exactly ``recipe.epochs`` (no early stopping)."""
+    torch.manual_seed(recipe.seed)
+    network = models.build(recipe.architecture, len(GTZAN_GENRES))
     began = time.perf_counter()
-    seeds = [SEED + k for k in range(settings.ensemble)]
-    if settings.ensemble > 1:
-        network = recipes.cached_ensemble(recipe, [architecture] * settings.ensemble, train, SEED, settings)
-        paths = [recipes.recipe_network_path(recipe, architecture, train, seed, settings) for seed in seeds]
-        members = [training_seconds(path) for path in paths]
-        seconds = None if None in members else round(sum(members), 1)  # the members' training, cached or not
-    else:
-        network = recipes.train_recipe(recipe, architecture, train, SEED, settings)
-        seconds = round(time.perf_counter() - began, 1)
-    companion, companion_network = None, None
-    companion_name = CHOSEN[model].get("companion")
-    if companion_name:
-        companion_card = out / f"{companion_name}.json"
-        if not companion_card.is_file():
-            raise FileNotFoundError(f"{companion_card}: rebuild {companion_name} first (--models {companion_name})")
-        loaded = load_model_card(companion_card)  # checks the weights' sha256 against their card
-        companion_network, companion = loaded.network, {"model": companion_name, "sha256": loaded.sha256}
-    inference, as_shipped = calibrated_reading(recipe, architecture, settings, hold_out, companion)
+    history = learn.fit(
+        network,
+        data,
+        epochs=recipe.epochs,
+        lr=recipe.lr,
+        seed=recipe.seed,
+        batch_size=recipe.batch_size,
+        weight_decay=recipe.weight_decay,
+        samples_per_epoch=recipe.samples_per_epoch,
+        augment=spec_augment,
+        progress=lambda event: (
+            event.epoch_done and log.info("%s: epoch %d loss %.3f", recipe.architecture, event.epoch, event.train_loss)
+        ),
+    )
+    return network, {
+        "train_loss_by_epoch": [round(v, 4) for v in history.train_loss],
+        "seconds": round(time.perf_counter() - began),
+    }
+
+
+def measured(network: torch.nn.Module, held_out: learn.FeatureSet) -> dict:
+    """Track figures on ``held_out`` as shipped (temperature 1) and the temperature that calibrates them."""
+    log_probabilities = np.log(np.clip(learn.predict_probabilities(network, held_out), 1e-12, None))
+    tracks = held_out.tracks.numpy()
+    ids, _ = track_probabilities(log_probabilities, tracks)
+    labels = np.array([held_out.labels.numpy()[tracks == track][0] for track in ids])
+    temperature = fit_temperature(log_probabilities, tracks, labels)
+    _, raw = track_probabilities(log_probabilities, tracks)
+    _, calibrated = track_probabilities(log_probabilities, tracks, temperature)
+    figures = track_figures(labels, raw, GTZAN_GENRES)
+    figures["temperature"] = temperature
+    figures["expected_calibration_error_at_temperature"] = track_figures(labels, calibrated, GTZAN_GENRES)[
+        "expected_calibration_error"
+    ]
+    return figures
+
+
+def run_candidate(name: str, recipe: Recipe, corpus: Corpus, probe: LinearFit | None) -> dict:
+    """Train ``recipe`` on the train split, measure it on the valid split's full tracks (or the stored
+    result of that same recipe from an earlier run: ``CANDIDATE_CACHE``)."""
+    stored = CANDIDATE_CACHE / f"{hashlib.sha1(json.dumps(asdict(recipe), sort_keys=True).encode()).hexdigest()}.json"
+    if stored.is_file():
+        return json.loads(stored.read_text(encoding="utf-8"))
+    learn.use_threads(1)
+    shifts = shift_range(recipe.pitch_shift)
+    data = feature_set(corpus, corpus.labelled["train"], recipe, probe if recipe.teacher else None, shifts)
+    network, fitting = train_network(recipe, data)
+    figures = measured(network, held_out_set(corpus.labelled["valid"]))
+    log.info("%s: valid %s", name, figures)
+    result = {"recipe": asdict(recipe), "valid": figures, "training": fitting, "windows": len(data)}
+    CANDIDATE_CACHE.mkdir(parents=True, exist_ok=True)
+    stored.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return result
+
+
+def select(jobs: int) -> dict:
+    """Every declared candidate (and the teacher itself) on the valid split; written to ``SELECTION``."""
+    corpus = load_corpus()
+    train, valid = corpus.labelled["train"], corpus.labelled["valid"]
+    shifts = shift_range(CANDIDATES["crnn, labels + teacher"].pitch_shift)
+    teachers = {
+        penalty: teacher_figures(corpus, fit_probe(corpus, train, shifts, penalty), valid)
+        for penalty in PROBE_PENALTIES
+    }
+    penalty = max(PROBE_PENALTIES, key=lambda c: selection_score(teachers[c]))
+    probe = fit_probe(corpus, train, shifts, penalty)
+    results = {
+        f"teacher (musicnn + probe, C={c})": {"valid": figures, "inverse_penalty": c} for c, figures in teachers.items()
+    }
+    candidates = {
+        name: replace(recipe, probe_inverse_penalty=penalty) if recipe.teacher else recipe
+        for name, recipe in CANDIDATES.items()
+    }
+    runs = Parallel(n_jobs=jobs)(
+        delayed(run_candidate)(name, recipe, corpus, probe) for name, recipe in candidates.items()
+    )
+    results.update(dict(zip(candidates, runs, strict=True)))
+    best = max(candidates, key=lambda name: selection_score(results[name]["valid"]))
+    kind = best.split(", ", 1)[1]
+    networks = {architecture: f"{architecture}, {kind}" for architecture in NETWORKS}
+    others = {
+        networks[architecture]: replace(candidates[best], architecture=architecture)
+        for architecture in NETWORKS
+        if networks[architecture] not in results
+    }
+    runs = Parallel(n_jobs=jobs)(delayed(run_candidate)(name, recipe, corpus, probe) for name, recipe in others.items())
+    results.update(dict(zip(others, runs, strict=True)))
+    default = max(NETWORKS, key=lambda architecture: selection_score(results[networks[architecture]]["valid"]))
+    full_tracks = sum(clip.source == ("gtzan-full",) for clip in valid)
+    summary = {
+        "rule": "mean of valid-split track accuracy and macro recall; candidates declared in training/rebuild.py",
+        "valid_split": f"the {full_tracks} full 30 s tracks of the fault-filtered valid split",
+        "chosen_recipe": best,
+        "networks": networks,
+        "default": default,
+        "candidates": results,
+    }
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    SELECTION.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return summary
+
+
+def data_counts(clips: list[Clip]) -> dict[str, dict[str, int]]:
+    """Clips per source and genre, for the model card."""
+    counts: dict[str, dict[str, int]] = {}
+    for clip in clips:
+        source = counts.setdefault("/".join(clip.source), {})
+        source[clip.genre or "unlabelled"] = source.get(clip.genre or "unlabelled", 0) + 1
+    return counts
+
+
+def fold_temperature(network: torch.nn.Module, temperature: float) -> None:
+    """Divide the output layer by ``temperature``: softmax(z / T) without any change at inference."""
+    output = learn.final_layer(network)
+    with torch.no_grad():
+        output.weight /= temperature
+        output.bias /= temperature
+
+
+def ship_one(architecture: str, selection: dict, corpus: Corpus, out: Path) -> dict:
+    """Refit ``architecture`` with the chosen recipe on train + valid; save it with its selection figures."""
+    learn.use_threads(1)
+    chosen = selection["candidates"][selection["networks"][architecture]]
+    recipe = Recipe(**chosen["recipe"])
+    labelled = corpus.labelled["train"] + corpus.labelled["valid"]
+    shifts = shift_range(recipe.pitch_shift)
+    probe = fit_probe(corpus, labelled, shifts, recipe.probe_inverse_penalty) if recipe.teacher else None
+    data = feature_set(corpus, labelled, recipe, probe, shifts)
+    network, fitting = train_network(recipe, data)
+    temperature = chosen["valid"]["temperature"]
+    fold_temperature(network, temperature)
     card = {
         "architecture": architecture,
-        **({"members": settings.ensemble} if settings.ensemble > 1 else {}),
-        "inference": inference,
         "genres": list(GTZAN_GENRES),
         "provisional": False,
         "training": {
-            **training_data(recipe + variant, train, test),
-            "recipe": {
-                "name": recipe,
-                "pitch_shift": recipes.pitch_shift_of(recipe),
-                "synthetic_clips_per_genre": settings.synth_per_genre if recipe.startswith("synth") else 0,
-                "pretrain_steps": settings.pretrain_steps if recipe.startswith("synth") else 0,
-                "steps": settings.steps,
-                "batch_size": settings.batch,
-                "crop_frames": settings.crop_frames,
-                "batch_augmentation": "EQ tilt + SpecAugment masks (training/augment.py)" if settings.augment else None,
-                "prototype_share": (
-                    settings.prototype_share
-                    if settings.prototype_share is not None
-                    else "sources balanced inside each genre"
-                ),
-                "weight_averaging": (
-                    f"mean of the weights at the end of every epoch after the first {settings.average_from:.0%} "
-                    "of training, BatchNorm statistics re-measured for it"
-                    if settings.average_from is not None
-                    else None
-                ),
-                "optimizer": "Adam, lr 1e-3, weight decay 1e-4",
-                "loss": "cross-entropy",
+            "summary": (
+                "Real GTZAN excerpts, snippets and classical excerpts of the fault-filtered train + valid splits"
+                + (
+                    ", distilled from musicnn + a linear probe (with unlabelled Debian soundtracks)"
+                    if recipe.teacher
+                    else ""
+                )
+                + "; no test-split track."
+            ),
+            "data": {
+                "train + valid": data_counts(labelled),
+                "unlabelled": data_counts(corpus.unlabelled if recipe.teacher else []),
             },
-            "seed": seeds if settings.ensemble > 1 else SEED,
-            "teacher": None,
-            "seconds": seconds,
-            "rebuild": "python -m training.rebuild",
+            "recipe": asdict(recipe),
+            "windows": len(data),
+            **fitting,
+            "machine": f"{platform.machine()}, torch {torch.__version__}, 1 thread",
+            "temperature": {
+                "value": temperature,
+                "how": "fitted on the valid split by the selection fit; folded into the output layer",
+            },
+            "rebuild": "python -m training.rebuild select && python -m training.rebuild ship",
         },
         "metrics": {
-            "cross-validated": {
-                "split": "training/experiments/study.csv: 5 folds of GTZAN snippet track-number blocks, "
-                "one prototype generator held out per fold",
-                **study_metrics(recipe, architecture, variant=variant, steps=settings.steps),
-            },
-            "cross-validated, as shipped": as_shipped,
+            "selection": {
+                "what": (
+                    f"the same recipe fitted on the train split only, measured on {selection['valid_split']}"
+                    " (artist-disjoint from train); the shipped weights are refitted on train + valid"
+                ),
+                **chosen["valid"],
+            }
         },
     }
-    return network, companion_network, card
-
-
-def training_data(recipe: str, train: list[Clip], test: list[Clip]) -> dict:
-    """A card's training summary, GTZAN note and data by source and genre."""
-    return {
-        "summary": (
-            f"Not GTZAN's full recordings: the real clips of ../shared/data (GTZAN 2-3 s snippets, "
-            f"classical excerpts, genre-prototype clips), recipe {recipe}; "
-            + (
-                "GTZAN tracks 00041-00050 held out as the test split."
-                if test
-                else "every one of them, with no test split: the cross-validated figures are the held-out estimate."
-            )
-        ),
-        "on_gtzan": REBUILD_NOTE,
-        "data": {"train": source_counts(train), "test": source_counts(test) if test else None},
-    }
-
-
-def fitted_mel_stats(train: list[Clip], test: list[Clip], settings):
-    """(mel-stats fitted on the reading windows of ``train``, None, its card less the evaluations, with its
-    reading and figures on the study's folds)."""
-    began = time.perf_counter()
-    data = build_feature_set(train, GTZAN_GENRES, weights=balanced_weights(train))
-    network = fit_mel_statistics(reading_windows(data, settings.crop_frames, calibration.WINDOW_HOP))
-    seconds = round(time.perf_counter() - began, 1)
-    cross_validated, inference, as_shipped = mel_stats_reading(settings, bool(test))
-    card = {
-        "architecture": MEL_STATS,
-        "inference": inference,
-        "genres": list(GTZAN_GENRES),
-        "provisional": False,
-        "training": {
-            **training_data("real", train, test),
-            "recipe": {
-                "name": "real",
-                "pitch_shift": 0,
-                "crop_frames": settings.crop_frames,
-                "windows": f"fitted on the {settings.crop_frames}-frame windows inference reads, "
-                f"at most {calibration.WINDOW_HOP} frames apart, each with a share of its segment's weight",
-                "prototype_share": "sources balanced inside each genre",
-                "fit": FIT_DESCRIPTION,
-                "loss": "cross-entropy weighted by the sampling weights",
-            },
-            "seed": None,
-            "teacher": None,
-            "seconds": seconds,
-            "rebuild": "python -m training.rebuild --models mel-stats",
-        },
-        "metrics": {"cross-validated": cross_validated, "cross-validated, as shipped": as_shipped},
-    }
-    return network, None, card
-
-
-def mel_stats_reading(settings, hold_out: bool) -> tuple[dict, dict, dict]:
-    """(figures, ``inference`` section, as-shipped figures) of mel-stats on the study's folds: one run per fold,
-    as the fit is deterministic; the test split's snippets left out with ``hold_out`` (a fold left with none
-    is left out). The figures are of its windowed reading without the bias."""
-    keep = outside_test_split(hold_out)
-    clips = recipes.real_clips()
-    folds, generator = [], []
-    for fold in range(settings.folds):
-        _, snippets, prototypes = recipes.split(clips, fold, settings.folds)
-        snippets = [clip for clip in snippets if keep(clip)]
-        if not snippets:
-            continue
-        network = calibration.fold_mel_stats(fold, settings.folds, settings.crop_frames)
-        reader = calibration.windowed(network, settings.crop_frames)
-        data = build_feature_set(snippets, GTZAN_GENRES)
-        whole, windows = (learn.predict_probabilities(n, data) for n in (network, reader))
-        folds.append((fold, whole, windows, data.labels.numpy(), None))
-        generator.append(learn.evaluate(reader, build_feature_set(prototypes, GTZAN_GENRES)).track_accuracy)
-    inference, as_shipped = reading_section(
-        {SEED: folds}, settings, "mel-stats fitted on the other clips of each fold", "python -m training.rebuild"
-    )
-    snippets = [calibration.accuracy(f[2], f[3]) for f in folds]
-    cross_validated = {
-        "split": f"the study's {settings.folds} folds of GTZAN snippet track-number blocks, "
-        "one prototype generator held out per fold; windows, no bias",
-        "runs": len(folds),
-        "folds": len(folds),
-        "seeds": [],
-        **{
-            label: {"mean": round(float(np.mean(values)), 4), "std": round(float(np.std(values, ddof=1)), 4)}
-            for label, values in (
-                ("gtzan_snippets_track_accuracy", snippets),
-                ("heldout_generator_accuracy", generator),
-            )
-        },
-    }
-    return cross_validated, inference, as_shipped
-
-
-def rebuild_one(model: str, settings: argparse.Namespace, out: Path, hold_out: bool = False) -> dict:
-    """Train or fit one shipped model on the real clips (outside the test split, with ``hold_out``);
-    save it and its card, with its accuracy on its own training clips and on the test split."""
-    learn.use_threads(1)
-    train, test = shipped_split(recipes.real_clips(), hold_out)
-    if model == MEL_STATS:
-        network, companion, card = fitted_mel_stats(train, test, settings)
-    else:
-        network, companion, card = trained_network(model, settings, train, test, out)
-    scorer = scoring_network(network, card, companion)
-    if test:
-        held_out = learn.evaluate(scorer, build_feature_set(test, GTZAN_GENRES))
-        write_evaluation(held_out, REPORTS / f"{model}-test", f"{model}: GTZAN tracks 00041-00050")
-        card["metrics"][TEST_SPLIT] = held_out.summary()
-    card["metrics"]["own training clips (not held out)"] = learn.evaluate(
-        scorer, build_feature_set(train, GTZAN_GENRES)
-    ).summary()
-    save_model(network, model, out, card)
+    save_model(network, architecture, out, card)
     return card
 
 
+def ship(jobs: int, out: Path) -> None:
+    """Refit the four networks as ``SELECTION`` chose and write them to ``out``."""
+    selection = json.loads(SELECTION.read_text(encoding="utf-8"))
+    corpus = load_corpus()
+    Parallel(n_jobs=jobs)(delayed(ship_one)(architecture, selection, corpus, out) for architecture in NETWORKS)
+    log.info("default by selection: %s", selection["default"])
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Rebuild the chosen models; returns the exit status."""
+    """Command-line entry point; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m training.rebuild", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", nargs="+", choices=list(CHOSEN), default=list(CHOSEN))
-    parser.add_argument("--jobs", type=int, default=2, help="models trained at once (one core each)")
+    parser.add_argument("step", choices=["select", "ship"])
+    parser.add_argument("--jobs", type=int, default=2, help="networks trained at once (one core each)")
     parser.add_argument("--out", type=Path, default=REPO / "weights")
-    parser.add_argument(
-        "--hold-out-test",
-        action="store_true",
-        help="keep GTZAN tracks 00041-00050 out of training and measure each model on them",
-    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    settings = recipes.settings_parser().parse_args([])
-    began = time.perf_counter()
-    if any(CHOSEN[model]["recipe"].startswith("synth") for model in args.models):
-        build_corpus(settings.synth, settings.synth_per_genre, 0, args.jobs, SYNTH_GENRES, 0)
-        log.info("synthetic corpus ready (%.0f s)", time.perf_counter() - began)
-    models = [model for model in args.models if model != MEL_STATS]
-    cards = [rebuild_one(MEL_STATS, settings, args.out, args.hold_out_test)] if MEL_STATS in args.models else []
-    cards += Parallel(n_jobs=args.jobs)(
-        delayed(rebuild_one)(model, settings, args.out, args.hold_out_test) for model in models
-    )
-    for model, card in zip([MEL_STATS] * (len(args.models) - len(models)) + models, cards, strict=True):
-        log.info("%s: %s", model, card["metrics"])
-    log.info("rebuilt %d model(s) in %.0f s", len(cards), time.perf_counter() - began)
+    if args.step == "select":
+        select(args.jobs)
+    else:
+        ship(args.jobs, args.out)
     return 0
 
 
