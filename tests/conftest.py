@@ -9,6 +9,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 CC_AUDIO = SHARED / "audio" / "cc"
+# GTZAN material of the fault-filtered train and valid splits only: the test split is held back.
+GTZAN_FULL = SHARED / "data" / "gtzan-full"
 SNIPPETS = SHARED / "data" / "gtzan-snippets"
 GTZAN_CLASSICAL = SHARED / "data" / "gtzan-classical"
 PROTOTYPES = SHARED / "data" / "prototypes"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import soundfile
-from conftest import BRAHMS, SNIPPETS, TRUMPET
+from conftest import BRAHMS, GTZAN_FULL, SNIPPETS, TRUMPET
 
 from genretag import audio
 
@@ -135,8 +135,10 @@ def test_real_recordings_decode_and_segment():
     trumpet = audio.load(TRUMPET)
     assert 4.0 < trumpet.size / RATE < 6.0
     assert len(list(audio.segments(TRUMPET))) == 1  # looped
-    snippet = SNIPPETS / "rock.00012.flac"
+    snippet = SNIPPETS / "rock.00016.flac"  # 2.4 s: looped into one segment
     assert audio.segment_array(audio.load(snippet)).shape == (1, audio.SEGMENT_SAMPLES)
+    excerpt = list(audio.segments(GTZAN_FULL / "rock" / "rock.00003.opus"))  # 30.01 s of Opus
+    assert [(s.start_s, s.end_s) for s in excerpt] == [(0.0, 10.0), (10.0, 20.0), (20.0, 30.0)]
     report = audio.DecodeReport()
     brahms_segments = list(audio.segments(BRAHMS, report))
     assert len(brahms_segments) == audio.count_segments(round(report.duration_s * RATE))
