@@ -46,13 +46,13 @@ def models() -> None:
 
 
 def _held_out_accuracy(card: dict) -> str:
-    """Cross-validated track accuracy (of the model as shipped, where its card reads segments its own
-    way), else the card's test split, else its validation split, else ""."""
+    """Track accuracy on held-out full-length tracks with its 95 % interval (a shipped card's selection
+    split), else the card's test split, else its validation split, else ""."""
     metrics = card.get("metrics", {})
-    folds = metrics.get("cross-validated, as shipped", metrics.get("cross-validated", {}))
-    if "gtzan_snippets_track_accuracy" in folds:
-        accuracy = folds["gtzan_snippets_track_accuracy"]
-        return f"{accuracy['mean']:.2f} ± {accuracy['std']:.2f} ({folds['folds']}-fold CV)"
+    if "selection" in metrics:
+        figures = metrics["selection"]
+        low, high = figures["accuracy_95"]
+        return f"{figures['accuracy']:.2f} [{low:.2f}-{high:.2f}] ({figures['tracks']} held-out tracks)"
     for prefix in ("test", "valid"):
         for name, figures in metrics.items():
             if name.startswith(prefix):
@@ -505,8 +505,6 @@ def learn(
         _fail_usage(str(error))
     try:
         base_model = load_model(base)
-        if base_model.card.get("members", 1) > 1:
-            raise WeightsError(f"--base {base}: an ensemble of networks cannot be fine-tuned; give one (e.g. crnn)")
         library = user_library.read_library(paths, mapping)
     except (WeightsError, LibraryPathError) as error:
         _fail_usage(str(error))

@@ -29,7 +29,6 @@ DEFAULT_ARCHITECTURE = "crnn"  # the best single network: what training and fine
 POSTER_PARAMETER_COUNTS = {"v-kernel": 179_538, "v-kernel-l2": 179_538, "crnn": 427_274, "bicrnn": 460_938}
 RECURRENT_UNITS = 64
 FRAME_PROJECTION_UNITS = 288
-RHYTHM_LAGS = 64  # frames (1.5 s): beat periods, yet short of the 2-3 s loops that fill a snippet's segment
 
 
 class L2Normalize(nn.Module):
@@ -116,126 +115,21 @@ class RecurrentVKernel(nn.Module):
         return self.classifier(outputs.mean(dim=1))
 
 
-class Ensemble(nn.Module):
-    """Networks whose genre probabilities are averaged; its scores are the log of that mean.
-
-    A shipped ensemble's members share one architecture (its card's ``members`` says how many).
-    """
-
-    def __init__(self, members: list[nn.Module]):
-        super().__init__()
-        self.members = nn.ModuleList(members)
-
-    def forward(self, spectrogram: torch.Tensor) -> torch.Tensor:
-        probabilities = torch.stack([torch.softmax(member(spectrogram), dim=1) for member in self.members])
-        return probabilities.mean(dim=0).log()
-
-
-class MelStatistics(nn.Module):
-    """mel-stats: a linear classifier on statistics of its input's mel bands and of their onsets.
-
-    Timbre: each band's mean, standard deviation and mean absolute change from frame to frame.
-    Rhythm: the autocorrelation of an onset envelope (the bands' mean rise from one frame to
-    the next) at lags of 1 to ``RHYTHM_LAGS`` frames, divided by its variance. They are
-    standardised by the training set's mean and spread (buffers saved with the weights)
-    before the linear layer. Not one of the poster's networks: the default model averages its
-    log-probabilities with the crnns' (``WindowAverage``), see training/README.md.
-    """
-
-    FEATURES = 3 * N_MELS + RHYTHM_LAGS
-
-    def __init__(self, n_genres: int = len(GTZAN_GENRES)):
-        super().__init__()
-        self.register_buffer("feature_mean", torch.zeros(self.FEATURES))
-        self.register_buffer("feature_scale", torch.ones(self.FEATURES))
-        self.classifier = nn.Linear(self.FEATURES, n_genres)
-
-    @staticmethod
-    def statistics(spectrogram: torch.Tensor) -> torch.Tensor:
-        """``(batch, FEATURES)``: per band mean, standard deviation and mean absolute frame-to-frame change,
-        then the onset envelope's autocorrelation at lags 1 to ``RHYTHM_LAGS`` (zero past the input's length)."""
-        bands = spectrogram.reshape(spectrogram.shape[0], N_MELS, -1).float()
-        steps = bands.diff(dim=2)
-        timbre = torch.cat([bands.mean(dim=2), bands.std(dim=2, correction=0), steps.abs().mean(dim=2)], dim=1)
-        onsets = steps.clamp_min(0).mean(dim=1)
-        onsets = onsets - onsets.mean(dim=1, keepdim=True)
-        lags = min(RHYTHM_LAGS, onsets.shape[1] - 1)
-        products = torch.stack([(onsets[:, :-lag] * onsets[:, lag:]).mean(dim=1) for lag in range(1, lags + 1)], 1)
-        rhythm = products / (onsets.var(dim=1, correction=0, keepdim=True) + 1e-6)
-        return torch.cat([timbre, functional.pad(rhythm, (0, RHYTHM_LAGS - lags))], dim=1)
-
-    def forward(self, spectrogram: torch.Tensor) -> torch.Tensor:
-        features = self.statistics(spectrogram)
-        return self.classifier((features - self.feature_mean) / self.feature_scale)
-
-
-def window_starts(length: int, frames: int, hop: int) -> list[int]:
-    """Starts of evenly spaced windows of ``frames`` frames over ``length`` frames, at most ``hop`` apart,
-    the first at the start and the last at the end; ``[0]`` when ``length`` is at most ``frames``."""
-    if length <= frames:
-        return [0]
-    count = -(-(length - frames) // hop) + 1
-    return torch.linspace(0, length - frames, count).round().int().tolist()
-
-
-def log_mean_probability(scores: torch.Tensor, windows: int) -> torch.Tensor:
-    """``(windows * batch, genres)`` scores, window-major → ``(batch, genres)``: the log of each item's
-    mean probability over its windows."""
-    per_window = functional.log_softmax(scores, dim=1).view(windows, -1, scores.shape[1])
-    return torch.logsumexp(per_window, dim=0) - torch.log(torch.tensor(float(windows)))
-
-
-class WindowAverage(nn.Module):
-    """Scores of ``network`` over windows of the length it was trained on, plus a genre bias.
-
-    A segment longer than ``frames`` is read as evenly spaced windows of ``frames`` frames,
-    at most ``hop`` frames apart, the first at its start and the last at its end; its scores
-    are the log of the mean of their genre probabilities, plus ``genre_bias`` (added to the
-    log-probabilities; softmax renormalises them). Shorter input is read whole. With a
-    ``companion`` network (like ``MelStatistics``), which reads the same windows, the scores
-    before the bias are the mean of the two networks' log-means (a geometric mean of the two
-    models' probabilities).
-    """
-
-    def __init__(
-        self, network: nn.Module, frames: int, hop: int, genre_bias: torch.Tensor, companion: nn.Module | None = None
-    ):
-        super().__init__()
-        self.network, self.frames, self.hop, self.companion = network, frames, hop, companion
-        self.register_buffer("genre_bias", genre_bias.float(), persistent=False)
-
-    def window_starts(self, length: int) -> list[int]:
-        return window_starts(length, self.frames, self.hop)
-
-    def forward(self, spectrogram: torch.Tensor) -> torch.Tensor:
-        starts = self.window_starts(spectrogram.shape[-1])
-        width = min(self.frames, spectrogram.shape[-1])
-        windows = torch.cat([spectrogram[..., start : start + width] for start in starts])
-        mean = log_mean_probability(self.network(windows), len(starts))
-        if self.companion is not None:
-            mean = (mean + log_mean_probability(self.companion(windows), len(starts))) / 2
-        return mean + self.genre_bias
-
-
 ARCHITECTURES: dict[str, Callable[[int], nn.Module]] = {
     "v-kernel": lambda n: VKernel(n),
     "v-kernel-l2": lambda n: VKernel(n, l2=True),
     "crnn": lambda n: RecurrentVKernel(n),
     "bicrnn": lambda n: RecurrentVKernel(n, bidirectional=True),
-    "mel-stats": lambda n: MelStatistics(n),
 }
 
 
-def build(name: str, n_genres: int = len(GTZAN_GENRES), members: int = 1) -> nn.Module:
-    """A freshly initialised network by its registry name (``v-kernel``, ``crnn``, ...);
-    with ``members`` > 1, an ``Ensemble`` of that many."""
+def build(name: str, n_genres: int = len(GTZAN_GENRES)) -> nn.Module:
+    """A freshly initialised network by its registry name (``v-kernel``, ``crnn``, ...)."""
     try:
         constructor = ARCHITECTURES[name]
     except KeyError:
         known = ", ".join(ARCHITECTURES)
         raise ValueError(f"unknown architecture {name!r} (known: {known})") from None
-    if members > 1:
-        return Ensemble([constructor(n_genres) for _ in range(members)])
     return constructor(n_genres)
 
 

@@ -100,7 +100,6 @@ class LoadedModel:
     card: dict
     genres: tuple[str, ...]
     sha256: str
-    companion: LoadedModel | None = None  # whose scores the card's reading averages in (``inference.companion``)
     _inference_network: object = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -116,8 +115,7 @@ class LoadedModel:
         import torch
 
         if self._inference_network is None:
-            companion = self.companion.network if self.companion else None
-            self._inference_network = scoring_network(inference_network(self.network), self.card, companion)
+            self._inference_network = inference_network(self.network)
         with torch.inference_mode():
             batch = torch.as_tensor(spectrograms, dtype=torch.float32).unsqueeze(1)
             batch = batch.contiguous(memory_format=torch.channels_last)
@@ -180,40 +178,6 @@ def inference_network(network):
     return fast.to(memory_format=torch.channels_last)
 
 
-def scoring_network(network, card: dict, companion=None):
-    """``network`` reading segments as ``card`` says: whole, or as its ``inference`` section's windows
-    (``window_frames`` long, at most ``window_hop`` apart) plus its ``genre_bias`` (``models.WindowAverage``),
-    averaged with the ``companion`` network its card names over the same windows (``load_companion``)."""
-    settings = card.get("inference")
-    if not settings:
-        return network
-    import torch
-
-    from genretag.models import WindowAverage
-
-    bias = torch.tensor([settings["genre_bias"][genre] for genre in card["genres"]])
-    return WindowAverage(network, settings["window_frames"], settings["window_hop"], bias, companion).eval()
-
-
-def load_companion(card: dict, name: str) -> LoadedModel | None:
-    """The model named by the card's ``inference.companion``, checked against the sha256 recorded there
-    (so the card's results fingerprint covers it too); None when the card names none."""
-    wanted = (card.get("inference") or {}).get("companion")
-    if not wanted:
-        return None
-    companion = load_model(wanted["model"])
-    if (
-        companion.sha256 != wanted["sha256"]
-        or companion.companion is not None
-        or companion.genres != tuple(card["genres"])
-    ):
-        raise WeightsError(
-            f"model {name!r}: its companion {wanted['model']!r} is not the one it was calibrated with "
-            f"(sha256 {companion.sha256[:12]}…, card says {wanted['sha256'][:12]}…)"
-        )
-    return companion
-
-
 def check_audio_parameters(card: dict, name: str) -> None:
     """Refuse a card whose front end differs from this genretag's ``audio`` module."""
     expected = audio_parameters()
@@ -248,15 +212,14 @@ def load_model_card(card_path: Path) -> LoadedModel:
         )
     check_audio_parameters(card, name)
     genres = tuple(card["genres"])
-    network = build(card["architecture"], len(genres), card.get("members", 1))
+    network = build(card["architecture"], len(genres))
     try:
         state = torch.load(weights_path, map_location="cpu", weights_only=True)
         network.load_state_dict(state)
     except Exception as error:
         raise WeightsError(f"{weights_path}: cannot load weights ({error})") from None
     network.eval()
-    companion = load_companion(card, name)
-    return LoadedModel(name=name, network=network, card=card, genres=genres, sha256=actual, companion=companion)
+    return LoadedModel(name=name, network=network, card=card, genres=genres, sha256=actual)
 
 
 def save_model(network, name: str, directory: Path, card: dict) -> Path:

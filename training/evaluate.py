@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
 
     from genretag import learn
-    from genretag.weights import WeightsError, scoring_network
+    from genretag.weights import WeightsError
     from training.corpus import fault_filtered_split, folder_corpus, gtzan_corpus
     from training.features import DEFAULT_CACHE, build_feature_set
 
@@ -105,8 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     learn.use_threads()
     data = build_feature_set(clips, loaded.genres, cache_dir=args.cache or DEFAULT_CACHE)
-    companion = loaded.companion.network if loaded.companion else None
-    result = learn.evaluate(scoring_network(loaded.network, loaded.card, companion), data)
+    result = learn.evaluate(loaded.network, data)
     write_evaluation(result, args.out, f"{loaded.name} on {args.gtzan or args.folders}")
     print(f"segment accuracy {result.segment_accuracy:.4f} ({result.n_segments} segments)")
     print(f"track accuracy   {result.track_accuracy:.4f} ({result.n_tracks} tracks)")

@@ -35,7 +35,6 @@ from training.corpus import (
 )
 from training.evaluate import write_evaluation
 from training.features import DEFAULT_CACHE, build_feature_set
-from training.mel_stats import FIT_DESCRIPTION, fit_mel_statistics
 
 log = logging.getLogger("training")
 
@@ -105,10 +104,7 @@ def train_model(
     )
     valid_set = build_feature_set(split["valid"], genres, 0, cache_dir=cache_dir) if split.get("valid") else None
     test_set = build_feature_set(split["test"], genres, 0, cache_dir=cache_dir) if split.get("test") else None
-    if recipe.model == "mel-stats":  # fitted in one go: no epochs, no validation-picked stopping point
-        network, fitting = fit_mel_statistics(train_set), {"fit": FIT_DESCRIPTION}
-    else:
-        network, fitting = trained_network(recipe, genres, train_set, valid_set)
+    network, fitting = trained_network(recipe, genres, train_set, valid_set)
     metrics = {
         "train (own training clips, original segments)": learn.evaluate(network, train_set.originals()).summary()
     }

@@ -1,1 +1,0 @@
-"""Recipe study scripts and their results (training only)."""
