@@ -643,7 +643,13 @@ def tag(
     top_k: Annotated[
         int, typer.Option("--top-k", min=1, help="Write up to K genres (each passing --min-confidence).")
     ] = 1,
-    id3v23: Annotated[bool, typer.Option("--id3v23", help="MP3/WAV/AIFF: write ID3v2.3 instead of v2.4.")] = False,
+    id3_version: Annotated[
+        int | None,
+        typer.Option(
+            "--id3-version", min=3, max=4, help="MP3/WAV/AIFF: write ID3v2.3 or v2.4 (default: keep the file's)."
+        ),
+    ] = None,
+    id3v23: Annotated[bool, typer.Option("--id3v23", help="Same as --id3-version 3.")] = False,
     map_file: Annotated[
         Path | None, typer.Option("--map", metavar="FILE", help="Genre display names: 'label = Name' lines, or JSON.")
     ] = None,
@@ -686,7 +692,9 @@ def tag(
         outcomes = {}
         if write:
             run_id = store.new_run_id()
-            outcomes = {outcome.path: outcome for outcome in tags.write_planned(connection, plans, run_id, id3v23)}
+            outcomes = {
+                outcome.path: outcome for outcome in tags.write_planned(connection, plans, run_id, id3v23, id3_version)
+            }
     finally:
         connection.close()
     for path, reason in problems:

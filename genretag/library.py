@@ -7,6 +7,9 @@ Rules:
 * hidden files and folders (name starting with ``.``) inside a walked folder are
   skipped; a path given explicitly is used even if hidden;
 * a file given explicitly is scanned whatever its extension;
+* a special file (FIFO, socket, device) is never opened, since reading a FIFO
+  blocks until something writes into it: it is reported as a problem,
+  ``not a regular file (FIFO)``, also when its name ends in an audio extension;
 * symbolic links are followed, but a folder already visited (same device and
   inode) is not entered again, so symlink loops end;
 * the order is deterministic: the given paths in order, each folder's entries
@@ -16,6 +19,7 @@ Rules:
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +39,27 @@ class WalkResult:
 
     files: list[Path] = field(default_factory=list)
     problems: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def special_file_kind(mode: int) -> str | None:
+    """What a file of this ``st_mode`` is when it is neither a regular file nor a folder, else None."""
+    for test, kind in (
+        (stat.S_ISFIFO, "FIFO"),
+        (stat.S_ISSOCK, "socket"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+    ):
+        if test(mode):
+            return kind
+    return None
+
+
+def _special(path: Path) -> str | None:
+    try:
+        kind = special_file_kind(path.stat().st_mode)
+    except OSError:
+        return None  # a broken link: reading it reports why
+    return f"not a regular file ({kind})" if kind else None
 
 
 def is_audio_file(path: Path) -> bool:
@@ -73,7 +98,11 @@ def _walk_folder(folder: Path, visited: set[tuple[int, int]], result: WalkResult
         if is_folder:
             yield from _walk_folder(child, visited, result)
         elif is_audio_file(child):
-            yield child
+            problem = None if entry.is_file() else _special(child)
+            if problem:
+                result.problems.append((child, problem))
+            else:
+                yield child
 
 
 def walk_audio_files(paths: Iterable[str | Path]) -> WalkResult:
@@ -89,6 +118,10 @@ def walk_audio_files(paths: Iterable[str | Path]) -> WalkResult:
         path = Path(os.path.abspath(Path(given).expanduser()))
         if not path.exists():
             raise LibraryPathError(f"{given}: no such file or folder")
+        problem = None if path.is_dir() else _special(path)
+        if problem:
+            result.problems.append((path, problem))
+            continue
         found = _walk_folder(path, visited, result) if path.is_dir() else [path]
         for file in found:
             if file not in seen:

@@ -68,12 +68,19 @@ CREATE TABLE IF NOT EXISTS tag_journal (
     old_mtime_ns INTEGER NOT NULL,
     new_size INTEGER NOT NULL,        -- the file after the write
     new_mtime_ns INTEGER NOT NULL,
-    state TEXT NOT NULL,              -- 'pending' (replacing), 'done', 'failed'
+    state TEXT NOT NULL,              -- 'pending', 'writing' (original being rewritten), 'done', 'failed'
     error TEXT,                       -- why a write failed
-    temp_path TEXT,                   -- the checked copy that replaces the file
+    temp_path TEXT,                   -- the checked new content, copied into the file in place
     reverts TEXT,                     -- undo only: JSON list of the tag entry ids it reverts
     undone_by INTEGER,                -- tag only: the undo entry that reverted it
-    written_at REAL NOT NULL          -- unix time
+    written_at REAL NOT NULL,         -- unix time
+    backup_path TEXT,                 -- a verified copy of the original while it is rewritten
+    writer_pid INTEGER,               -- the process writing (a live one's pending entry is not settled)
+    old_sha256 TEXT,                  -- the whole file before and after the write
+    new_sha256 TEXT,
+    restore_offset INTEGER,           -- exact undo: the original bytes that differ from the new file,
+    restore_tail INTEGER,             -- between restore_offset and the last restore_tail bytes
+    restore_bytes BLOB                -- (NULL when that region was too large to keep)
 );
 CREATE INDEX IF NOT EXISTS tag_journal_path ON tag_journal (path);
 """
@@ -104,7 +111,36 @@ def connect(path: Path | None = None) -> sqlite3.Connection:
     # mode, still never corrupts the database on a crash.
     connection.execute("PRAGMA synchronous=NORMAL")
     connection.executescript(SCHEMA)
+    _add_missing_columns(connection)
     return connection
+
+
+# Columns added to tables after their first release: a store made by an older
+# genretag gets them on its first open (SQLite has no ADD COLUMN IF NOT EXISTS).
+_LATER_COLUMNS = {
+    "tag_journal": (
+        "backup_path TEXT",
+        "writer_pid INTEGER",
+        "old_sha256 TEXT",
+        "new_sha256 TEXT",
+        "restore_offset INTEGER",
+        "restore_tail INTEGER",
+        "restore_bytes BLOB",
+    ),
+}
+
+
+def _add_missing_columns(connection: sqlite3.Connection) -> None:
+    for table, columns in _LATER_COLUMNS.items():
+        present = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+        for column in columns:
+            if column.split()[0] not in present:
+                try:
+                    with connection:
+                        connection.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+                except sqlite3.OperationalError as error:  # another process added it first
+                    if "duplicate column" not in str(error):
+                        raise
 
 
 @dataclass(frozen=True)
@@ -283,10 +319,22 @@ def last_scan_roots(connection: sqlite3.Connection) -> list[Path]:
 
 # ---------------------------------------------------------------- tag journal
 #
-# Every genre write by `genretag tag` or `genretag undo` is one row, written in
-# two steps around the atomic replace: 'pending' (the checked copy is on disk),
-# then 'done' or 'failed'. A process killed in between leaves 'pending';
-# ``resolve_interrupted_writes`` settles such rows from the file itself.
+# Every genre write by `genretag tag` or `genretag undo` is one row, a write-ahead
+# record of a rewrite in place (see ``tags.write_genres``):
+#
+#   'pending'  recorded before the temporary files (new content, backup) exist;
+#              the original is not touched in this state;
+#   'writing'  the backup is a verified, durable copy of the original and the new
+#              content is checked; the original is being overwritten in place;
+#   'done' / 'failed'  settled; the temporary files are gone.
+#
+# A process killed in between leaves 'pending' or 'writing';
+# ``resolve_interrupted_writes`` settles such rows: pending ones by removing their
+# temporary files, writing ones by completing the write (the file already holds the
+# whole new content) or by copying the backup's bytes back into the file.
+
+WRITE_AREA = "tag-writes"  # under the data home: the temporary files of writes in progress
+COPY_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -308,17 +356,37 @@ class JournalEntry:
     reverts: tuple[int, ...]
     undone_by: int | None
     written_at: float
+    backup_path: str | None = None
+    writer_pid: int | None = None
+    old_sha256: str | None = None
+    new_sha256: str | None = None
+    restore: ByteRestore | None = None
+
+
+@dataclass(frozen=True)
+class ByteRestore:
+    """How to turn the file a write left back into the exact original: the original's differing bytes.
+
+    The original is ``new[:offset] + original_bytes + new[len(new) - tail:]``.
+    """
+
+    offset: int
+    tail: int
+    original_bytes: bytes
 
 
 _JOURNAL_COLUMNS = (
     "id, run_id, kind, path, previous_genres, new_genres, id3_version, old_size, old_mtime_ns, new_size, "
-    "new_mtime_ns, state, error, temp_path, reverts, undone_by, written_at"
+    "new_mtime_ns, state, error, temp_path, reverts, undone_by, written_at, backup_path, writer_pid, "
+    "old_sha256, new_sha256, restore_offset, restore_tail, restore_bytes"
 )
 
 
 def _journal_entry(row: tuple) -> JournalEntry:
     (id_, run_id, kind, path, previous, new, id3_version, old_size, old_mtime, new_size, new_mtime) = row[:11]
-    state, error, temp_path, reverts, undone_by, written_at = row[11:]
+    state, error, temp_path, reverts, undone_by, written_at, backup_path, writer_pid = row[11:19]
+    old_sha256, new_sha256, restore_offset, restore_tail, restore_bytes = row[19:]
+    restore = None if restore_bytes is None else ByteRestore(restore_offset, restore_tail, bytes(restore_bytes))
     return JournalEntry(
         id_,
         run_id,
@@ -335,6 +403,11 @@ def _journal_entry(row: tuple) -> JournalEntry:
         tuple(json.loads(reverts)) if reverts else (),
         undone_by,
         written_at,
+        backup_path,
+        writer_pid,
+        old_sha256,
+        new_sha256,
+        restore,
     )
 
 
@@ -345,7 +418,26 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
 
 
-def journal_pending(
+def write_area() -> Path:
+    """The folder of the temporary files of writes in progress (created when missing).
+
+    It is in the data home, not beside the music: names there are short whatever the
+    file's name, the music folder need not be writable, and a backup or sync tool of the
+    library never sees a half-finished copy.
+    """
+    folder = data_home() / WRITE_AREA
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _durably(connection: sqlite3.Connection):
+    # A journal row that promises a backup must be on disk before the original is touched:
+    # in WAL mode with synchronous=NORMAL a commit may be lost on power failure, FULL syncs it.
+    connection.execute("PRAGMA synchronous=FULL")
+    return connection
+
+
+def journal_begin(
     connection: sqlite3.Connection,
     run_id: str,
     kind: str,
@@ -354,15 +446,15 @@ def journal_pending(
     new: Iterable[str],
     id3_version: int | None,
     old_stamp: FileStamp,
-    new_stamp: FileStamp,
     temp_path: str,
+    backup_path: str,
     reverts: Iterable[int] = (),
 ) -> int:
-    """Record a write about to replace ``path`` (state 'pending'); returns its entry id."""
-    with connection:
+    """Record a write before its temporary files exist (state 'pending'); returns its entry id."""
+    with _durably(connection):
         cursor = connection.execute(
-            f"INSERT INTO tag_journal ({_JOURNAL_COLUMNS}) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', "
-            "NULL, ?, ?, NULL, ?)",
+            f"INSERT INTO tag_journal ({_JOURNAL_COLUMNS}) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 'pending', "
+            "NULL, ?, ?, NULL, ?, ?, ?, NULL, NULL, NULL, NULL, NULL)",
             (
                 run_id,
                 kind,
@@ -372,18 +464,45 @@ def journal_pending(
                 id3_version,
                 old_stamp.size,
                 old_stamp.mtime_ns,
-                new_stamp.size,
-                new_stamp.mtime_ns,
                 temp_path,
                 json.dumps(list(reverts)) if kind == "undo" else None,
                 time.time(),
+                backup_path,
+                os.getpid(),
             ),
         )
     return cursor.lastrowid
 
 
+def journal_writing(
+    connection: sqlite3.Connection,
+    entry_id: int,
+    new_size: int,
+    old_sha256: str,
+    new_sha256: str,
+    restore: ByteRestore | None,
+) -> None:
+    """Record that the backup is verified and the original is about to be rewritten in place ('writing')."""
+    with _durably(connection):
+        connection.execute(
+            """UPDATE tag_journal SET state = 'writing', new_size = ?, old_sha256 = ?, new_sha256 = ?,
+               restore_offset = ?, restore_tail = ?, restore_bytes = ? WHERE id = ?""",
+            (
+                new_size,
+                old_sha256,
+                new_sha256,
+                restore.offset if restore else None,
+                restore.tail if restore else None,
+                restore.original_bytes if restore else None,
+                entry_id,
+            ),
+        )
+
+
 def _settle_done(connection: sqlite3.Connection, entry: JournalEntry) -> None:
-    connection.execute("UPDATE tag_journal SET state = 'done', temp_path = NULL WHERE id = ?", (entry.id,))
+    connection.execute(
+        "UPDATE tag_journal SET state = 'done', temp_path = NULL, backup_path = NULL WHERE id = ?", (entry.id,)
+    )
     # Only the tags changed, not the audio: results of the old file describe the new one.
     connection.execute(
         "UPDATE track_results SET size = ?, mtime_ns = ? WHERE path = ? AND size = ? AND mtime_ns = ?",
@@ -399,40 +518,132 @@ def journal_entry(connection: sqlite3.Connection, entry_id: int) -> JournalEntry
     return _journal_entry(row)
 
 
-def journal_done(connection: sqlite3.Connection, entry_id: int) -> None:
-    """Mark a write as done: restamp the file's stored results, and mark what an undo reverted."""
-    with connection:
+def journal_done(connection: sqlite3.Connection, entry_id: int, new_stamp: FileStamp | None = None) -> None:
+    """Mark a write as done (with the file's stamp after it): restamp the file's stored results, mark reverts."""
+    with _durably(connection):
+        if new_stamp is not None:
+            connection.execute(
+                "UPDATE tag_journal SET new_size = ?, new_mtime_ns = ? WHERE id = ?",
+                (new_stamp.size, new_stamp.mtime_ns, entry_id),
+            )
         _settle_done(connection, journal_entry(connection, entry_id))
 
 
 def journal_failed(connection: sqlite3.Connection, entry_id: int, reason: str) -> None:
-    """Mark a write as failed (the file was left as it was)."""
-    with connection:
+    """Mark a write as failed (the file was left as it was, or given its original bytes back)."""
+    with _durably(connection):
         connection.execute(
-            "UPDATE tag_journal SET state = 'failed', error = ?, temp_path = NULL WHERE id = ?", (reason, entry_id)
+            "UPDATE tag_journal SET state = 'failed', error = ?, temp_path = NULL, backup_path = NULL, "
+            "restore_bytes = NULL WHERE id = ?",
+            (reason, entry_id),
         )
 
 
-def resolve_interrupted_writes(connection: sqlite3.Connection) -> list[JournalEntry]:
-    """Settle 'pending' entries left by a killed process; returns them as settled.
+def copy_into(source: str | Path, target: str | Path) -> None:
+    """Overwrite ``target``'s content with ``source``'s in place (same inode), truncate, and fsync.
 
-    A file that now has the stamp the write would give was replaced (the entry is
-    done); otherwise the replace never happened (failed), and the leftover
-    temporary copy is removed.
+    Nothing about ``target`` but its bytes (and so its size and times) changes: owner,
+    mode, extended attributes, ACLs and its other hard links stay as they are.
     """
-    pending = journal_entries(connection, states=("pending",))
-    for entry in pending:
+    descriptor = os.open(target, os.O_WRONLY)
+    try:
+        with open(source, "rb") as reader:
+            while chunk := reader.read(COPY_CHUNK):
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(descriptor, view) :]
+            os.ftruncate(descriptor, reader.tell())
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def same_bytes(first: str | Path, second: str | Path) -> bool:
+    """Whether two files hold exactly the same bytes."""
+    import filecmp
+
+    return filecmp.cmp(first, second, shallow=False)
+
+
+def _writer_alive(pid: int | None) -> bool:
+    if pid is None or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def _remove(*paths: str | None) -> None:
+    for path in paths:
+        if path:
+            Path(path).unlink(missing_ok=True)
+
+
+def _settle_interrupted(connection: sqlite3.Connection, entry: JournalEntry) -> None:
+    if entry.state == "pending" and entry.backup_path is None:
+        # A write by genretag before in-place rewrites: its copy replaced the file by rename.
         try:
             replaced = stamp_of(entry.path) == entry.new_stamp
         except OSError:
             replaced = False
         if replaced:
             journal_done(connection, entry.id)
-            continue
-        if entry.temp_path:
-            Path(entry.temp_path).unlink(missing_ok=True)
+        else:
+            _remove(entry.temp_path)
+            journal_failed(connection, entry.id, "interrupted before the file was replaced; file left as it was")
+        return
+    if entry.state == "pending":  # the original was never touched
+        _remove(entry.temp_path, entry.backup_path)
         journal_failed(connection, entry.id, "interrupted before the file was replaced; file left as it was")
-    return [journal_entry(connection, entry.id) for entry in pending]
+        return
+    # 'writing': the file holds the new content, the original, or a mix of both.
+    temp_ok = entry.temp_path and os.path.isfile(entry.temp_path)
+    if temp_ok and os.path.isfile(entry.path) and same_bytes(entry.temp_path, entry.path):
+        _remove(entry.temp_path, entry.backup_path)
+        journal_done(connection, entry.id, stamp_of(entry.path))
+        return
+    if entry.backup_path and os.path.isfile(entry.backup_path) and os.path.isfile(entry.path):
+        copy_into(entry.backup_path, entry.path)
+        # The same bytes as before the write: the same mtime, so stored results stay fresh.
+        os.utime(entry.path, ns=(entry.old_stamp.mtime_ns, entry.old_stamp.mtime_ns))
+        _remove(entry.temp_path, entry.backup_path)
+        journal_failed(connection, entry.id, "interrupted while the file was rewritten; original bytes restored")
+        return
+    journal_failed(connection, entry.id, "interrupted while the file was rewritten; its backup is missing")
+
+
+def resolve_interrupted_writes(connection: sqlite3.Connection) -> list[JournalEntry]:
+    """Settle entries left 'pending' or 'writing' by a killed process; returns them as settled.
+
+    Entries of a writer still running are left to it. Files in the write area that no
+    unsettled entry names (none should exist: each is journalled before it is created)
+    are removed too.
+    """
+    unsettled = journal_entries(connection, states=("pending", "writing"))
+    settled = []
+    for entry in unsettled:
+        if _writer_alive(entry.writer_pid):
+            continue
+        _settle_interrupted(connection, entry)
+        settled.append(journal_entry(connection, entry.id))
+    folder = data_home() / WRITE_AREA
+    # Listed before the journal is read: a file listed here was journalled before it was
+    # created, so a running writer's file is in ``in_use``.
+    present = list(folder.iterdir()) if folder.is_dir() else []
+    in_use = {
+        path
+        for entry in journal_entries(connection, states=("pending", "writing"))
+        for path in (entry.temp_path, entry.backup_path)
+        if path
+    }
+    for leftover in present:
+        if str(leftover) not in in_use:
+            leftover.unlink(missing_ok=True)
+    return settled
 
 
 def journal_entries(

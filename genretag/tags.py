@@ -2,30 +2,59 @@
 
 Containers (through mutagen), and where the genre lives:
 
-* MP3, WAV, AIFF: the ID3v2 ``TCON`` frame (WAV and AIFF keep ID3 in a chunk).
-  ID3v2.4 by default, every value its own string; with ID3v2.3 the values are
-  joined with ``/`` into one string, the v2.3 convention.
+* MP3, AIFF: the ID3v2 ``TCON`` frame (AIFF keeps ID3 in a chunk). A file keeps
+  its ID3 version unless another is asked for (a new tag is v2.4). ID3v2.4 keeps
+  every value its own string; ID3v2.3 joins them with ``/`` into one string, and
+  such a string is read back as separate genres, as are the numeric forms
+  ``(17)(13)`` and ``(17)Rock`` of either version.
+* WAV: the ID3 chunk and the RIFF ``LIST/INFO`` chunk's ``IGNR`` field (values
+  joined with ``;``, as FFmpeg joins them). Both are read (either one makes a WAV tagged) and both are
+  written with the same values: FFmpeg reads only INFO when a WAV has it, most
+  other readers prefer ID3. Every other INFO field stays; when one of the two
+  tags is created, the title, artist, album, date, track and copyright of the
+  other are copied into it, so a reader that prefers the new tag still shows them.
 * FLAC, Ogg Vorbis, Opus: one ``GENRE`` Vorbis comment per value.
 * M4A/MP4: the ``©gen`` atom, one data item per value (an old numeric ``gnre``
   atom is read as a genre and replaced by ``©gen`` on write).
 
-Only the genre is changed: other tags, pictures and the audio stream are copied
-as they are.
+Genres are compared ignoring case and surrounding space; a file's values are read
+as a list without repeats. Only the genre is changed: other tags, pictures and the
+audio stream are copied as they are.
 
-Safe write (``write_genres``): the file is copied to a hidden temporary file in
-the same folder, the genre is written into the copy, the copy is re-read and its
-genre values checked, flushed to disk (fsync), and only then ``os.replace``\\ d over
-the original, which is atomic. The copy gets the original's permissions (and
-owner when allowed). A file whose size or mtime differs from what was analysed,
-a read-only file (no write permission bit, even for root), or a failed check is
-left exactly as it was, and the temporary file is removed.
+Safe write (``write_genres``): the file is rewritten in place, so it stays the
+same file: same inode (its other hard links and open handles see the new tag),
+owner, group, mode bits (setuid, setgid, sticky), extended attributes and ACLs.
+A rename-over-the-original would give a new inode with none of those; writing in
+place instead needs a backup to stay crash-safe. Steps, under a write-ahead
+journal (``store``'s ``tag_journal``):
+
+1. the journal records the write and the names of its two temporary files (in
+   ``<data home>/tag-writes``, short random names, so any file name up to the
+   file system's limit can be tagged) before either exists;
+2. the new content is built in one temporary file (a copy tagged by mutagen) and
+   checked: its genre values read back as asked; when it equals the file byte for
+   byte nothing is written (no new bytes, mtime untouched);
+3. a backup copy of the original is made, compared with it, and synced to disk;
+4. the journal records that the original is being rewritten (and the bytes an
+   exact undo needs), synced to disk;
+5. the new content is copied into the original file, which is truncated, synced,
+   and compared with the new content;
+6. the journal marks the write done and both temporary files are removed.
+
+A failure in step 5 copies the backup back in; a crash anywhere is settled by the
+next ``tag`` or ``undo`` run (``store.resolve_interrupted_writes``): before step 4
+the original was never touched and the temporary files are removed; after it the
+file either holds the whole new content (the write is completed in the journal)
+or gets the backup's bytes and its old mtime back. A file whose size or mtime
+differs from what was analysed, a read-only file (no write permission bit, even
+for root), a special file (FIFO, socket, device) or a failed check is left
+exactly as it was.
 
 mtime policy: a written file's mtime becomes the time of the write (backup and
 sync tools then see the change). The store records the new size and mtime for
 the file's results (``store.journal_done``), so the file is not re-analysed.
 
 A symbolic link is followed: its target is rewritten and the link stays a link.
-A hard-linked file gets a new inode: the other names keep the old content.
 
 Planning (``plan_tags``): a track's genres are its most probable ``top_k`` model
 genres whose probability reaches ``min_confidence`` (every written genre must
@@ -33,24 +62,29 @@ reach it; probabilities sum to 1, so with the default 0.5 only one genre can
 pass: lower it, e.g. ``--top-k 2 --min-confidence 0.3``, for several), with
 display names (``DEFAULT_DISPLAY_NAMES``, changed by a mapping file). Policies:
 ``fill`` writes only files without a genre, ``replace`` overwrites, ``append``
-adds genres not already present (compared case-insensitively) after the
-existing ones.
+adds genres not already present after the existing ones. A plan whose genres
+equal the file's (as a set, and held consistently by every tag the file has) is
+``unchanged`` and not written.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
+import secrets
 import shutil
-import tempfile
+import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from genretag import store
 from genretag.classify import TrackResult
-from genretag.store import FileStamp, stamp_of
+from genretag.library import special_file_kind
+from genretag.store import ByteRestore, FileStamp, stamp_of
 
 DEFAULT_DISPLAY_NAMES = {
     "blues": "Blues",
@@ -66,10 +100,20 @@ DEFAULT_DISPLAY_NAMES = {
 }
 DEFAULT_MIN_CONFIDENCE = 0.5
 ID3V23_SEPARATOR = "/"
+RIFF_INFO_SEPARATOR = ";"
+# RIFF INFO field ↔ ID3 text frame, copied into the tag a WAV write creates.
+INFO_ID3_FIELDS = {"INAM": "TIT2", "IART": "TPE1", "IPRD": "TALB", "ICRD": "TDRC", "ITRK": "TRCK", "ICOP": "TCOP"}
+# An exact undo keeps the original bytes a write changed in the journal, up to this much.
+MAX_RESTORE_BYTES = 16 << 20
+HASH_CHUNK = 1 << 20
 
 
 class TagError(Exception):
     """One file's genre could not be read or written; the message is the reason."""
+
+
+class _RollbackFailed(TagError):
+    """The original was being rewritten and its backup could not be copied back: the next run will."""
 
 
 class Policy(str, Enum):
@@ -90,15 +134,47 @@ class Action(str, Enum):
     ERROR = "error"
 
 
+# ---------------------------------------------------------------- genre values
+
+
+def genre_key(value: str) -> str:
+    """How two genre values are compared: ignoring case and surrounding space."""
+    return value.strip().casefold()
+
+
+def distinct_genres(values: Iterable[str]) -> tuple[str, ...]:
+    """``values`` stripped, without empty ones and without repeats (the first spelling kept)."""
+    seen, kept = set(), []
+    for value in values:
+        value = value.strip()
+        if value and genre_key(value) not in seen:
+            seen.add(genre_key(value))
+            kept.append(value)
+    return tuple(kept)
+
+
+def same_genres(first: Iterable[str], second: Iterable[str]) -> bool:
+    """Whether two lists of genre values hold the same genres (as sets, compared by ``genre_key``)."""
+    return {genre_key(value) for value in first if value.strip()} == {
+        genre_key(value) for value in second if value.strip()
+    }
+
+
 # ---------------------------------------------------------------- containers
 
 
 @dataclass(frozen=True)
 class GenreTags:
-    """A file's genre values as stored, and its ID3 version (None: no ID3 tag, or not an ID3 container)."""
+    """A file's genre values, and its ID3 version (None: no ID3 tag, or not an ID3 container).
+
+    ``consistent`` is False when the file's tags disagree (a WAV whose ID3 and RIFF
+    INFO genres differ, or only one of them has one): a write then changes the file
+    even with the same values.
+    """
 
     values: tuple[str, ...]
     id3_version: int | None = None
+    consistent: bool = True
 
 
 def _file_types() -> list:
@@ -119,10 +195,27 @@ def _uses_id3(audio) -> bool:
     return isinstance(audio.tags, ID3) or type(audio).__name__ in ("MP3", "WAVE", "AIFF")
 
 
+def _is_wave(audio) -> bool:
+    return type(audio).__name__ == "WAVE"
+
+
+def _check_regular(path: str | Path) -> os.stat_result:
+    try:
+        info = os.stat(path)
+    except OSError as error:
+        raise TagError(f"cannot read: {error.strerror or error}") from None
+    kind = special_file_kind(info.st_mode)
+    if kind:
+        # Opening a FIFO for reading blocks until a writer comes: never open one.
+        raise TagError(f"not a regular file ({kind}); not read")
+    return info
+
+
 def _open(path: str | Path, file_type=None):
     """The mutagen object for ``path`` (its container detected from content and name unless given)."""
     import mutagen
 
+    _check_regular(path)
     try:
         audio = file_type(path) if file_type else mutagen.File(path, options=_file_types())
     except mutagen.MutagenError as error:
@@ -134,36 +227,124 @@ def _open(path: str | Path, file_type=None):
     return audio
 
 
-def _genre_tags(audio) -> GenreTags:
+def _id3_genres(id3) -> tuple[str, ...]:
+    # ``genres`` resolves the numeric forms; "/" separates values only in ID3v2.3 (v2.4 has NUL).
+    values = []
+    for frame in id3.getall("TCON"):
+        for genre in frame.genres:
+            values.extend(genre.split(ID3V23_SEPARATOR) if id3.version < (2, 4, 0) else [genre])
+    return distinct_genres(values)
+
+
+# ---------------------------------------------------------------- RIFF INFO (WAV)
+
+
+def _info_text(data: bytes) -> str:
+    raw = data.split(b"\0", 1)[0]
+    try:
+        return raw.decode("utf-8").strip()
+    except UnicodeDecodeError:  # older writers used the Windows code page
+        return raw.decode("latin-1").strip()
+
+
+def _riff_info(fileobj):
+    """The RIFF file, its LIST/INFO chunk (or None) and that chunk's fields as (id, bytes), in file order."""
+    from mutagen._riff import RiffFile
+
+    riff = RiffFile(fileobj)
+    for chunk in riff.root.subchunks():
+        if chunk.id == "LIST" and getattr(chunk, "name", None) == "INFO":
+            return riff, chunk, [(field.id, field.read()) for field in chunk.subchunks()]
+    return riff, None, []
+
+
+def _read_riff_info(path: str | Path) -> dict[str, str] | None:
+    """The WAV's INFO fields as text (None: no INFO chunk)."""
+    import mutagen
+
+    try:
+        with open(path, "rb") as fileobj:
+            _, chunk, fields = _riff_info(fileobj)
+    except (mutagen.MutagenError, OSError, ValueError):
+        return None
+    return None if chunk is None else {key: _info_text(data) for key, data in fields}
+
+
+def _info_genres(info: dict[str, str] | None) -> tuple[str, ...]:
+    return distinct_genres((info or {}).get("IGNR", "").split(";"))
+
+
+def _write_riff_info(path: str, values: tuple[str, ...], fill: dict[str, str]) -> None:
+    """Set the WAV's INFO ``IGNR`` to ``values``, keeping every other field (a new chunk gets ``fill``)."""
+    with open(path, "r+b") as fileobj:
+        riff, chunk, fields = _riff_info(fileobj)
+        if chunk is None:
+            if not values:
+                return
+            fields = [(key, (text + "\0").encode("utf-8")) for key, text in fill.items() if text]
+        genre = (RIFF_INFO_SEPARATOR.join(values) + "\0").encode("utf-8") if values else None
+        if any(key == "IGNR" for key, _ in fields):
+            fields = [(key, genre if key == "IGNR" else data) for key, data in fields]
+        else:
+            fields.append(("IGNR", genre))
+        fields = [(key, data) for key, data in fields if data is not None]
+        body = b"INFO" + b"".join(
+            key.ljust(4).encode("ascii") + struct.pack("<I", len(data)) + data + b"\0" * (len(data) % 2)
+            for key, data in fields
+        )
+        if chunk is None:
+            if fields:
+                riff.insert_chunk("LIST", body)
+        elif not fields:
+            chunk.delete()
+        else:
+            chunk.resize(len(body))
+            chunk.write(body)
+
+
+# ---------------------------------------------------------------- reading and setting genres
+
+
+def _genre_tags(audio, path: str | Path) -> GenreTags:
+    if _uses_id3(audio):
+        id3 = audio.tags
+        values = _id3_genres(id3) if id3 is not None else ()
+        version = id3.version[1] if id3 is not None else None
+        if not _is_wave(audio):
+            return GenreTags(values, version)
+        info = _info_genres(_read_riff_info(path))
+        return GenreTags(distinct_genres(values + info), version, consistent=same_genres(values, info))
     if audio.tags is None:
         return GenreTags(())
-    if _uses_id3(audio):
-        values = tuple(value for frame in audio.tags.getall("TCON") for value in frame.text)
-        return GenreTags(values, audio.tags.version[1])
     if type(audio).__name__ == "MP4":
-        return GenreTags(tuple(audio.tags.get("\xa9gen", [])))
-    return GenreTags(tuple(audio.tags.get("genre", [])))
+        return GenreTags(distinct_genres(audio.tags.get("\xa9gen", [])))
+    return GenreTags(distinct_genres(audio.tags.get("genre", [])))
 
 
 def read_genre_tags(path: str | Path) -> GenreTags:
-    """The genre values stored in ``path`` (raises ``TagError`` for an unreadable or unsupported file)."""
-    return _genre_tags(_open(path))
+    """The genre values stored in ``path`` (raises ``TagError`` for an unreadable, special or unsupported file)."""
+    return _genre_tags(_open(path), path)
 
 
 def read_genres(path: str | Path) -> tuple[str, ...]:
-    """The genre values stored in ``path``, in file order."""
+    """The genre values stored in ``path``, in file order, without repeats."""
     return read_genre_tags(path).values
 
 
-def _set_genres(audio, values: tuple[str, ...]) -> None:
-    if audio.tags is None:
+def _set_genres(audio, values: tuple[str, ...], info: dict[str, str] | None) -> None:
+    new_tag = audio.tags is None
+    if new_tag:
         audio.add_tags()
     if _uses_id3(audio):
-        from mutagen.id3 import TCON, Encoding
+        from mutagen.id3 import TCON, Encoding, Frames
 
         audio.tags.delall("TCON")
         if values:
             audio.tags.add(TCON(encoding=Encoding.UTF8, text=list(values)))
+        if new_tag and info:  # a WAV that had only INFO: its ID3 tag starts with the same fields
+            for key, frame_id in INFO_ID3_FIELDS.items():
+                if info.get(key):
+                    audio.tags.add(Frames[frame_id](encoding=Encoding.UTF8, text=[info[key]]))
         return
     key = "\xa9gen" if type(audio).__name__ == "MP4" else "GENRE"
     if key in audio.tags:
@@ -172,107 +353,209 @@ def _set_genres(audio, values: tuple[str, ...]) -> None:
         audio.tags[key] = list(values)
 
 
+def _id3_fields(audio) -> dict[str, str]:
+    fields = {}
+    for key, frame_id in INFO_ID3_FIELDS.items():
+        frame = audio.tags.get(frame_id) if audio.tags is not None else None
+        if frame is not None and frame.text:
+            fields[key] = str(frame.text[0])
+    return fields
+
+
 def _save(audio, id3_version: int | None) -> None:
     if not _uses_id3(audio):
         audio.save()
-    elif id3_version is None and len(audio.tags) == 0:
-        # Undo of a write into a file that had no ID3 tag: remove the tag genretag added.
+    elif len(audio.tags) == 0:
+        # Nothing left in the tag (a restore into a file that had none): remove it.
         audio.delete()
     else:
-        audio.save(v2_version=3 if id3_version == 3 else 4, v23_sep=ID3V23_SEPARATOR)
-
-
-def _stored_form(values: tuple[str, ...], audio, id3_version: int | None) -> tuple[str, ...]:
-    """What re-reading must give after writing ``values`` (ID3v2.3 joins them into one string)."""
-    if _uses_id3(audio) and id3_version == 3 and len(values) > 1:
-        return (ID3V23_SEPARATOR.join(values),)
-    return values
+        version = id3_version or (3 if audio.tags.version[1] == 3 else 4)
+        audio.save(v2_version=version, v23_sep=ID3V23_SEPARATOR)
 
 
 # ---------------------------------------------------------------- safe write
 
 
-def _fsync(path: str | Path, directory: bool = False) -> None:
-    try:
-        descriptor = os.open(path, os.O_RDONLY if directory else os.O_RDWR)
-    except OSError:
-        if directory:  # some platforms cannot open folders; the rename is then as durable as they allow
-            return
-        raise
+def _fsync(path: str | Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
     try:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
 
 
-def _copy_metadata(source: os.stat_result, target: str) -> None:
-    os.chmod(target, source.st_mode & 0o7777)
-    # Not allowed for other users' files (or no chown on this platform): the copy stays ours.
-    with contextlib.suppress(OSError, AttributeError):
-        os.chown(target, source.st_uid, source.st_gid)
+def _sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as reader:
+        while chunk := reader.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
-def write_genres(
-    path: str | Path,
-    values: Iterable[str],
-    expected: FileStamp | None = None,
-    id3_version: int | None = 4,
-    before_replace: Callable[[str, FileStamp], None] | None = None,
-) -> FileStamp:
-    """Set the genre of ``path`` to ``values`` by the safe write (see module docstring); returns the new stamp.
+def _byte_restore(original: str, new: str) -> ByteRestore | None:
+    """The original's bytes that differ from ``new`` (None when more than ``MAX_RESTORE_BYTES``)."""
+    with open(original, "rb") as old_file, open(new, "rb") as new_file:
+        old_size, new_size = os.fstat(old_file.fileno()).st_size, os.fstat(new_file.fileno()).st_size
+        offset = 0
+        while True:
+            old_chunk, new_chunk = old_file.read(HASH_CHUNK), new_file.read(HASH_CHUNK)
+            common = os.path.commonprefix([old_chunk, new_chunk])
+            offset += len(common)
+            if len(common) < len(old_chunk) or len(common) < len(new_chunk) or not old_chunk:
+                break
+        tail, limit = 0, min(old_size, new_size) - offset
+        while tail < limit:
+            step = min(HASH_CHUNK, limit - tail)
+            old_file.seek(old_size - tail - step)
+            new_file.seek(new_size - tail - step)
+            old_chunk, new_chunk = old_file.read(step)[::-1], new_file.read(step)[::-1]
+            common = len(os.path.commonprefix([old_chunk, new_chunk]))
+            tail += common
+            if common < step:
+                break
+        if old_size - offset - tail > MAX_RESTORE_BYTES:
+            return None
+        old_file.seek(offset)
+        return ByteRestore(offset, tail, old_file.read(old_size - offset - tail))
 
-    ``expected`` is the file's stamp when it was analysed: a different one
-    refuses the write. ``id3_version`` is 3 or 4 for ID3 containers (None: 4,
-    or no ID3 tag at all when no frame is left). ``before_replace(temp_path,
-    new_stamp)`` runs after the checked copy is on disk and just before it
-    replaces the original (the journal records the write there). Raises
-    ``TagError`` with the reason when the original was left as it was.
-    """
-    values = tuple(values)
-    target = os.path.realpath(path)
-    try:
-        original = os.stat(target)
-    except OSError as error:
-        raise TagError(f"cannot read: {error.strerror or error}") from None
+
+def undo_bytes(content: bytes, restore: ByteRestore) -> bytes:
+    """The bytes of the file before a write, from the bytes that write left and its ``ByteRestore``."""
+    return content[: restore.offset] + restore.original_bytes + content[len(content) - restore.tail :]
+
+
+class WriteJournal:
+    """Where ``write_genres`` records its steps: nowhere here; ``journalled_write`` records them in the store."""
+
+    def begin(self, temp: str, backup: str) -> None:
+        """Before the temporary files exist."""
+
+    def writing(self, new_size: int, old_sha256: str, new_sha256: str, restore: ByteRestore | None) -> None:
+        """The backup is on disk and checked; the original is about to be rewritten."""
+
+
+def _temporary_names(target: str) -> tuple[str, str]:
+    # Short names whatever the original's: the suffix is kept (mutagen reads containers by it too).
+    area = store.write_area()
+    token = secrets.token_hex(8)
+    suffix = Path(target).suffix[:16]
+    return str(area / f"{token}.new{suffix}"), str(area / f"{token}.old{suffix}")
+
+
+def _writable(target: str, expected: FileStamp | None) -> tuple[os.stat_result, FileStamp]:
+    original = _check_regular(target)
     before = FileStamp(original.st_size, original.st_mtime_ns)
     if expected is not None and before != expected:
         raise TagError("changed since it was analysed (size or modification time differs); not written")
     # Root may write anything; a file without any write bit still says "do not change me".
     if not original.st_mode & 0o222 or not os.access(target, os.W_OK):
         raise TagError("read-only file; not written")
-    audio = _open(target)
-    folder, name = os.path.split(target)
-    try:
-        descriptor, temp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=f".genretag{Path(name).suffix}")
-    except OSError as error:
-        raise TagError(f"cannot create a temporary file beside it: {error.strerror or error}") from None
-    os.close(descriptor)
+    return original, before
+
+
+def _rewrite(
+    target: str,
+    original: os.stat_result,
+    before: FileStamp,
+    build: Callable[[str], None],
+    journal: WriteJournal,
+) -> FileStamp:
+    """Rewrite ``target`` in place with what ``build(temp)`` makes of a copy of it (see the module docstring)."""
+    temp, backup = _temporary_names(target)
+    journal.begin(temp, backup)
+    touched = False
     try:
         shutil.copyfile(target, temp)
-        _copy_metadata(original, temp)
-        copy = _open(temp, type(audio))
-        _set_genres(copy, values)
-        _save(copy, id3_version)
-        written = _genre_tags(_open(temp, type(audio))).values
-        if written != _stored_form(values, audio, id3_version):
-            raise TagError(f"verification failed: wrote {list(values)}, read back {list(written)}; not written")
-        _fsync(temp)
-        if stamp_of(target) != before:
-            raise TagError("changed while genretag was writing it; not written")
-        new_stamp = stamp_of(temp)
-        if before_replace:
-            before_replace(temp, new_stamp)
-        os.replace(temp, target)
+        build(temp)
+        if store.same_bytes(temp, target):  # nothing to write: the file already holds this content
+            new_stamp = before
+        else:
+            shutil.copyfile(target, backup)
+            _fsync(backup)
+            _fsync(temp)
+            if stamp_of(target) != before or not store.same_bytes(backup, target):
+                raise TagError("changed while genretag was writing it; not written")
+            restore = _byte_restore(backup, temp)
+            journal.writing(os.stat(temp).st_size, _sha256(backup), _sha256(temp), restore)
+            touched = True
+            store.copy_into(temp, target)
+            if not store.same_bytes(temp, target):
+                raise TagError("verification failed: the file does not hold what was written; original restored")
+            new_stamp = stamp_of(target)
     except BaseException as error:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(temp)
+        if touched:
+            try:
+                store.copy_into(backup, target)
+                os.utime(target, ns=(original.st_atime_ns, original.st_mtime_ns))
+            except OSError as rollback:
+                raise _RollbackFailed(
+                    f"write failed ({error}) and the original could not be restored yet "
+                    f"({rollback.strerror or rollback}); the next genretag run restores it from {backup}"
+                ) from None
+        for path in (temp, backup):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+        if isinstance(error, TagError):
+            raise
         if isinstance(error, OSError):
             raise TagError(f"write failed: {error.strerror or error}; original left as it was") from None
         if type(error).__module__.startswith("mutagen"):
             raise TagError(f"write failed: {error}; original left as it was") from None
         raise
-    _fsync(folder, directory=True)
+    for path in (temp, backup):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
     return new_stamp
+
+
+def write_genres(
+    path: str | Path,
+    values: Iterable[str],
+    expected: FileStamp | None = None,
+    id3_version: int | None = None,
+    journal: WriteJournal | None = None,
+) -> FileStamp:
+    """Set the genre of ``path`` to ``values`` by the safe write (see module docstring); returns the new stamp.
+
+    ``expected`` is the file's stamp when it was analysed: a different one refuses
+    the write. ``id3_version`` is 3 or 4 for ID3 containers (None: the file's own
+    version, v2.4 for a new tag). ``journal`` records each step. Raises
+    ``TagError`` with the reason when the original was left as it was.
+    """
+    values = distinct_genres(values)
+    target = os.path.realpath(path)
+    original, before = _writable(target, expected)
+    audio = _open(target)
+    file_type = type(audio)
+
+    def build(temp: str) -> None:
+        copy = _open(temp, file_type)
+        info = _read_riff_info(temp) if _is_wave(copy) else None
+        new_id3 = _is_wave(copy) and copy.tags is None
+        _set_genres(copy, values, info)
+        _save(copy, id3_version)
+        if _is_wave(copy):
+            _write_riff_info(temp, values, {} if info is not None or new_id3 else _id3_fields(copy))
+        written = _genre_tags(_open(temp, file_type), temp)
+        if written.values != values or not written.consistent:
+            raise TagError(f"verification failed: wrote {list(values)}, read back {list(written.values)}; not written")
+
+    return _rewrite(target, original, before, build, journal or WriteJournal())
+
+
+def write_bytes(
+    path: str | Path, content: bytes, expected: FileStamp | None = None, journal: WriteJournal | None = None
+) -> FileStamp:
+    """Give ``path`` exactly ``content`` by the same safe write (an exact undo); returns the new stamp."""
+    target = os.path.realpath(path)
+    original, before = _writable(target, expected)
+
+    def build(temp: str) -> None:
+        with open(temp, "wb") as writer:
+            writer.write(content)
+        _open(temp)  # still a file genretag can read
+
+    return _rewrite(target, original, before, build, journal or WriteJournal())
 
 
 # ---------------------------------------------------------------- display names
@@ -368,7 +651,7 @@ def plan_tag(
         return TagPlan(result.path, Action.ERROR, reason=str(error), stamp=stamp)
     plan = dict(path=result.path, current=current.values, stamp=stamp, id3_version=current.id3_version)
     proposals = _proposals(result, names, min_confidence, top_k)
-    has_genre = any(value.strip() for value in current.values)
+    has_genre = bool(current.values)
     if policy is Policy.FILL and has_genre:
         return TagPlan(action=Action.HAS_GENRE, proposed=tuple(proposals), **plan)
     if not proposals:
@@ -377,12 +660,10 @@ def plan_tag(
         reason = f"best genre {probability:.2f} < {min_confidence:.2f}"
         return TagPlan(action=Action.LOW_CONFIDENCE, proposed=(shown,), reason=reason, **plan)
     proposed_names = tuple(name for name, _ in proposals)
-    if policy is Policy.APPEND:
-        present = {value.casefold() for value in current.values}
-        new_values = current.values + tuple(name for name in proposed_names if name.casefold() not in present)
-    else:
-        new_values = proposed_names
-    action = Action.UNCHANGED if new_values == current.values else Action.WRITE
+    new_values = current.values + proposed_names if policy is Policy.APPEND else proposed_names
+    new_values = distinct_genres(new_values)
+    unchanged = same_genres(new_values, current.values) and current.consistent
+    action = Action.UNCHANGED if unchanged else Action.WRITE
     return TagPlan(action=action, proposed=tuple(proposals), new_values=new_values, **plan)
 
 
@@ -403,7 +684,7 @@ def plan_tags(
 
 @dataclass(frozen=True)
 class WriteOutcome:
-    """One attempted write: its journal entry when the file was replaced, else the reason it was not."""
+    """One attempted write: its journal entry when the file was written, else the reason it was not."""
 
     path: str
     entry_id: int | None = None
@@ -412,6 +693,24 @@ class WriteOutcome:
     @property
     def written(self) -> bool:
         return self.entry_id is not None and not self.reason
+
+
+class _StoreJournal(WriteJournal):
+    """Records a write's steps in the store's tag journal (see ``store``)."""
+
+    def __init__(self, connection, run_id, kind, path, previous, new, id3_version_before, reverts):
+        self.connection, self.entry_id = connection, None
+        self.row = (run_id, kind, path, previous, new, id3_version_before)
+        self.reverts = reverts
+
+    def begin(self, temp: str, backup: str) -> None:
+        run_id, kind, path, previous, new, id3_version = self.row
+        self.entry_id = store.journal_begin(
+            self.connection, run_id, kind, path, previous, new, id3_version, stamp_of(path), temp, backup, self.reverts
+        )
+
+    def writing(self, new_size: int, old_sha256: str, new_sha256: str, restore: ByteRestore | None) -> None:
+        store.journal_writing(self.connection, self.entry_id, new_size, old_sha256, new_sha256, restore)
 
 
 def journalled_write(
@@ -425,32 +724,34 @@ def journalled_write(
     expected: FileStamp | None,
     id3_version: int | None,
     reverts: tuple[int, ...] = (),
+    content: bytes | None = None,
 ) -> WriteOutcome:
-    """``write_genres`` with the journal entry recorded around the replace (pending → done or failed)."""
-    from genretag import store
-
-    entry_ids: list[int] = []
-
-    def record_pending(temp: str, new_stamp: FileStamp) -> None:
-        old_stamp = stamp_of(path)
-        entry_ids.append(
-            store.journal_pending(
-                connection, run_id, kind, path, previous, new, id3_version_before, old_stamp, new_stamp, temp, reverts
-            )
-        )
-
+    """``write_genres`` (or, given ``content``, ``write_bytes``) recorded in the tag journal step by step."""
+    journal = _StoreJournal(connection, run_id, kind, path, previous, new, id3_version_before, reverts)
     try:
-        write_genres(path, new, expected, id3_version, before_replace=record_pending)
+        if content is None:
+            new_stamp = write_genres(path, new, expected, id3_version, journal)
+        else:
+            new_stamp = write_bytes(path, content, expected, journal)
+    except _RollbackFailed as error:  # the entry stays 'writing': the next run restores from the backup
+        return WriteOutcome(path, None, str(error))
     except TagError as error:
-        if entry_ids:
-            store.journal_failed(connection, entry_ids[0], str(error))
-        return WriteOutcome(path, entry_ids[0] if entry_ids else None, str(error))
-    store.journal_done(connection, entry_ids[0])
-    return WriteOutcome(path, entry_ids[0])
+        if journal.entry_id is not None:
+            store.journal_failed(connection, journal.entry_id, str(error))
+        return WriteOutcome(path, journal.entry_id, str(error))
+    store.journal_done(connection, journal.entry_id, new_stamp)
+    return WriteOutcome(path, journal.entry_id)
 
 
-def write_planned(connection, plans: Iterable[TagPlan], run_id: str, id3v23: bool = False) -> list[WriteOutcome]:
-    """Write every plan whose action is ``WRITE`` (ID3v2.3 when ``id3v23``), journalled under ``run_id``."""
+def write_planned(
+    connection, plans: Iterable[TagPlan], run_id: str, id3v23: bool = False, id3_version: int | None = None
+) -> list[WriteOutcome]:
+    """Write every plan whose action is ``WRITE``, journalled under ``run_id``.
+
+    ID3 files keep their version unless ``id3_version`` (3 or 4) asks for another;
+    ``id3v23`` is the same as ``id3_version=3``.
+    """
+    version = 3 if id3v23 else id3_version
     return [
         journalled_write(
             connection,
@@ -461,7 +762,7 @@ def write_planned(connection, plans: Iterable[TagPlan], run_id: str, id3v23: boo
             plan.new_values,
             plan.id3_version,
             plan.stamp,
-            3 if id3v23 else 4,
+            version,
         )
         for plan in plans
         if plan.action is Action.WRITE

@@ -1,7 +1,13 @@
 """Undoing genre writes from the tag journal.
 
-An undo restores the genre values a file had before genretag's writes, by the
-same safe write as ``tags.write_genres``, and is itself journalled. A selection
+An undo gives a file back the exact bytes it had before genretag's writes (so
+every frame comes back as it was: an ID3v2.3 ``(17)(13)`` stays that text, a file
+without a tag loses the one genretag added), by the same safe write in place as
+``tags.write_genres``, and is itself journalled. Each write keeps in the journal
+the original bytes it changed and the sha256 of the file before and after; the
+exact way is taken when the file still has the bytes genretag's newest write left.
+Otherwise (``force`` on a file changed since, or a write whose changed region was
+too large to keep) the genre values are restored instead. A selection
 (``--last`` run, files under some paths, or all) always takes, per file, its
 newest writes not yet undone, and restores the values from before the oldest of
 them. A file whose size or mtime differs from what genretag's last write left
@@ -11,6 +17,7 @@ restores the genre values anyway and keeps everything else as it now is.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 from collections.abc import Iterable
@@ -19,7 +26,7 @@ from pathlib import Path
 
 from genretag import store
 from genretag.store import FileStamp
-from genretag.tags import TagError, WriteOutcome, journalled_write, read_genre_tags
+from genretag.tags import TagError, WriteOutcome, journalled_write, read_genre_tags, undo_bytes
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,22 @@ def plan_undo(connection: sqlite3.Connection, last: bool = False, paths: Iterabl
     return plans
 
 
+def _exact_original(connection: sqlite3.Connection, plan: UndoPlan) -> bytes | None:
+    """The file's bytes before the oldest reverted write, rebuilt from its current bytes; None when it cannot be."""
+    entries = [store.journal_entry(connection, entry_id) for entry_id in plan.reverts]
+    try:
+        content = Path(plan.path).read_bytes()
+    except OSError:
+        return None
+    for entry in reversed(entries):
+        if entry.restore is None or hashlib.sha256(content).hexdigest() != entry.new_sha256:
+            return None
+        content = undo_bytes(content, entry.restore)
+        if hashlib.sha256(content).hexdigest() != entry.old_sha256:
+            return None
+    return content
+
+
 def apply_undo(
     connection: sqlite3.Connection, plans: Iterable[UndoPlan], run_id: str, force: bool = False
 ) -> list[WriteOutcome]:
@@ -108,6 +131,7 @@ def apply_undo(
                 None if force else plan.expected,
                 plan.id3_version,
                 plan.reverts,
+                content=None if changed_since else _exact_original(connection, plan),
             )
         )
     return outcomes

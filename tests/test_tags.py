@@ -96,7 +96,8 @@ def test_id3v23_joins_values_in_one_frame(pristine, predictions, tmp_path, conne
     [outcome] = tags.write_planned(connection, [plan], store.new_run_id(), id3v23=True)
     assert outcome.written, outcome.reason
     assert ID3(path).version == (2, 3, 0)
-    assert tags.read_genres(path) == ("/".join(plan.new_values),)
+    assert ID3(path).getall("TCON")[0].text == ["/".join(plan.new_values)]  # one string, as v2.3 has it
+    assert tags.read_genres(path) == plan.new_values  # read back as the separate genres it holds
     assert ffmpeg_genre(path) == "/".join(plan.new_values)
     assert other_tags(path) == tags_before
 
@@ -256,22 +257,29 @@ def test_failed_verification_leaves_the_original(pristine, predictions, tmp_path
     assert_untouched(path, before, connection)
 
 
-def test_failed_replace_leaves_the_original_and_marks_the_journal(
+def test_failed_write_in_place_restores_the_original_and_marks_the_journal(
     pristine, predictions, tmp_path, connection, monkeypatch
 ):
     path, result, stamp = copy_of(pristine, predictions, "opus", tmp_path)
     before = snapshot(path)
+    real_copy_into = store.copy_into
 
-    def replace_fails(source, target):  # the operating system refuses the rename
-        raise OSError(5, "Input/output error")
+    def disk_full_halfway(source, target):  # the disk fills up while the new content goes in
+        if str(target) == str(path):
+            with open(source, "rb") as new, open(target, "r+b") as original:
+                original.write(new.read()[: os.stat(source).st_size // 2])
+            monkeypatch.setattr(store, "copy_into", real_copy_into)
+            raise OSError(28, "No space left on device")
+        real_copy_into(source, target)
 
-    monkeypatch.setattr(os, "replace", replace_fails)
+    monkeypatch.setattr(store, "copy_into", disk_full_halfway)
     [outcome] = tags.write_planned(connection, [tags.plan_tag(result, stamp, min_confidence=0.0)], "run-1")
     monkeypatch.undo()
-    assert outcome.reason == "write failed: Input/output error; original left as it was"
-    assert_untouched(path, before, connection)
+    assert outcome.reason == "write failed: No space left on device; original left as it was"
+    assert_untouched(path, before, connection)  # the backup's bytes and the old mtime came back
     [entry] = store.journal_entries(connection)
     assert entry.state == "failed" and entry.error == outcome.reason and entry.temp_path is None
+    assert os.listdir(store.write_area()) == []
 
 
 def test_symbolic_link_stays_a_link(pristine, predictions, tmp_path, connection):
