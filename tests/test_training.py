@@ -102,16 +102,16 @@ def test_gtzan_kaggle_layout_skips_known_and_unknown_corrupt_files(tmp_path, cap
     genres_dir = tmp_path / "Data" / "genres_original"
     for genre in models.GTZAN_GENRES:
         (genres_dir / genre).mkdir(parents=True)
-        write_tone(genres_dir / genre / f"{genre}.00030.wav", seconds=2.0)
+        write_tone(genres_dir / genre / f"{genre}.00002.wav", seconds=2.0)  # names of train-split tracks
     (genres_dir / "jazz" / "jazz.00054.wav").write_bytes(b"\0" * 4096)
-    (genres_dir / "rock" / "rock.00031.wav").write_bytes(b"RIFF-not-really")
+    (genres_dir / "rock" / "rock.00006.wav").write_bytes(b"RIFF-not-really")
     with caplog.at_level(logging.WARNING, logger="training"):
         clips = corpus.gtzan_corpus(tmp_path)
         assert "jazz.00054" not in {clip.track for clip in clips}
         assert len(clips) == 11
         data = features.build_feature_set(clips, models.GTZAN_GENRES, cache_dir=tmp_path / "cache")
-    assert len(data.track_names) == 10 and "rock.00031" not in data.track_names
-    assert "known-corrupt" in caplog.text and "rock.00031.wav: skipped, cannot decode" in caplog.text
+    assert len(data.track_names) == 10 and "rock.00006" not in data.track_names
+    assert "known-corrupt" in caplog.text and "rock.00006.wav: skipped, cannot decode" in caplog.text
 
 
 def test_fault_filtered_split_lists_are_the_published_sizes():
@@ -124,10 +124,12 @@ def test_fault_filtered_split_lists_are_the_published_sizes():
         assert corpus.read_split_list(name) == (shared / f"{name}.txt").read_text().split()
 
 
-def test_stratified_split_keeps_blocks_of_neighbouring_tracks_together():
-    clips = [
-        corpus.Clip(SNIPPETS / f"{g}.{n:05d}.flac", g, f"{g}.{n:05d}") for g in ("jazz", "pop") for n in range(11, 51)
-    ]
+def test_stratified_split_keeps_blocks_of_neighbouring_tracks_together(tmp_path):
+    # Four whole blocks (tracks 10k+1 to 10k+10) per genre, all of the train and valid splits.
+    first_tracks = {"blues": (1, 31, 41, 51), "jazz": (1, 11, 21, 51)}
+    tracks = [f"{g}.{n:05d}" for g, firsts in first_tracks.items() for s in firsts for n in range(s, s + 10)]
+    assert not set(tracks) & set(corpus.read_split_list("test"))
+    clips = [corpus.Clip(tmp_path / f"{track}.wav", track.split(".")[0], track) for track in tracks]
     split = corpus.stratified_split(clips, 0.25, 0.25, seed=3, group_of=corpus.gtzan_block)
     again = corpus.stratified_split(clips, 0.25, 0.25, seed=3, group_of=corpus.gtzan_block)
     assert split == again
@@ -205,7 +207,7 @@ def test_fine_tuning_a_new_head_leaves_the_body_untouched(tiny_features):
 def test_fault_filtered_split_assigns_tracks_and_warns_about_missing_ones(tmp_path, caplog):
     tracks = [track for name in ("train", "valid", "test") for track in corpus.read_split_list(name)]
     clips = [corpus.Clip(tmp_path / f"{t}.wav", t.split(".")[0], t) for t in tracks if t != "blues.00029"]
-    clips.append(corpus.Clip(tmp_path / "blues.00000.wav", "blues", "blues.00000"))  # outside the split
+    clips.append(corpus.Clip(tmp_path / "classical.00042.wav", "classical", "classical.00042"))  # outside the split
     with caplog.at_level(logging.WARNING, logger="training"):
         split = corpus.fault_filtered_split(clips)
     assert {name: len(part) for name, part in split.items()} == {"train": 442, "valid": 197, "test": 290}
