@@ -175,16 +175,28 @@ def test_usage_errors_exit_2(library, arguments, message):
     assert message in result.stderr
 
 
-# ---------------------------------------------------------------- a writer killed around the replace
+# ---------------------------------------------------------------- a writer killed at each step of the write
 
-KILLED_AT_REPLACE = """
-import os, signal, sys
-real_replace, moment = os.replace, sys.argv[1]
-def replace_then_die(source, target):
-    if moment == "after":
-        real_replace(source, target)
+KILLED_WRITER = """
+import os, shutil, signal, sys
+from genretag import store
+moment, real_copyfile, real_copy_into = sys.argv[1], shutil.copyfile, store.copy_into
+def die():
     os.kill(os.getpid(), signal.SIGKILL)
-os.replace = replace_then_die
+def copyfile_then_die(source, target, **options):  # the temporary copy exists, nothing else happened
+    real_copyfile(source, target, **options)
+    if moment == "copied" and str(store.write_area()) in str(target):
+        die()
+def copy_into_and_die(source, target):  # the original is being rewritten in place
+    if moment == "midway":
+        with open(source, "rb") as new, open(target, "r+b") as original:
+            original.write(new.read()[: os.path.getsize(source) // 2])
+            original.truncate()  # half of the new content and nothing else: neither old nor new
+            original.flush()
+        die()
+    real_copy_into(source, target)
+    die()
+shutil.copyfile, store.copy_into = copyfile_then_die, copy_into_and_die
 sys.argv = ["genretag", *sys.argv[2:]]
 from genretag.cli import app
 app()
@@ -192,46 +204,75 @@ app()
 
 
 def killed_write(moment: str, path: Path) -> subprocess.CompletedProcess:
-    """Run the real `genretag tag --write` in a process the OS kills at the replace (before or after it)."""
-    command = [sys.executable, "-c", KILLED_AT_REPLACE, moment, "tag", str(path), "--write", "--min-confidence", "0"]
-    return subprocess.run(command + ["--jobs", "1"], capture_output=True, text=True, timeout=120, check=False)
+    """Run the real `genretag tag --write` in a process the OS kills (SIGKILL) at ``moment`` of the write."""
+    command = [sys.executable, "-c", KILLED_WRITER, moment, "tag", str(path), "--write", "--min-confidence", "0"]
+    command += ["--jobs", "1", "--model", "v-kernel"]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
 
 
-def test_killed_before_replace_leaves_the_original_and_the_next_run_cleans_up(library):
+def write_area() -> list[str]:
+    return os.listdir(store.write_area())
+
+
+def test_killed_after_the_temporary_copy_leaves_the_original_and_the_next_run_removes_the_copy(library):
     track = library / "flac" / "track.flac"
-    before = track.read_bytes()
+    before = (track.read_bytes(), os.stat(track).st_mtime_ns)
 
-    done = killed_write("before", track)
+    done = killed_write("copied", track)
 
-    assert done.returncode == -signal.SIGKILL
-    assert track.read_bytes() == before
-    [leftover] = [name for name in os.listdir(track.parent) if name != track.name]
-    assert leftover.startswith(".track.flac.")  # hidden: a scan never picks it up
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert (track.read_bytes(), os.stat(track).st_mtime_ns) == before
+    assert os.listdir(track.parent) == [track.name]  # nothing beside the music, for sync tools to pick up
     [entry] = journal()
-    assert entry.state == "pending"
+    assert entry.state == "pending" and write_area() == [Path(entry.temp_path).name]
 
     undo = invoke("undo", "--all")
     assert f"warning: {track}: an interrupted run did not write it; left as it was" in undo.stderr
     assert "nothing to undo" in undo.stdout
-    assert os.listdir(track.parent) == [track.name] and track.read_bytes() == before
+    assert write_area() == [] and (track.read_bytes(), os.stat(track).st_mtime_ns) == before
     [entry] = journal()
     assert entry.state == "failed" and "interrupted before the file was replaced" in entry.error
 
-    again = invoke("tag", track, "--write", "--min-confidence", "0")
+    again = invoke("tag", track, "--write", "--min-confidence", "0", "--model", "v-kernel")
     assert again.exit_code == 0 and len(tags.read_genres(track)) == 1
 
 
-def test_killed_after_replace_is_completed_in_the_journal_and_can_be_undone(library):
+def test_killed_halfway_through_the_rewrite_gets_the_original_bytes_back(library):
+    track = library / "mp3" / "track.mp3"
+    os.link(track, library / "second-name.mp3")
+    before = (track.read_bytes(), os.stat(track).st_mtime_ns, os.stat(track).st_ino)
+
+    done = killed_write("midway", track)
+
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert track.read_bytes() != before[0]  # half written: the state a crash can leave
+    [entry] = journal()
+    assert entry.state == "writing" and len(write_area()) == 2  # the new content and the backup
+
+    again = invoke("tag", track, "--write", "--min-confidence", "0", "--model", "v-kernel")
+
+    assert f"warning: {track}: an interrupted run did not write it; left as it was" in again.stderr
+    first = journal()[0]
+    assert first.state == "failed" and "original bytes restored" in first.error
+    assert again.exit_code == 0 and len(tags.read_genres(track)) == 1  # then written by this run
+    assert os.stat(track).st_ino == before[2] and os.stat(library / "second-name.mp3").st_nlink == 2
+    assert invoke("undo", "--all").exit_code == 0
+    assert track.read_bytes() == before[0] and write_area() == []
+
+
+def test_killed_after_the_rewrite_is_completed_in_the_journal_and_can_be_undone(library):
     track = library / "m4a" / "track.m4a"
+    original = track.read_bytes()
 
     done = killed_write("after", track)
 
-    assert done.returncode == -signal.SIGKILL
+    assert done.returncode == -signal.SIGKILL, done.stderr
     assert len(tags.read_genres(track)) == 1
     [entry] = journal()
-    assert entry.state == "pending" and entry.new_stamp == store.stamp_of(track)
+    assert entry.state == "writing"
 
     undo = invoke("undo", "--last")
     assert f"warning: {track}: an interrupted run had written it; journal completed" in undo.stderr
     assert undo.exit_code == 0 and tags.read_genres(track) == ()
-    assert [entry.state for entry in journal()] == ["done", "done"]
+    assert track.read_bytes() == original  # exactly
+    assert [entry.state for entry in journal()] == ["done", "done"] and write_area() == []
