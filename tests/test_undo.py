@@ -137,11 +137,13 @@ def test_id3v23_file_gets_its_version_back(tmp_path):
     mp3 = add_tags(write_audio(tmp_path / "old.mp3", excerpt(BRAHMS, 5, 3)), ("Rock",))
     id3 = ID3(mp3)
     id3.save(v2_version=3)
-    tag(mp3, "--write", "--policy", "replace")
+    original = mp3.read_bytes()
+    tag(mp3, "--write", "--policy", "replace", "--id3-version", "4")  # asked for: converted
     assert ID3(mp3).version == (2, 4, 0)
 
     assert invoke("undo", "--last").exit_code == 0
     assert ID3(mp3).version == (2, 3, 0) and tags.read_genres(mp3) == ("Rock",)
+    assert mp3.read_bytes() == original
 
 
 def test_mp3_without_any_tag_comes_back_byte_for_byte(tmp_path):
