@@ -223,6 +223,20 @@ def fresh_stamps(connection: sqlite3.Connection, model: ModelIdentity) -> dict[s
     return {path: FileStamp(size, mtime_ns) for path, size, mtime_ns in rows}
 
 
+def restamp(connection: sqlite3.Connection, path: str, old: FileStamp, new: FileStamp) -> int:
+    """Carry a file's stored results over a write that changed only its tags (another tagger's, such as beets').
+
+    Results of every model stored for the ``old`` version now name the ``new`` one, so the next scan
+    does not analyse the file again; results of any other version are left stale. Returns how many changed.
+    """
+    with connection:
+        cursor = connection.execute(
+            "UPDATE track_results SET size = ?, mtime_ns = ? WHERE path = ? AND size = ? AND mtime_ns = ?",
+            (new.size, new.mtime_ns, path, old.size, old.mtime_ns),
+        )
+    return cursor.rowcount
+
+
 def _segments_of(connection: sqlite3.Connection, path: str, model: str):
     rows = connection.execute(
         "SELECT start_s, end_s, probabilities FROM segment_results WHERE path = ? AND model = ? ORDER BY segment",
