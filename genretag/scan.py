@@ -14,6 +14,7 @@ import os
 import sqlite3
 import sys
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from genretag.weights import LoadedModel, WeightsError, find_card, read_card, re
 TRUNCATION_TOLERANCE_S = 1.0
 TRUNCATION_TOLERANCE_FRACTION = 0.02
 DASK_CONNECT_TIMEOUT_S = 10
+CLAIM_POLL_S = 0.5  # how often a scan looks for the results of tracks another scan is analysing
 
 
 @dataclass(frozen=True)
@@ -241,6 +243,38 @@ def scan_files(
             pending[path] = stamp
     for result in store.load_results(connection, model.name, fresh, with_segments=with_segments):
         yield ScanEvent(result, from_store=True)
+    if not pending:
+        return
+    # Another scan of the same files at the same time: each track is analysed by one of them only.
+    mine, theirs = store.claim_tracks(connection, list(pending), identity)
+    try:
+        yield from _analyse(
+            {path: pending[path] for path in mine}, model, connection, identity, jobs, whole_track, backend, scheduler
+        )
+    finally:
+        store.release_claims(connection, mine, identity)
+    yield from _wait_for_other_scans(
+        {path: pending[path] for path in theirs}, model, connection, identity, whole_track, with_segments
+    )
+
+
+def _wait_for_other_scans(waiting, model, connection, identity, whole_track, with_segments) -> Iterator[ScanEvent]:
+    """Results of tracks another running scan claimed: read from the store when it saved them, else analysed here."""
+    while waiting:
+        fresh = store.fresh_stamps(connection, identity)
+        done = [path for path, stamp in waiting.items() if fresh.get(path) == stamp]
+        for result in store.load_results(connection, model.name, done, with_segments=with_segments):
+            yield ScanEvent(result, from_store=True)
+        held = store.claimed_by_others(connection, waiting, identity)
+        orphaned = {path: stamp for path, stamp in waiting.items() if path not in done and path not in held}
+        if orphaned:  # the other scan ended or died without a result for them
+            yield from _analyse(orphaned, model, connection, identity, 1, whole_track, "local", None)
+        waiting = {path: stamp for path, stamp in waiting.items() if path in held and path not in done}
+        if waiting:
+            time.sleep(CLAIM_POLL_S)
+
+
+def _analyse(pending, model, connection, identity, jobs, whole_track, backend, scheduler) -> Iterator[ScanEvent]:
     if not pending:
         return
     from joblib import Parallel, delayed, effective_n_jobs

@@ -83,6 +83,15 @@ CREATE TABLE IF NOT EXISTS tag_journal (
     restore_bytes BLOB                -- (NULL when that region was too large to keep)
 );
 CREATE INDEX IF NOT EXISTS tag_journal_path ON tag_journal (path);
+CREATE TABLE IF NOT EXISTS scan_claims (
+    path TEXT NOT NULL,               -- a track one scan is analysing: another scan waits for its result
+    model TEXT NOT NULL,
+    model_sha256 TEXT NOT NULL,
+    whole_track INTEGER NOT NULL,
+    pid INTEGER NOT NULL,             -- the scanning process (a dead one's claims are void)
+    claimed_at REAL NOT NULL,
+    PRIMARY KEY (path, model, model_sha256, whole_track)
+);
 """
 
 
@@ -313,6 +322,57 @@ def stored_stamp(connection: sqlite3.Connection, path: str, model: ModelIdentity
         (path, model.name, model.sha256, int(model.whole_track)),
     ).fetchone()
     return FileStamp(*row) if row else None
+
+
+def claim_tracks(
+    connection: sqlite3.Connection, paths: Iterable[str], model: ModelIdentity
+) -> tuple[list[str], list[str]]:
+    """Claim ``paths`` for analysis by this process; returns (claimed, held by another running scan).
+
+    Two scans of one library then analyse each track once: the second waits for the
+    first's results (``release_claims`` when done; a dead process's claims are taken over).
+    """
+    key = (model.name, model.sha256, int(model.whole_track))
+    mine, theirs = [], []
+    with connection:
+        connection.execute("BEGIN IMMEDIATE")  # one claimer at a time
+        for path in paths:
+            row = connection.execute(
+                "SELECT pid FROM scan_claims WHERE path = ? AND model = ? AND model_sha256 = ? AND whole_track = ?",
+                (path, *key),
+            ).fetchone()
+            if row and process_alive(row[0]):
+                theirs.append(path)
+                continue
+            connection.execute(
+                "INSERT OR REPLACE INTO scan_claims VALUES (?, ?, ?, ?, ?, ?)", (path, *key, os.getpid(), time.time())
+            )
+            mine.append(path)
+    return mine, theirs
+
+
+def release_claims(connection: sqlite3.Connection, paths: Iterable[str], model: ModelIdentity) -> None:
+    """Drop this process's claims on ``paths``."""
+    key = (model.name, model.sha256, int(model.whole_track), os.getpid())
+    with connection:
+        connection.executemany(
+            "DELETE FROM scan_claims WHERE path = ? AND model = ? AND model_sha256 = ? AND whole_track = ? AND pid = ?",
+            [(path, *key) for path in paths],
+        )
+
+
+def claimed_by_others(connection: sqlite3.Connection, paths: Iterable[str], model: ModelIdentity) -> set[str]:
+    """Which of ``paths`` a running scan other than this one has claimed."""
+    key = (model.name, model.sha256, int(model.whole_track))
+    held = set()
+    for path in paths:
+        row = connection.execute(
+            "SELECT pid FROM scan_claims WHERE path = ? AND model = ? AND model_sha256 = ? AND whole_track = ?",
+            (path, *key),
+        ).fetchone()
+        if row and process_alive(row[0]):
+            held.add(path)
+    return held
 
 
 def record_scan_roots(connection: sqlite3.Connection, roots: Iterable[str | Path]) -> None:
@@ -579,7 +639,8 @@ def same_bytes(first: str | Path, second: str | Path) -> bool:
     return filecmp.cmp(first, second, shallow=False)
 
 
-def _writer_alive(pid: int | None) -> bool:
+def process_alive(pid: int | None) -> bool:
+    """Whether ``pid`` is a running process on this machine other than this one."""
     if pid is None or pid == os.getpid():
         return False
     try:
@@ -640,7 +701,7 @@ def resolve_interrupted_writes(connection: sqlite3.Connection) -> list[JournalEn
     unsettled = journal_entries(connection, states=("pending", "writing"))
     settled = []
     for entry in unsettled:
-        if _writer_alive(entry.writer_pid):
+        if process_alive(entry.writer_pid):
             continue
         _settle_interrupted(connection, entry)
         settled.append(journal_entry(connection, entry.id))

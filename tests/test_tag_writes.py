@@ -272,3 +272,53 @@ def test_fifo_is_reported_as_not_a_regular_file_and_never_opened(pristine, tmp_p
     assert result.exit_code == 1
     assert f"error: {fifo}: not a regular file (FIFO)" in result.stderr.splitlines()
     assert "1 files written" in result.stdout
+
+
+# ---------------------------------------------------------------- two scans of one library at once
+
+
+def test_two_concurrent_scans_analyse_each_track_once(tmp_path):
+    import re
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    from conftest import FISHIN, SUGAR_PLUM
+
+    library = tmp_path / "library"
+    for index, source in enumerate((BRAHMS, FISHIN, SUGAR_PLUM, VIBE_ACE)):
+        for start in (0, 25):
+            write_audio(library / f"{index}-{start}.flac", excerpt(source, start, 20))
+
+    def claims() -> int:
+        if not store.database_path().exists():
+            return 0
+        with sqlite3.connect(store.database_path(), timeout=30) as database:
+            try:
+                return database.execute("SELECT COUNT(*) FROM scan_claims").fetchone()[0]
+            except sqlite3.OperationalError:  # the first scan has not created its tables yet
+                return 0
+
+    command = [sys.executable, "-m", "genretag", "scan", str(library), "--jobs", "1", "--model", "v-kernel"]
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "300"}
+
+    def start():
+        return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+
+    first = start()
+    deadline = time.monotonic() + 120
+    while not claims() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert claims() == 8, "the first scan never claimed its tracks"
+    second = start()  # while the first is analysing
+    outputs = [scan.communicate(timeout=600) for scan in (first, second)]
+
+    assert [first.returncode, second.returncode] == [0, 0], outputs
+    analysed = [int(re.search(r"(\d+) analysed, (\d+) from the store", stdout).group(1)) for stdout, _ in outputs]
+    assert analysed == [8, 0], outputs  # the second waited for the first's results instead of analysing again
+    assert "8 from the store" in outputs[1][0]
+    with sqlite3.connect(store.database_path()) as database:
+        counts = [count for (count,) in database.execute("SELECT analyses FROM track_results")]
+        assert counts == [1] * 8
+        assert database.execute("SELECT COUNT(*) FROM scan_claims").fetchone() == (0,)
