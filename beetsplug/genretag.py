@@ -5,8 +5,10 @@ same store, so a file analysed before (by this plugin or by ``genretag scan``) i
 analysed again, and the same worker processes. The genre goes into beets' database
 (the ``genres`` list on beets 2.x, ``genre`` before it), with flexible fields
 ``genretag_genre``, ``genretag_confidence`` and ``genretag_model`` on every classified
-item; files are written only through beets' own ``item.try_write()`` and only when
-``import.write`` or ``-w`` says so, so beets stays the one writer of its library.
+item. Files are written only by beets: ``beet genretag`` calls beets' own
+``item.try_write()`` when ``import.write`` or ``-w`` says so, and the ``auto`` import
+stage sets the genres before beets writes the imported files (if that import writes).
+A tag write by beets leaves genretag's stored results valid (``store.restamp``).
 
 Configuration (``genretag:`` in beets' config.yaml)::
 
@@ -16,7 +18,7 @@ Configuration (``genretag:`` in beets' config.yaml)::
       min_confidence: 0.5  # ...each with at least this probability
       policy: fill         # fill: only items without a genre; replace; append
       names: {}            # model label -> genre name, e.g. {hiphop: Hip Hop}
-      auto: no             # also tag items on `beet import`
+      auto: no             # yes: also set genres as `beet import` adds items
       jobs: 0              # worker processes for files not yet analysed (0: all cores)
 
 torch and genretag are imported only when something is classified, so every other
@@ -106,6 +108,8 @@ def plan_item(item: Item, result, settings: Settings) -> ItemChange:
     if not result.ok:
         return ItemChange(item, "failed", current, reason=result.error or "not analysed")
     proposed, best = [], result.top_k(settings.top_k)
+    if not best:
+        return ItemChange(item, "failed", current, reason="no genre probabilities")
     for label, probability in best:
         name = display_name(label, settings.names)
         if probability >= settings.min_confidence and name.casefold() not in {n.casefold() for n, _ in proposed}:
@@ -184,6 +188,7 @@ class GenreTagPlugin(BeetsPlugin):
         self._stamps_before_write: dict[bytes, object] = {}
         # Results of files the import stage classified, until beets has put the files in the library.
         self._classified_on_import: dict[int, tuple[object, object]] = {}
+        self._import_problem = ""
         if self.config["auto"].get(bool):
             self.import_stages = [self.imported]
             self.register_listener("import_task_files", self._imported_files_placed)
@@ -263,9 +268,15 @@ class GenreTagPlugin(BeetsPlugin):
     def imported(self, session, task) -> None:
         """``auto``: set the genres of a task's items as they are imported (beets writes them, if it writes)."""
         items = list(task.imported_items())
-        if not items:
+        if not items or self._import_problem:
             return
-        run = self.tag_items(items, self.settings(), False, False, self._log.info, False, with_segments=True)
+        try:
+            run = self.tag_items(items, self.settings(), False, False, self._log.info, False, with_segments=True)
+        except ui.UserError as error:
+            # A broken setting or model: the import goes on without genres, and says so once.
+            self._import_problem = str(error).removeprefix("genretag: ")
+            self._log.error("{}; importing without genretag's genres", self._import_problem)
+            return
         for change in run.changes:
             if change.result is not None and change.result.ok:
                 self._classified_on_import[change.item.id] = (run.model, change.result)
