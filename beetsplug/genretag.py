@@ -328,9 +328,12 @@ class GenreTagPlugin(BeetsPlugin):
             raise ui.UserError(f"genretag: top_k {settings.top_k} is more than the model's {len(model.genres)} genres")
         unknown = sorted(set(settings.names) - set(model.genres))
         if unknown:
-            raise ui.UserError(
-                f"genretag: names: unknown genre label {unknown[0]!r} (model {model.name!r} has: "
-                f"{', '.join(model.genres)})"
+            # Not an error: one names map serves every model, and another model may not have a label.
+            self._log.warning(
+                "names: model {} has no genre {} (its genres: {})",
+                model.name,
+                ", ".join(unknown),
+                ", ".join(model.genres),
             )
         by_path: dict[str, list[Item]] = {}
         for item in items:
