@@ -163,7 +163,7 @@ def summary_line(changes: list[ItemChange], analysed: int, pretend: bool, writte
     )
     if pretend:
         return line + "; pretend: nothing changed"
-    return line + f"; {written} files written"
+    return line + f"; {written} file{'' if written == 1 else 's'} written"
 
 
 class GenreTagPlugin(BeetsPlugin):
