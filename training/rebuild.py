@@ -73,7 +73,7 @@ CANDIDATES = {
     "crnn, labels only": Recipe("crnn", teacher=False),
     "crnn, labels + teacher": Recipe("crnn", teacher=True),
 }
-PROBE_PENALTIES = (0.01, 0.1, 1.0)
+PROBE_PENALTIES = (0.001, 0.01, 0.1)
 
 
 def selection_score(figures: dict) -> float:
