@@ -71,7 +71,7 @@ class ItemChange:
 
 @dataclass
 class Run:
-    """One run over some items: the model (genretag's ``ModelRef``), what happened, how much was analysed."""
+    """One run over some items: the model (``weights.ModelIdentity``), what happened, how much was analysed."""
 
     model: object
     changes: list[ItemChange]
@@ -299,7 +299,7 @@ class GenreTagPlugin(BeetsPlugin):
                     continue
                 # A copy or move of the file analysed: the same audio, whatever tags beets wrote into it.
                 result.path = path
-                store.save_result(connection, result, stamp, model.identity())
+                store.save_result(connection, result, stamp, model)
         finally:
             connection.close()
 
@@ -314,14 +314,12 @@ class GenreTagPlugin(BeetsPlugin):
         segment timelines too. Raises ``ui.UserError`` for an unusable model.
         """
         from genretag import scan, store
-        from genretag.weights import WeightsError
+        from genretag.weights import WeightsError, default_model_name, resolve_model
 
         if not settings.model:
-            from genretag.models import DEFAULT_MODEL
-
-            settings = Settings(**{**settings.__dict__, "model": DEFAULT_MODEL})
+            settings = Settings(**{**settings.__dict__, "model": default_model_name()})
         try:
-            model = scan.resolve_model(settings.model)
+            model = resolve_model(settings.model)
         except WeightsError as error:
             raise ui.UserError(f"genretag: {error}") from None
         if settings.top_k > len(model.genres):

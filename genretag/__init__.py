@@ -16,15 +16,17 @@ __version__ = "0.1.0"
 import genretag.classify  # noqa: E402,F401  (numpy only; torch stays lazy)
 
 
-def classify(path, model: str = "crnn-ensemble", whole_track: bool = False):
-    """Classify one audio file with a shipped or user model; returns a ``TrackResult``."""
+def classify(path, model: str | None = None, whole_track: bool = False):
+    """Classify one audio file with a shipped or user model (default: ``models.DEFAULT_MODEL``);
+    returns a ``TrackResult``."""
     from genretag.classify import classify_file
 
     return classify_file(path, load_model(model), whole_track=whole_track)
 
 
-def load_model(name: str = "crnn-ensemble"):
-    """Load a shipped or user model by name, checking its hash and audio parameters."""
+def load_model(name: str | None = None):
+    """Load a shipped or user model by name (default: ``models.DEFAULT_MODEL``), checking its hash and
+    audio parameters."""
     from genretag.weights import load_model as load
 
     return load(name)

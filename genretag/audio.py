@@ -43,7 +43,6 @@ TOP_DB = 80.0
 MIN_TAIL_SECONDS = 3.0
 MIN_TRACK_SECONDS = 1.0
 SILENCE_DBFS = -60.0  # RMS; the noise floor ffmpeg's silencedetect assumes by default
-SEGMENT_FRAMES = 1 + SEGMENT_SAMPLES // HOP_LENGTH
 # Slaney's mel scale (the "slaney" of the model cards).
 SLANEY_HZ_PER_MEL = 200.0 / 3
 SLANEY_KNEE_HZ = 1000.0
@@ -345,13 +344,3 @@ def log_mel(samples) -> torch.Tensor:  # noqa: F821 - torch is imported lazily
     for row, signal in zip(out, flat, strict=True):
         row.copy_(_log_mel_one(signal).T)
     return out.reshape(*audio.shape[:-1], N_MELS, n_frames)
-
-
-def count_segments(n_samples: int) -> int:
-    """How many segments a signal of ``n_samples`` yields under the policy above, silent ones included."""
-    if n_samples < MIN_TRACK_SECONDS * SAMPLE_RATE:
-        return 0
-    full, tail = divmod(n_samples, SEGMENT_SAMPLES)
-    if full == 0:
-        return 1
-    return full + (1 if tail >= MIN_TAIL_SECONDS * SAMPLE_RATE else 0)

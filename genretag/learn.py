@@ -1,381 +1,586 @@
-"""The one fit/evaluate loop, shared by ``training/`` and ``genretag learn``.
+"""``genretag learn``: a user's tagged library → a user model (``learn_model`` runs the whole pipeline).
 
-Features are computed once (``genretag.audio.log_mel``) and held as tensors in a
-``FeatureSet``; every epoch then costs only the network's forward and backward
-passes, which is what makes training feasible on two CPU cores.
+The steps, each a function returning data (``cli.learn`` renders what ``learn_model`` reports):
 
-Evaluation reports accuracy per segment and per track, where a track's genre is
-the argmax of the mean of its segments' probabilities (the same rule as
-``genretag.classify``).
+* ``read_library``: the genre tags every audio file already carries, with the
+  album/artist it belongs to; untagged and unreadable files are listed, not fatal;
+* ``choose_genres``: genres with at least ``min_tracks`` tagged tracks, and one
+  label per track;
+* ``group_split``: train/validation, keeping each album (else artist) on one side;
+* ``extract_features``: log-mel segments through the product's own front end, in
+  parallel, cached on disk;
+* ``fine_tune`` and ``save_user_model``: a new genre head on a shipped model's
+  pre-trained body, trained by ``genretag.fit.fit``, saved beside the other
+  user models with a card that says what it learnt from.
+
+Genre spellings are merged by a key that ignores case, spacing and punctuation
+(``Hip-Hop``, ``hip hop`` and ``HipHop`` are one genre, shown in its most common
+spelling); a mapping file merges real synonyms (``Soundtrack = Film Score``).
 """
 
 from __future__ import annotations
 
-import copy
-import os
-import time
-from collections.abc import Callable
+import hashlib
+import json
+import random
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
-import torch
-from torch import nn
-from torch.nn import functional
+
+from genretag import audio
+
+# One value of a genre tag often holds several genres: "Rock; Pop", "Jazz/Funk".
+GENRE_SEPARATORS = re.compile(r"[;/,|\x00]")
+# Segments kept per track, evenly spread over it: enough to hear a track's
+# variety, few enough that a thousand tracks fit in memory (about 0.7 GB as float16).
+MAX_SEGMENTS_PER_TRACK = 6
+VALID_FRACTION = 0.2
+# Small libraries still get this many training segments per epoch (four batches),
+# so that an epoch moves the weights enough for its validation to say something.
+MIN_SAMPLES_PER_EPOCH = 128
+
+
+def genre_key(name: str) -> str:
+    """The identity of a genre spelling: case, spacing and punctuation ignored, ``&`` read as "and"."""
+    return re.sub(r"[\W_]+", "", name.casefold().replace("&", "and"))
+
+
+def split_genre_values(values: Iterable[str]) -> list[str]:
+    """A genre field's values split at separators, trimmed, spacing collapsed, duplicates (by key) removed."""
+    genres, seen = [], set()
+    for value in values:
+        for part in GENRE_SEPARATORS.split(str(value)):
+            name = " ".join(part.split())
+            if genre_key(name) and genre_key(name) not in seen:
+                seen.add(genre_key(name))
+                genres.append(name)
+    return genres
+
+
+class GenreMapError(ValueError):
+    """A mapping file line that is not ``alias = genre``."""
+
+
+def read_genre_map(path: Path) -> dict[str, str | None]:
+    """A mapping file as ``{alias key: target genre}``; an empty target means "ignore this genre".
+
+    One ``alias = genre`` per line; ``#`` starts a comment (``genres.read_map_lines``).
+    Aliases match by ``genre_key``, so ``hip hop = Hip-Hop`` also covers ``HIP-HOP``.
+    """
+    from genretag.genres import read_map_lines
+
+    mapping: dict[str, str | None] = {}
+    try:
+        lines = read_map_lines(path, "alias = genre")
+    except ValueError as error:
+        raise GenreMapError(str(error)) from None
+    for number, alias, target in lines:
+        if not genre_key(alias):
+            raise GenreMapError(f"{path}:{number}: expected 'alias = genre', got {alias + ' = ' + target!r}")
+        mapping[genre_key(alias)] = " ".join(target.split()) or None
+    return mapping
+
+
+def apply_genre_map(genres: list[str], mapping: dict[str, str | None]) -> list[str]:
+    """``genres`` with aliases replaced by their targets and ignored genres removed (order kept)."""
+    mapped = [mapping.get(genre_key(genre), genre) for genre in genres]
+    return split_genre_values(genre for genre in mapped if genre)
 
 
 @dataclass
-class FeatureSet:
-    """Log-mel segments with their labels, tracks and sampling weights.
+class TaggedTrack:
+    """A file with its genres (normalised spellings, primary first) and its album/artist group."""
 
-    ``mels`` is ``(n, N_MELS, frames)`` (float16 keeps a corpus in memory);
-    ``tracks`` indexes ``track_names``; ``original`` is False for augmented
-    (pitch-shifted) copies, which evaluation and validation leave out.
-    ``targets``, when set, is ``(n, n_genres)``: the distribution each segment is
-    trained towards (e.g. a teacher's probabilities mixed with the label) instead
-    of its label alone; a segment without a known genre has the label -1.
-    """
-
-    mels: torch.Tensor
-    labels: torch.Tensor
-    tracks: torch.Tensor
-    weights: torch.Tensor
-    original: torch.Tensor
-    genres: tuple[str, ...]
-    track_names: list[str]
-    targets: torch.Tensor | None = None
-
-    def __len__(self) -> int:
-        return int(self.labels.numel())
-
-    def subset(self, mask: torch.Tensor) -> FeatureSet:
-        """The segments where ``mask`` is True (track names are kept whole)."""
-        return FeatureSet(
-            self.mels[mask],
-            self.labels[mask],
-            self.tracks[mask],
-            self.weights[mask],
-            self.original[mask],
-            self.genres,
-            self.track_names,
-            None if self.targets is None else self.targets[mask],
-        )
-
-    def originals(self) -> FeatureSet:
-        """Only the un-augmented segments (the set C of the poster)."""
-        return self.subset(self.original)
+    path: Path
+    genres: list[str]
+    group: str
 
 
 @dataclass
-class FitProgress:
-    """What a progress display needs; ``valid_accuracy`` is set at the end of an epoch."""
+class LibraryTags:
+    """What ``read_library`` found: tagged tracks, untagged files, files it could not read."""
 
-    epoch: int
-    epochs: int
-    step: int
-    steps: int
-    train_loss: float
-    train_accuracy: float
-    epoch_done: bool = False
-    valid_accuracy: float | None = None
-    valid_log_loss: float | None = None
-    epoch_seconds: float | None = None
+    tracks: list[TaggedTrack] = field(default_factory=list)
+    untagged: list[Path] = field(default_factory=list)
+    unreadable: list[tuple[Path, str]] = field(default_factory=list)
 
 
-@dataclass
-class FitHistory:
-    """Per-epoch figures of one ``fit`` call and the epoch whose weights were kept."""
-
-    train_loss: list[float] = field(default_factory=list)
-    train_accuracy: list[float] = field(default_factory=list)
-    valid_track_accuracy: list[float] = field(default_factory=list)
-    valid_segment_accuracy: list[float] = field(default_factory=list)
-    valid_track_log_loss: list[float] = field(default_factory=list)
-    epoch_seconds: list[float] = field(default_factory=list)
-    best_epoch: int = 0
-    stopped_early: bool = False
+def _first(tags, *keys: str) -> str:
+    for key in keys:
+        value = tags.get(key) if tags is not None else None
+        # Easy tags give lists; an ID3 frame (WAV, AIFF) joins its values with NUL.
+        text = str(value[0] if isinstance(value, list) and value else value or "").split("\x00")[0]
+        if text.strip():
+            return " ".join(text.split())
+    return ""
 
 
-@dataclass
-class Evaluation:
-    """Accuracy at segment and track level and the track-level confusion matrix.
+def _album_group(path: Path) -> str:
+    """``album:<artist>/<album>`` when the file names its album, else ``artist:<artist>``, else the path."""
+    import mutagen
 
-    ``confusion[i, j]`` counts tracks of true genre ``genres[i]`` predicted as ``genres[j]``.
-    """
-
-    genres: tuple[str, ...]
-    segment_accuracy: float
-    track_accuracy: float
-    n_segments: int
-    n_tracks: int
-    confusion: np.ndarray
-    segment_confusion: np.ndarray
-    track_names: list[str]
-    track_labels: np.ndarray
-    track_probabilities: np.ndarray
-
-    @property
-    def track_log_loss(self) -> float:
-        """Mean cross-entropy of the track probabilities against the true genres."""
-        if not self.n_tracks:
-            return 0.0
-        true_genre = self.track_probabilities[np.arange(self.n_tracks), self.track_labels]
-        return float(-np.log(np.clip(true_genre, 1e-7, None)).mean())
-
-    def summary(self) -> dict:
-        """The figures a model card records."""
-        return {
-            "segment_accuracy": round(self.segment_accuracy, 4),
-            "track_accuracy": round(self.track_accuracy, 4),
-            "n_segments": self.n_segments,
-            "n_tracks": self.n_tracks,
-        }
+    try:
+        tags = mutagen.File(path, easy=True)
+    except Exception:  # grouping is a refinement; the genre read already judged the file readable
+        tags = None
+    artist = _first(tags, "albumartist", "artist", "TPE2", "TPE1")
+    album = _first(tags, "album", "TALB")
+    if album:
+        return f"album:{genre_key(artist)}/{genre_key(album)}"
+    if artist:
+        return f"artist:{genre_key(artist)}"
+    return f"track:{path}"
 
 
-def use_threads(threads: int | None = None) -> int:
-    """Set torch's intra-op threads to ``threads`` or to the CPUs this process may use."""
-    if threads is None:
-        threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    torch.set_num_threads(max(1, threads))
-    return torch.get_num_threads()
+def read_library(paths: Iterable[Path], mapping: dict[str, str | None] | None = None) -> LibraryTags:
+    """The genre tags of every audio file under ``paths`` (walked like ``genretag scan``)."""
+    from genretag.library import walk_audio_files
+    from genretag.tags import TagError, read_genres
 
-
-def final_layer(network: nn.Module) -> nn.Linear:
-    """The network's last ``nn.Linear``: the layer that outputs genre scores."""
-    linears = [module for module in network.modules() if isinstance(module, nn.Linear)]
-    if not linears:
-        raise ValueError("network has no linear output layer")
-    return linears[-1]
-
-
-def replace_final_layer(network: nn.Module, n_genres: int, seed: int = 0) -> nn.Module:
-    """Give ``network`` a fresh output layer for ``n_genres`` genres (fine-tuning on new labels)."""
-    old = final_layer(network)
-    torch.manual_seed(seed)
-    new = nn.Linear(old.in_features, n_genres)
-    for parent in network.modules():
-        for child_name, child in parent.named_children():
-            if child is old:
-                setattr(parent, child_name, new)
-                return network
-    raise ValueError("output layer not found among the network's children")
-
-
-def _batches(data: FeatureSet, batch_size: int):
-    for start in range(0, len(data), batch_size):
-        stop = start + batch_size
-        yield data.mels[start:stop].float().unsqueeze(1), data.labels[start:stop]
-
-
-def predict_probabilities(network: nn.Module, data: FeatureSet, batch_size: int = 64) -> np.ndarray:
-    """Softmax genre probabilities ``(n_segments, n_genres)`` in eval mode."""
-    network.eval()
-    rows = []
-    with torch.inference_mode():
-        for mels, _ in _batches(data, batch_size):
-            rows.append(torch.softmax(network(mels), dim=1))
-    return torch.cat(rows).numpy() if rows else np.zeros((0, len(data.genres)), dtype=np.float32)
-
-
-def _confusion(true: np.ndarray, predicted: np.ndarray, size: int) -> np.ndarray:
-    matrix = np.zeros((size, size), dtype=np.int64)
-    np.add.at(matrix, (true, predicted), 1)
-    return matrix
-
-
-def evaluate(network: nn.Module, data: FeatureSet, batch_size: int = 64) -> Evaluation:
-    """Segment- and track-level accuracy of ``network`` on ``data`` (pass originals only)."""
-    probabilities = predict_probabilities(network, data, batch_size)
-    labels = data.labels.numpy()
-    tracks = data.tracks.numpy()
-    size = len(data.genres)
-    segment_predictions = probabilities.argmax(axis=1)
-    track_ids = np.unique(tracks)
-    track_probabilities = (
-        np.stack([probabilities[tracks == t].mean(axis=0) for t in track_ids]) if len(tracks) else np.zeros((0, size))
-    )
-    track_labels = np.array([labels[tracks == t][0] for t in track_ids], dtype=np.int64)
-    track_predictions = track_probabilities.argmax(axis=1) if len(track_ids) else np.zeros(0, dtype=np.int64)
-    return Evaluation(
-        genres=data.genres,
-        segment_accuracy=float((segment_predictions == labels).mean()) if len(labels) else 0.0,
-        track_accuracy=float((track_predictions == track_labels).mean()) if len(track_ids) else 0.0,
-        n_segments=len(labels),
-        n_tracks=len(track_ids),
-        confusion=_confusion(track_labels, track_predictions, size),
-        segment_confusion=_confusion(labels, segment_predictions, size),
-        track_names=[data.track_names[t] for t in track_ids],
-        track_labels=track_labels,
-        track_probabilities=track_probabilities.astype(np.float32),
-    )
-
-
-def _epoch_order(train: FeatureSet, samples: int, generator: torch.Generator) -> torch.Tensor:
-    # Sampling by weight (with replacement) is how sources are balanced inside a
-    # class; uniform weights fall back to a plain shuffle of the whole set.
-    weights = train.weights.double()
-    if torch.allclose(weights, weights[0].expand_as(weights)) and samples == len(train):
-        return torch.randperm(len(train), generator=generator)
-    return torch.multinomial(weights, samples, replacement=True, generator=generator)
-
-
-def recalibrate_batch_norm(network: nn.Module, data: FeatureSet, seed: int = 0, batch_size: int = 64) -> None:
-    """Recompute every BatchNorm's running statistics as exact averages over ``data``.
-
-    During training they are moving averages of batches from weights that kept
-    changing; on a small corpus (few steps) they lag far behind the final weights,
-    and eval-mode predictions suffer. One pass in shuffled batches fixes that.
-    """
-    norms = [module for module in network.modules() if isinstance(module, nn.modules.batchnorm._BatchNorm)]
-    if not norms or not len(data):
-        return
-    momenta = [norm.momentum for norm in norms]
-    for norm in norms:
-        norm.reset_running_stats()
-        norm.momentum = None  # cumulative average over the pass
-    network.train()
-    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))
-    with torch.no_grad():
-        for start in range(0, len(data), batch_size):
-            index = order[start : start + batch_size]
-            network(data.mels[index].float().unsqueeze(1).contiguous(memory_format=torch.channels_last))
-    for norm, momentum in zip(norms, momenta, strict=True):
-        norm.momentum = momentum
-    network.eval()
-
-
-def _set_training_mode(network: nn.Module, head: nn.Module | None) -> None:
-    # A frozen body keeps its BatchNorm statistics: only the head learns.
-    if head is None:
-        network.train()
-    else:
-        network.eval()
-        head.train()
-
-
-def fit(
-    network: nn.Module,
-    train: FeatureSet,
-    valid: FeatureSet | None = None,
-    *,
-    epochs: int = 30,
-    lr: float = 1e-3,
-    seed: int = 0,
-    batch_size: int = 32,
-    weight_decay: float = 1e-4,
-    samples_per_epoch: int | None = None,
-    patience: int | None = None,
-    train_only_head: bool = False,
-    select_on: str = "accuracy",
-    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
-    progress: Callable[[FitProgress], None] | None = None,
-    loss: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-) -> FitHistory:
-    """Train ``network`` in place with Adam and cross-entropy; returns the per-epoch history.
-
-    Each epoch draws ``samples_per_epoch`` segments (default: the number of
-    original segments, so pitch-shifted copies add variety, not cost) by
-    ``train.weights``. With ``valid``, the weights of the epoch with the best
-    track-level validation accuracy are restored at the end, and ``patience``
-    epochs without improvement stop training early. BatchNorm statistics are then
-    recomputed over the original training segments (``recalibrate_batch_norm``).
-    ``train_only_head`` freezes everything but the output layer (fine-tuning a
-    shipped model on new genres) and leaves BatchNorm statistics as they were.
-    ``select_on="log_loss"`` picks and stops on the track-level validation
-    cross-entropy instead of accuracy: smoother on a small validation set, where
-    accuracy moves in coarse steps and plateaus. ``augment(mels, generator)``, if
-    given, transforms every training batch ``(batch, 1, mels, frames)`` (never
-    validation). ``loss(scores, labels, mels)`` replaces the cross-entropy of each
-    training batch (e.g. distillation from a teacher that sees the same ``mels``);
-    without it, a ``train.targets`` distribution is learnt by soft cross-entropy.
-    Runs are deterministic for a given seed and thread count.
-    """
-    if select_on not in ("accuracy", "log_loss"):
-        raise ValueError(f"select_on must be 'accuracy' or 'log_loss', not {select_on!r}")
-    torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
-    # Channels-last convolutions train about 1.5 times faster on a CPU; the state
-    # dict is converted back before it is returned, so saved weights do not change form.
-    network.to(memory_format=torch.channels_last)
-    head = final_layer(network) if train_only_head else None
-    for parameter in network.parameters():
-        parameter.requires_grad_(head is None)
-    if head is not None:
-        for parameter in head.parameters():
-            parameter.requires_grad_(True)
-    trainable = [p for p in network.parameters() if p.requires_grad]
-    optimiser = torch.optim.Adam(trainable, lr=lr, weight_decay=weight_decay)
-    samples = samples_per_epoch or int(train.original.sum()) or len(train)
-    steps = (samples + batch_size - 1) // batch_size
-    history = FitHistory()
-    best_state, best_score, since_best = None, -float("inf"), 0
-    for epoch in range(1, epochs + 1):
-        started = time.perf_counter()
-        _set_training_mode(network, head)
-        order = _epoch_order(train, samples, generator)
-        loss_sum, correct, seen = 0.0, 0, 0
-        for step in range(steps):
-            index = order[step * batch_size : (step + 1) * batch_size]
-            mels = train.mels[index].float().unsqueeze(1)
-            if augment is not None:
-                mels = augment(mels, generator)
-            mels = mels.contiguous(memory_format=torch.channels_last)
-            labels = train.labels[index]
-            optimiser.zero_grad(set_to_none=True)
-            scores = network(mels)
-            if loss:
-                batch_loss = loss(scores, labels, mels)
-            elif train.targets is not None:
-                batch_loss = -(train.targets[index].float() * functional.log_softmax(scores, dim=1)).sum(dim=1).mean()
-            else:
-                batch_loss = functional.cross_entropy(scores, labels)
-            batch_loss.backward()
-            optimiser.step()
-            loss_sum += batch_loss.item() * len(index)
-            correct += int((scores.argmax(dim=1) == labels).sum())
-            seen += len(index)
-            if progress:
-                progress(FitProgress(epoch, epochs, step + 1, steps, loss_sum / seen, correct / seen))
-        history.train_loss.append(loss_sum / seen)
-        history.train_accuracy.append(correct / seen)
-        score = history.train_accuracy[-1]
-        if valid is not None and len(valid):
-            result = evaluate(network, valid)
-            history.valid_track_accuracy.append(result.track_accuracy)
-            history.valid_segment_accuracy.append(result.segment_accuracy)
-            history.valid_track_log_loss.append(result.track_log_loss)
-            score = result.track_accuracy + 1e-3 * result.segment_accuracy
-            if select_on == "log_loss":
-                score = -result.track_log_loss
-        history.epoch_seconds.append(time.perf_counter() - started)
-        if valid is None or score > best_score:
-            best_score, since_best, history.best_epoch = score, 0, epoch
-            best_state = copy.deepcopy(network.state_dict()) if valid is not None else None
+    walk = walk_audio_files(paths)
+    library = LibraryTags(unreadable=[(path, reason) for path, reason in walk.problems])
+    for path in walk.files:
+        try:
+            genres = split_genre_values(read_genres(path))
+        except TagError as error:
+            library.unreadable.append((path, str(error)))
+            continue
+        genres = apply_genre_map(genres, mapping or {})
+        if genres:
+            library.tracks.append(TaggedTrack(path, genres, _album_group(path)))
         else:
-            since_best += 1
-        if progress:
-            progress(
-                FitProgress(
-                    epoch,
-                    epochs,
-                    steps,
-                    steps,
-                    history.train_loss[-1],
-                    history.train_accuracy[-1],
-                    epoch_done=True,
-                    valid_accuracy=history.valid_track_accuracy[-1] if history.valid_track_accuracy else None,
-                    valid_log_loss=history.valid_track_log_loss[-1] if history.valid_track_log_loss else None,
-                    epoch_seconds=history.epoch_seconds[-1],
-                )
-            )
-        if patience is not None and valid is not None and since_best >= patience:
-            history.stopped_early = True
+            library.untagged.append(path)
+    return library
+
+
+@dataclass(frozen=True)
+class DroppedGenre:
+    """A genre left out: ``tracks`` carry it, ``first`` of them would have been labelled with it."""
+
+    tracks: int
+    first: int
+
+
+@dataclass
+class GenreChoice:
+    """The genres kept, each track's label, and what was dropped and why."""
+
+    genres: tuple[str, ...]
+    labels: dict[Path, str]
+    counts: dict[str, int]
+    dropped: dict[str, DroppedGenre]
+    spellings: dict[str, list[str]]
+    unlabelled: list[Path]
+
+
+def choose_genres(tracks: list[TaggedTrack], min_tracks: int) -> GenreChoice:
+    """Keep the genres with at least ``min_tracks`` tracks; a track's label is its first kept genre.
+
+    Counting first genres only would lose a "Bossa Nova; Jazz" track to a rare
+    genre, so a track is labelled with its first genre that survives. The genres
+    with the fewest labelled tracks are dropped one round at a time (their tracks
+    then count for their next genre) until every kept genre has ``min_tracks``.
+    """
+    variants: dict[str, Counter] = defaultdict(Counter)
+    for track in tracks:
+        for genre in track.genres:
+            variants[genre_key(genre)][genre] += 1
+    display = {key: counter.most_common(1)[0][0] for key, counter in variants.items()}
+    kept = set(display)
+    first_counts: dict[str, int] = {}
+    while True:
+        labels = {}
+        for track in tracks:
+            first = next((genre_key(g) for g in track.genres if genre_key(g) in kept), None)
+            if first is not None:
+                labels[track.path] = first
+        counts = Counter(labels.values())
+        too_few = {key: counts[key] for key in kept if counts[key] < min_tracks}
+        if not too_few:
             break
-    if best_state is not None:
-        network.load_state_dict(best_state)
-    if head is None:
-        recalibrate_batch_norm(network, train.originals(), seed)
-    network.to(memory_format=torch.contiguous_format)
-    for parameter in network.parameters():
-        parameter.requires_grad_(True)
-    network.eval()
-    return history
+        fewest = min(too_few.values())
+        for key in [key for key, count in too_few.items() if count == fewest]:
+            kept.discard(key)
+            first_counts[key] = fewest
+    genres = tuple(sorted((display[key] for key in kept), key=str.casefold))
+    carried = {key: sum(counter.values()) for key, counter in variants.items()}
+    dropped = sorted(first_counts, key=lambda key: (-carried[key], display[key].casefold()))
+    return GenreChoice(
+        genres=genres,
+        labels={path: display[key] for path, key in labels.items()},
+        counts={display[key]: counts[key] for key in kept},
+        dropped={display[key]: DroppedGenre(carried[key], first_counts[key]) for key in dropped},
+        spellings={display[key]: sorted(variants[key]) for key in kept if len(variants[key]) > 1},
+        unlabelled=[track.path for track in tracks if track.path not in labels],
+    )
+
+
+@dataclass
+class Split:
+    """Train and validation tracks; ``unit`` says how the library was divided."""
+
+    train: list[Path]
+    valid: list[Path]
+    unit: str
+
+    def without(self, paths: Iterable[Path]) -> Split:
+        """The same split less ``paths`` (tracks that could not be decoded)."""
+        gone = set(paths)
+        return Split([p for p in self.train if p not in gone], [p for p in self.valid if p not in gone], self.unit)
+
+
+def group_split(
+    labels: dict[Path, str], groups: dict[Path, str], valid_fraction: float = VALID_FRACTION, seed: int = 0
+) -> Split:
+    """About ``valid_fraction`` of each genre's tracks for validation, whole groups at a time.
+
+    Groups (albums, else artists) are visited in a seeded random order and go to
+    validation while their genre still needs tracks there and they fit; a genre
+    left with none gets its smallest group. So no album sits on both sides. A
+    genre whose tracks all share one group is split by track instead (else it
+    could not be validated at all).
+    """
+    paths = sorted(labels)
+    genre_groups: dict[str, set[str]] = defaultdict(set)
+    for path in paths:
+        genre_groups[labels[path]].add(groups[path])
+    by_track = sorted(genre for genre, members in genre_groups.items() if len(members) < 2)
+    units: dict[str, list[Path]] = defaultdict(list)
+    for path in paths:
+        units[f"track:{path}" if labels[path] in by_track else groups[path]].append(path)
+    unit_genre = {unit: Counter(labels[p] for p in members).most_common(1)[0][0] for unit, members in units.items()}
+    genre_sizes = Counter(labels.values())
+    target = {genre: max(1, round(valid_fraction * size)) for genre, size in genre_sizes.items()}
+    taken: Counter = Counter()
+    chosen: set[str] = set()
+    order = sorted(units)
+    random.Random(seed).shuffle(order)
+    for unit in order:
+        genre = unit_genre[unit]
+        if taken[genre] + len(units[unit]) <= target[genre]:
+            chosen.add(unit)
+            taken.update(labels[p] for p in units[unit])
+    for genre in sorted(genre_sizes):
+        candidates = [u for u in order if unit_genre[u] == genre]
+        if not taken[genre] and len(candidates) > 1:
+            smallest = min(candidates, key=lambda u: len(units[u]))
+            chosen.add(smallest)
+            taken.update(labels[p] for p in units[smallest])
+    valid = sorted(p for unit in chosen for p in units[unit])
+    unit = "album or artist" if any(not units_key.startswith("track:") for units_key in units) else "track"
+    if by_track and unit != "track":
+        unit += f" (by track for {', '.join(by_track)}: a single album or artist)"
+    return Split(train=sorted(set(paths) - set(valid)), valid=valid, unit=unit)
+
+
+def _evenly_spread_segments(path: Path) -> list[audio.Segment]:
+    """At most ``MAX_SEGMENTS_PER_TRACK`` segments spread over the whole track, in bounded memory.
+
+    Segments stream in (silent ones are not among them); every ``stride``-th is kept and the
+    stride doubles when too many are held, so an hour-long mix holds a dozen segments, not 360.
+    """
+    kept: list[tuple[int, audio.Segment]] = []  # (position among the audible segments, segment)
+    stride = 1
+    for position, segment in enumerate(audio.segments(path)):
+        if position % stride == 0:
+            kept.append((position, segment))
+            if len(kept) > 2 * MAX_SEGMENTS_PER_TRACK:
+                stride *= 2
+                kept = [(p, s) for p, s in kept if p % stride == 0]
+    picks = np.linspace(0, len(kept) - 1, min(MAX_SEGMENTS_PER_TRACK, len(kept))).round().astype(int)
+    return [kept[i][1] for i in picks]
+
+
+def _cache_path(path: Path, cache_dir: Path) -> Path:
+    stat = path.stat()
+    identity = [str(path.resolve()), stat.st_size, stat.st_mtime_ns, MAX_SEGMENTS_PER_TRACK, audio.audio_parameters()]
+    return cache_dir / f"{hashlib.sha1(json.dumps(identity).encode()).hexdigest()}.npy"
+
+
+def track_features(path: Path, cache_dir: Path) -> tuple[Path, np.ndarray | None, str | None]:
+    """``(path, float16 log-mels (n, N_MELS, frames), None)``, or ``(path, None, reason)`` when it cannot be decoded.
+
+    The unit of parallel work. Results are cached by path, size and mtime, so a
+    second ``genretag learn`` on the same library decodes nothing.
+    """
+    import torch
+
+    # One worker per core: more torch threads per worker would only contend.
+    torch.set_num_threads(1)
+    try:
+        cached = _cache_path(path, cache_dir)
+        if cached.is_file():
+            return path, np.load(cached), None
+        segments = _evenly_spread_segments(path)
+    except audio.AudioDecodeError as error:
+        return path, None, str(error)
+    except OSError as error:
+        return path, None, error.strerror or str(error)
+    mels = audio.log_mel(np.stack([s.samples for s in segments])).numpy().astype(np.float16)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_name(cached.stem + ".partial.npy")
+    np.save(partial, mels)
+    partial.replace(cached)
+    return path, mels, None
+
+
+def extract_features(
+    paths: list[Path], jobs: int = -1, progress: Callable[[Path, str | None], None] | None = None
+) -> tuple[dict[Path, np.ndarray], list[tuple[Path, str]]]:
+    """Log-mels of every track (``jobs`` worker processes) and the tracks that could not be decoded.
+
+    ``progress(path, error)`` is called as each track finishes, in completion order.
+    """
+    from joblib import Parallel, delayed
+
+    from genretag.config import feature_cache_dir
+
+    cache_dir = feature_cache_dir()
+    features, failures = {}, []
+    parallel = Parallel(n_jobs=jobs, return_as="generator_unordered", batch_size=1)
+    for path, mels, error in parallel(delayed(track_features)(path, cache_dir) for path in paths):
+        if error is None:
+            features[path] = mels
+        else:
+            failures.append((path, error))
+        if progress:
+            progress(path, error)
+    return features, sorted(failures)
+
+
+def feature_set(paths: list[Path], features: dict[Path, np.ndarray], labels: dict[Path, str], genres: tuple[str, ...]):
+    """A ``fit.FeatureSet`` of ``paths`` (those with features), sampled so every genre weighs the same.
+
+    Within a genre each track weighs the same whatever its segment count, so a
+    user's 500 rock tracks do not drown their 20 bossa nova ones.
+    """
+    import torch
+
+    from genretag.fit import FeatureSet
+
+    paths = [path for path in paths if path in features]
+    genre_tracks = Counter(labels[path] for path in paths)
+    mels, label_ids, tracks, weights = [], [], [], []
+    for index, path in enumerate(paths):
+        count = len(features[path])
+        mels.append(torch.from_numpy(features[path]))
+        label_ids += [genres.index(labels[path])] * count
+        tracks += [index] * count
+        weights += [1.0 / (genre_tracks[labels[path]] * count)] * count
+    return FeatureSet(
+        mels=torch.cat(mels),
+        labels=torch.tensor(label_ids, dtype=torch.int64),
+        tracks=torch.tensor(tracks, dtype=torch.int64),
+        weights=torch.tensor(weights, dtype=torch.float64),
+        original=torch.ones(len(label_ids), dtype=torch.bool),
+        genres=genres,
+        track_names=[str(path) for path in paths],
+    )
+
+
+@dataclass(frozen=True)
+class FineTuneRecipe:
+    """How ``fine_tune`` trains; recorded in the model card."""
+
+    epochs: int = 30
+    lr: float = 3e-4
+    batch_size: int = 32
+    weight_decay: float = 1e-4
+    patience: int = 5
+    seed: int = 0
+
+
+def fine_tune(base, train, valid, recipe: FineTuneRecipe, progress=None):
+    """Give ``base`` (a ``LoadedModel``) a new head for ``train.genres`` and train it; returns ``(network, history)``.
+
+    The whole network trains, at a learning rate low enough to keep what the
+    pre-trained body knows. The epoch with the lowest validation cross-entropy
+    is kept (accuracy on a few dozen validation tracks moves in coarse steps and
+    plateaus) and ``recipe.patience`` epochs without improvement stop early. An
+    epoch draws one segment per training track (at least ``MIN_SAMPLES_PER_EPOCH``),
+    genre-balanced, so its cost grows with the number of tracks, not their length.
+    """
+    from genretag import fit
+
+    network = fit.replace_final_layer(base.network, len(train.genres), seed=recipe.seed)
+    history = fit.fit(
+        network,
+        train,
+        valid,
+        epochs=recipe.epochs,
+        lr=recipe.lr,
+        seed=recipe.seed,
+        batch_size=recipe.batch_size,
+        weight_decay=recipe.weight_decay,
+        patience=recipe.patience,
+        samples_per_epoch=max(MIN_SAMPLES_PER_EPOCH, len(train.track_names)),
+        select_on="log_loss",
+        progress=progress,
+    )
+    return network, history
+
+
+def valid_model_name(name: str) -> str | None:
+    """Why ``name`` cannot name a user model, or None when it can."""
+    from genretag.weights import list_cards
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+        return f"model name {name!r}: use letters, digits, '.', '_' and '-' only"
+    if any(card["name"] == name and card["source"] == "shipped" for card in list_cards()):
+        return f"model name {name!r} is a shipped model; choose another name"
+    return None
+
+
+def save_user_model(
+    network, name: str, base, choice: GenreChoice, split: Split, evaluation, history, recipe: FineTuneRecipe, sources
+) -> Path:
+    """Save the fine-tuned network as user model ``name``; returns its card's path.
+
+    ``split`` holds the tracks actually used; ``evaluation`` is the validation
+    result (``fit.Evaluation``) and ``history`` the ``fit.FitHistory``.
+    """
+    from dataclasses import asdict
+
+    from genretag.config import user_models_dir
+    from genretag.weights import save_model
+
+    per_genre = {
+        genre: {
+            "train": sum(choice.labels[path] == genre for path in split.train),
+            "valid": sum(choice.labels[path] == genre for path in split.valid),
+        }
+        for genre in choice.genres
+    }
+    roots = [str(Path(source).resolve()) for source in sources]
+    card = {
+        "architecture": base.architecture,
+        "genres": list(choice.genres),
+        "base_model": {"name": base.name, "sha256": base.sha256},
+        "training": {
+            "summary": f"fine-tuned from {base.name} on {sum(choice.counts.values())} tagged tracks of "
+            + ", ".join(roots),
+            "source_library": roots,
+            "tracks_per_genre": per_genre,
+            "dropped_genres": {genre: asdict(counts) for genre, counts in choice.dropped.items()},
+            "merged_spellings": choice.spellings,
+            "split": f"by {split.unit}, {VALID_FRACTION:.0%} of each genre for validation",
+            "segments_per_track": f"up to {MAX_SEGMENTS_PER_TRACK}, spread over the track",
+            "recipe": {
+                **asdict(recipe),
+                "loss": "cross-entropy",
+                "sampling": f"genre-balanced, one segment per track per epoch (at least {MIN_SAMPLES_PER_EPOCH})",
+                "selection": "epoch with the lowest validation cross-entropy",
+                "head": "new output layer; body from the base model, all layers trained",
+            },
+            "epochs_run": len(history.train_loss),
+            "best_epoch": history.best_epoch,
+            "stopped_early": len(history.train_loss) < recipe.epochs,
+            "seconds_per_epoch": round(float(np.median(history.epoch_seconds)), 2),
+        },
+        "metrics": {"valid (used to pick the epoch)": evaluation.summary()},
+        "confusion_matrix": {
+            "rows": "true genre (validation tracks)",
+            "columns": "predicted genre",
+            "genres": list(choice.genres),
+            "tracks": evaluation.confusion.tolist(),
+        },
+    }
+    return save_model(network, name, user_models_dir(), card)
+
+
+class LearnError(Exception):
+    """The library cannot make a model: too few genres or tracks (the message says what to change)."""
+
+
+@dataclass
+class LearnEvents:
+    """Callbacks through which ``learn_model`` reports as it goes (a display implements them; all optional)."""
+
+    library_read: Callable[[LibraryTags, GenreChoice], None] | None = None
+    decoding: Callable[[int], None] | None = None  # number of tracks to decode, before the first
+    decoded: Callable[[Path, str | None], None] | None = None  # one track done (error or None)
+    split_made: Callable[[Split, int, int], None] | None = None  # (split, training segments, validation segments)
+    fitting: Callable[[str, int], None] | None = None  # (base model, threads), before the first epoch
+    fit_progress: Callable[[object], None] | None = None  # fit.FitProgress
+
+
+@dataclass
+class LearnedModel:
+    """What ``learn_model`` made: the model's card, the validation evaluation and what went into it."""
+
+    name: str
+    card_path: Path
+    library: LibraryTags
+    choice: GenreChoice
+    split: Split
+    failures: list[tuple[Path, str]]  # tracks that could not be decoded (left out)
+    evaluation: object  # fit.Evaluation on the validation tracks
+    history: object  # fit.FitHistory
+    recipe: FineTuneRecipe
+
+
+def learn_model(
+    paths: Iterable[Path],
+    name: str,
+    base: str | None = None,
+    min_tracks: int = 20,
+    map_file: Path | None = None,
+    epochs: int = 30,
+    jobs: int = -1,
+    events: LearnEvents | None = None,
+) -> LearnedModel:
+    """``genretag learn``: read the genre tags under ``paths``, fine-tune ``base`` (default
+    ``models.DEFAULT_ARCHITECTURE``) on them and save user model ``name``.
+
+    Raises ``ValueError`` for a bad name or mapping file, ``OSError`` for an unreadable mapping
+    file, ``WeightsError`` / ``library.LibraryPathError`` for a bad base model or path (all
+    usage errors), and ``LearnError`` when the library holds too little to learn from.
+    """
+    from genretag import fit
+    from genretag.weights import load_model
+
+    events = events or LearnEvents()
+    paths = list(paths)
+    problem = valid_model_name(name)
+    if problem:
+        raise ValueError(problem)
+    mapping = read_genre_map(map_file) if map_file else {}
+    if base is None:
+        from genretag.models import DEFAULT_ARCHITECTURE
+
+        base = DEFAULT_ARCHITECTURE
+    base_model = load_model(base)
+    library = read_library(paths, mapping)
+    choice = choose_genres(library.tracks, min_tracks)
+    if events.library_read:
+        events.library_read(library, choice)
+    if len(choice.genres) < 2:
+        found = ", ".join(choice.genres) or "none"
+        raise LearnError(
+            f"a model needs two or more genres with at least {min_tracks} tagged tracks, found {found}; "
+            "lower --min-tracks or tag more tracks"
+        )
+    groups = {track.path: track.group for track in library.tracks}
+    split = group_split(choice.labels, groups)
+    if events.decoding:
+        events.decoding(len(choice.labels))
+    features, failures = extract_features(sorted(choice.labels), jobs, events.decoded)
+    split = split.without(path for path, _ in failures)
+    if not split.train or not split.valid:
+        raise LearnError("too few tracks could be decoded to train and validate a model")
+    train_set = feature_set(split.train, features, choice.labels, choice.genres)
+    valid_set = feature_set(split.valid, features, choice.labels, choice.genres)
+    if events.split_made:
+        events.split_made(split, len(train_set), len(valid_set))
+    threads = fit.use_threads()
+    recipe = FineTuneRecipe(epochs=epochs)
+    if events.fitting:
+        events.fitting(base, threads)
+    network, history = fine_tune(base_model, train_set, valid_set, recipe, progress=events.fit_progress)
+    evaluation = fit.evaluate(network, valid_set)
+    card_path = save_user_model(network, name, base_model, choice, split, evaluation, history, recipe, paths)
+    return LearnedModel(name, card_path, library, choice, split, failures, evaluation, history, recipe)

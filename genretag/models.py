@@ -4,7 +4,7 @@ All four read a log-mel spectrogram ``(batch, 1, N_MELS, frames)`` from
 ``genretag.audio.log_mel`` and return unnormalised genre scores (logits).
 
 The poster gives the architectures in words and parameter counts only; the layer
-sizes here are ours, chosen to match those counts (see ``POSTER_PARAMETER_COUNTS``)
+sizes here are ours, chosen to match those counts (the tests compare them)
 and to stay cheap on a CPU. "Vertical" kernels span many mel bands and few frames.
 
 Counting convention: ``count_parameters`` counts trainable PyTorch parameters.
@@ -22,11 +22,10 @@ from torch import nn
 from torch.nn import functional
 
 from genretag.audio import N_MELS
+from genretag.genres import GTZAN_GENRES
 
-GTZAN_GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
-DEFAULT_MODEL = "crnn-ensemble"  # the best by the cross-validated study (training/README.md)
+DEFAULT_MODEL = "crnn-ensemble"  # THE default model of every entry point (the CLI, the API, the beets plugin)
 DEFAULT_ARCHITECTURE = "crnn"  # the best single network: what training and fine-tuning start from
-POSTER_PARAMETER_COUNTS = {"v-kernel": 179_538, "v-kernel-l2": 179_538, "crnn": 427_274, "bicrnn": 460_938}
 RECURRENT_UNITS = 64
 FRAME_PROJECTION_UNITS = 288
 

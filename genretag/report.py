@@ -26,32 +26,18 @@ from typing import TextIO
 
 import numpy as np
 
-from genretag.classify import TrackResult
+from genretag.genres import COLOURS, OTHER_COLOURS
+from genretag.results import TrackResult
 
 TRACK_COLUMNS = ("path", "genre", "confidence", "genre_2", "confidence_2", "duration_s", "n_segments", "model", "error")
 SEGMENT_COLUMNS = ("path", "segment", "start_s", "end_s", "genre", "confidence")
 DECIMALS = 4
 
-# Colour per GTZAN genre (matplotlib's tab10), shared by the terminal timeline and the plot.
-GENRE_COLOURS = {
-    "blues": "#1f77b4",
-    "classical": "#ff7f0e",
-    "country": "#2ca02c",
-    "disco": "#d62728",
-    "hiphop": "#9467bd",
-    "jazz": "#8c564b",
-    "metal": "#e377c2",
-    "pop": "#7f7f7f",
-    "reggae": "#bcbd22",
-    "rock": "#17becf",
-}
-OTHER_COLOURS = ("#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354")
-
 
 def genre_colour(genre: str, genres: Sequence[str]) -> str:
     """A stable hex colour for ``genre``; genres outside GTZAN get one by their position."""
-    if genre in GENRE_COLOURS:
-        return GENRE_COLOURS[genre]
+    if genre in COLOURS:
+        return COLOURS[genre]
     return OTHER_COLOURS[list(genres).index(genre) % len(OTHER_COLOURS)]
 
 

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from genretag import audio, store
-from genretag.classify import TrackResult, classify_file
+from genretag.classify import classify_file
 from genretag.library import walk_audio_files
-from genretag.weights import LoadedModel, WeightsError, find_card, read_card, results_fingerprint, sha256_of
+from genretag.results import TrackResult
+from genretag.weights import LoadedModel, ModelIdentity, load_model, resolve_model
 
 # A track whose header promises more audio than decodes (by both margins) is reported as truncated;
 # the fraction allows for durations that FFmpeg estimates from the bit rate.
@@ -33,38 +34,7 @@ DASK_CONNECT_TIMEOUT_S = 10
 CLAIM_POLL_S = 0.5  # how often a scan looks for the results of tracks another scan is analysing
 
 
-@dataclass(frozen=True)
-class ModelRef:
-    """What a worker needs to load a model by itself: small and picklable."""
-
-    name: str
-    fingerprint: str  # the weights' sha256 and how the card reads segments (``weights.results_fingerprint``)
-    architecture: str
-    genres: tuple[str, ...]
-    # The data home of the process that started the scan: user models live there,
-    # and a reused worker process may have been started under another one.
-    home: str
-
-    def identity(self, whole_track: bool = False) -> store.ModelIdentity:
-        """The key of this model's results in the store."""
-        return store.ModelIdentity(self.name, self.fingerprint, whole_track)
-
-
-def resolve_model(name: str) -> ModelRef:
-    """Find a shipped or user model by name and check its weights against the card, without torch."""
-    card_path = find_card(name)
-    card = read_card(card_path)
-    weights_path = card_path.with_suffix(".pt")
-    if not weights_path.is_file():
-        raise WeightsError(f"{weights_path}: weights file missing")
-    sha256 = sha256_of(weights_path)
-    if sha256 != card.get("sha256"):
-        raise WeightsError(f"{weights_path}: sha256 does not match its model card")
-    fingerprint = results_fingerprint(card, sha256)
-    return ModelRef(name, fingerprint, card["architecture"], tuple(card["genres"]), str(store.data_home()))
-
-
-_LOADED_MODELS: dict[tuple[str, str, str], LoadedModel] = {}
+_LOADED_MODELS: dict[ModelIdentity, LoadedModel] = {}
 
 
 def _end_without_teardown() -> None:
@@ -76,22 +46,17 @@ def _end_without_teardown() -> None:
     os._exit(0)
 
 
-def _loaded_model(model: ModelRef, worker_process: bool) -> LoadedModel:
-    key = (model.name, model.fingerprint, model.home)
+def _loaded_model(model: ModelIdentity, worker_process: bool) -> LoadedModel:
+    key = model.reading(False)
     if key not in _LOADED_MODELS:
         import torch
-
-        from genretag.weights import load_model
 
         if worker_process and not _LOADED_MODELS:
             atexit.register(_end_without_teardown)
         # Workers run one track each on one core; more threads only contend.
         torch.set_num_threads(1)
-        os.environ["GENRETAG_HOME"] = model.home
-        loaded = load_model(model.name)
-        if loaded.fingerprint != model.fingerprint:
-            raise WeightsError(f"model {model.name!r} changed on disk during the scan")
-        _LOADED_MODELS[key] = loaded
+        # The identity carries the data home: user models are found there, whatever this process's environment.
+        _LOADED_MODELS[key] = load_model(model)
     return _LOADED_MODELS[key]
 
 
@@ -129,10 +94,13 @@ def _truncation_warning(path: str, decoded_s: float) -> str | None:
     return None
 
 
-def analyse_track(path: str, model: ModelRef, whole_track: bool = False, worker_process: bool = False) -> TrackResult:
+def analyse_track(
+    path: str, model: ModelIdentity, whole_track: bool = False, worker_process: bool = False
+) -> TrackResult:
     """Classify one file in the current process; a file that cannot be decoded gives a result with ``error`` set.
 
-    This is the unit of parallel work. ``WeightsError`` (a broken model) is raised,
+    This is the unit of parallel work; ``model`` carries everything a fresh worker needs (its data home
+    included). ``WeightsError`` (a broken model) is raised,
     not recorded per file, because it would fail every track the same way.
     ``worker_process``: the caller runs this in a local pool's worker, which then
     ends without Python's teardown when the pool shuts it down.
@@ -157,7 +125,7 @@ class ScanEvent:
     from_store: bool
 
 
-def _failed(path: str, model: ModelRef, reason: str) -> TrackResult:
+def _failed(path: str, model: ModelIdentity, reason: str) -> TrackResult:
     return TrackResult(path=path, model=model.name, genres=model.genres, error=reason)
 
 
@@ -205,7 +173,7 @@ def dask_backend(scheduler: str | None = None, workers: int | None = None) -> It
 
 def scan_files(
     files: Iterable[str | Path],
-    model: ModelRef,
+    model: ModelIdentity,
     connection: sqlite3.Connection,
     jobs: int = -1,
     use_cache: bool = True,
@@ -222,7 +190,7 @@ def scan_files(
     ``backend="dask"`` analyses on a Dask cluster instead (see ``dask_backend``;
     ``scheduler`` names an existing one, ``jobs`` sizes a local one).
     """
-    identity = model.identity(whole_track)
+    identity = model.reading(whole_track)
     stored = store.fresh_stamps(connection, identity) if use_cache else {}
     fresh: list[str] = []
     pending: dict[str, store.FileStamp] = {}
@@ -296,7 +264,7 @@ def _analyse(pending, model, connection, identity, jobs, whole_track, backend, s
 
 def results_for(
     paths: Iterable[str | Path],
-    model_name: str = "crnn-ensemble",
+    model: str | ModelIdentity | None = None,
     jobs: int = -1,
     use_cache: bool = True,
     whole_track: bool = False,
@@ -304,15 +272,80 @@ def results_for(
 ) -> tuple[list[TrackResult], list[tuple[Path, str]]]:
     """Walk ``paths`` and return every audio file's result in walk order, analysing only what the store lacks.
 
-    Also returns the walk's problems (unreadable folders). Raises
-    ``library.LibraryPathError`` for a missing path, ``WeightsError`` for a bad model.
+    ``model``: a name (default: ``models.DEFAULT_MODEL``) or an identity already resolved. Also returns the
+    walk's problems (unreadable folders). Raises ``library.LibraryPathError`` for a missing path,
+    ``WeightsError`` for a bad model.
     """
     walk = walk_audio_files(paths)
-    model = resolve_model(model_name)
+    identity = model if isinstance(model, ModelIdentity) else resolve_model(model)
     connection = store.connect()
     try:
-        events = scan_files(walk.files, model, connection, jobs, use_cache, whole_track, with_segments)
+        events = scan_files(walk.files, identity, connection, jobs, use_cache, whole_track, with_segments)
         by_path = {event.result.path: event.result for event in events}
     finally:
         connection.close()
     return [by_path[str(file)] for file in walk.files], walk.problems
+
+
+@dataclass
+class LibraryScan:
+    """A scan ready to run: the model resolved, the paths walked; ``run`` yields one ``ScanEvent`` per file."""
+
+    paths: list[Path]
+    model: ModelIdentity
+    files: list[Path]
+    problems: list[tuple[Path, str]]
+    jobs: int = -1
+    use_cache: bool = True
+    whole_track: bool = False
+    with_segments: bool = False
+    backend: str = "local"
+    scheduler: str | None = None
+
+    def run(self) -> Iterator[ScanEvent]:
+        """Results from the store or analysed, as they come; the scan roots are recorded for ``tag``."""
+        connection = store.connect()
+        try:
+            store.record_scan_roots(connection, self.paths)
+            yield from scan_files(
+                self.files,
+                self.model,
+                connection,
+                self.jobs,
+                self.use_cache,
+                self.whole_track,
+                self.with_segments,
+                backend=self.backend,
+                scheduler=self.scheduler,
+            )
+        finally:
+            connection.close()
+
+
+def plan_scan(
+    paths: Iterable[str | Path],
+    model: str | None = None,
+    jobs: int = -1,
+    use_cache: bool = True,
+    whole_track: bool = False,
+    with_segments: bool = False,
+    backend: str = "local",
+    scheduler: str | None = None,
+) -> LibraryScan:
+    """Resolve the model and walk ``paths`` for ``genretag scan``; nothing is analysed until ``run``.
+
+    Raises ``WeightsError`` (bad model), ``library.LibraryPathError`` (missing path) or
+    ``ValueError`` (options that do not fit together or the model).
+    """
+    identity = resolve_model(model)
+    paths = [Path(path) for path in paths]
+    walk = walk_audio_files(paths)
+    if whole_track and identity.architecture != "bicrnn":
+        raise ValueError(
+            f"--whole-track needs the bicrnn architecture; model {identity.name!r} is {identity.architecture}"
+        )
+    if scheduler and backend != "dask":
+        raise ValueError("--scheduler needs --backend dask")
+    return LibraryScan(
+        paths, identity, walk.files, walk.problems, jobs, use_cache, whole_track, with_segments, backend, scheduler
+    )

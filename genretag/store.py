@@ -5,8 +5,8 @@ the writer. Only the parent process of a scan writes; workers return results.
 Every table is created in ``SCHEMA`` (one place), with ``CREATE TABLE IF NOT EXISTS``.
 
 Track results are keyed by path and model name; a stored result is *fresh* for a
-file when the file's size and mtime (ns), the model's sha256 and the
-whole-track mode all match what was stored (the fingerprint changes with the
+file when the file's size and mtime (ns), the model's results fingerprint and the
+whole-track mode (``weights.ModelIdentity``) all match what was stored (the fingerprint changes with the
 weights and with how the model card says to read segments), so a rescan only stats files.
 """
 
@@ -19,18 +19,21 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from genretag.classify import TrackResult
+from genretag.config import database_path, write_area_dir
+from genretag.results import TrackResult
 
-DATABASE_NAME = "genretag.sqlite"
+if TYPE_CHECKING:
+    from genretag.weights import ModelIdentity
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS track_results (
     path TEXT NOT NULL,               -- absolute path
     model TEXT NOT NULL,              -- model name
-    model_sha256 TEXT NOT NULL,       -- the model's results fingerprint (its weights' sha256, see ModelIdentity)
+    model_sha256 TEXT NOT NULL,       -- the model's results fingerprint (weights.ModelIdentity.fingerprint)
     whole_track INTEGER NOT NULL,     -- 1 when probabilities come from one whole-track pass
     size INTEGER NOT NULL,            -- file size and mtime when analysed
     mtime_ns INTEGER NOT NULL,
@@ -95,21 +98,6 @@ CREATE TABLE IF NOT EXISTS scan_claims (
 """
 
 
-def data_home() -> Path:
-    """``$GENRETAG_HOME`` when set, else the user data folder (platformdirs)."""
-    override = os.environ.get("GENRETAG_HOME")
-    if override:
-        return Path(override).expanduser()
-    from platformdirs import user_data_path
-
-    return user_data_path("genretag", appauthor=False)
-
-
-def database_path() -> Path:
-    """Where the store lives: ``<data home>/genretag.sqlite``."""
-    return data_home() / DATABASE_NAME
-
-
 def connect(path: Path | None = None) -> sqlite3.Connection:
     """Open (creating if needed) the store, in WAL mode, with every table in place."""
     path = path or database_path()
@@ -166,19 +154,6 @@ def stamp_of(path: str | Path) -> FileStamp:
     return FileStamp(info.st_size, info.st_mtime_ns)
 
 
-@dataclass(frozen=True)
-class ModelIdentity:
-    """Which analysis a stored result belongs to: model name, weights hash, mode.
-
-    ``sha256`` is ``weights.results_fingerprint``: the weights' sha256, or, for a card that
-    reads segments its own way, the hash of that and its reading settings.
-    """
-
-    name: str
-    sha256: str
-    whole_track: bool = False
-
-
 def _as_blob(probabilities: np.ndarray) -> bytes:
     # float32 bytes: exact (reports round only once) and cheap to read back on a rescan.
     return np.asarray(probabilities, dtype=np.float32).tobytes()
@@ -199,7 +174,7 @@ def save_result(connection: sqlite3.Connection, result: TrackResult, stamp: File
             (
                 result.path,
                 model.name,
-                model.sha256,
+                model.fingerprint,
                 int(model.whole_track),
                 stamp.size,
                 stamp.mtime_ns,
@@ -227,7 +202,7 @@ def fresh_stamps(connection: sqlite3.Connection, model: ModelIdentity) -> dict[s
     """Path → stamp of every stored result made by exactly this model and mode."""
     rows = connection.execute(
         "SELECT path, size, mtime_ns FROM track_results WHERE model = ? AND model_sha256 = ? AND whole_track = ?",
-        (model.name, model.sha256, int(model.whole_track)),
+        (model.name, model.fingerprint, int(model.whole_track)),
     )
     return {path: FileStamp(size, mtime_ns) for path, size, mtime_ns in rows}
 
@@ -314,12 +289,25 @@ def results_under(
     return [_result_from_row(connection, row, with_segments) for row in selected]
 
 
+def stored_results(
+    model: str, paths: Iterable[str | Path] | None = None, with_segments: bool = True
+) -> list[TrackResult]:
+    """Stored results of ``model`` for files equal to or below ``paths`` (default: all), for ``export``."""
+    connection = connect()
+    try:
+        if paths:
+            return results_under(connection, model, paths, with_segments=with_segments)
+        return load_results(connection, model, with_segments=with_segments)
+    finally:
+        connection.close()
+
+
 def stored_stamp(connection: sqlite3.Connection, path: str, model: ModelIdentity) -> FileStamp | None:
     """The stored stamp of one path's result by exactly this model and mode, if any."""
     row = connection.execute(
         """SELECT size, mtime_ns FROM track_results
            WHERE path = ? AND model = ? AND model_sha256 = ? AND whole_track = ?""",
-        (path, model.name, model.sha256, int(model.whole_track)),
+        (path, model.name, model.fingerprint, int(model.whole_track)),
     ).fetchone()
     return FileStamp(*row) if row else None
 
@@ -332,7 +320,7 @@ def claim_tracks(
     Two scans of one library then analyse each track once: the second waits for the
     first's results (``release_claims`` when done; a dead process's claims are taken over).
     """
-    key = (model.name, model.sha256, int(model.whole_track))
+    key = (model.name, model.fingerprint, int(model.whole_track))
     mine, theirs = [], []
     with connection:
         connection.execute("BEGIN IMMEDIATE")  # one claimer at a time
@@ -353,7 +341,7 @@ def claim_tracks(
 
 def release_claims(connection: sqlite3.Connection, paths: Iterable[str], model: ModelIdentity) -> None:
     """Drop this process's claims on ``paths``."""
-    key = (model.name, model.sha256, int(model.whole_track), os.getpid())
+    key = (model.name, model.fingerprint, int(model.whole_track), os.getpid())
     with connection:
         connection.executemany(
             "DELETE FROM scan_claims WHERE path = ? AND model = ? AND model_sha256 = ? AND whole_track = ? AND pid = ?",
@@ -363,7 +351,7 @@ def release_claims(connection: sqlite3.Connection, paths: Iterable[str], model: 
 
 def claimed_by_others(connection: sqlite3.Connection, paths: Iterable[str], model: ModelIdentity) -> set[str]:
     """Which of ``paths`` a running scan other than this one has claimed."""
-    key = (model.name, model.sha256, int(model.whole_track))
+    key = (model.name, model.fingerprint, int(model.whole_track))
     held = set()
     for path in paths:
         row = connection.execute(
@@ -407,7 +395,6 @@ def last_scan_roots(connection: sqlite3.Connection) -> list[Path]:
 # temporary files, writing ones by completing the write (the file already holds the
 # whole new content) or by copying the backup's bytes back into the file.
 
-WRITE_AREA = "tag-writes"  # under the data home: the temporary files of writes in progress
 COPY_CHUNK = 1 << 20
 
 
@@ -499,7 +486,7 @@ def write_area() -> Path:
     file's name, the music folder need not be writable, and a backup or sync tool of the
     library never sees a half-finished copy.
     """
-    folder = data_home() / WRITE_AREA
+    folder = write_area_dir()
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -705,7 +692,7 @@ def resolve_interrupted_writes(connection: sqlite3.Connection) -> list[JournalEn
             continue
         _settle_interrupted(connection, entry)
         settled.append(journal_entry(connection, entry.id))
-    folder = data_home() / WRITE_AREA
+    folder = write_area_dir()
     # Listed before the journal is read: a file listed here was journalled before it was
     # created, so a running writer's file is in ``in_use``.
     present = list(folder.iterdir()) if folder.is_dir() else []

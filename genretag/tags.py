@@ -60,7 +60,7 @@ Planning (``plan_tags``): a track's genres are its most probable ``top_k`` model
 genres whose probability reaches ``min_confidence`` (every written genre must
 reach it; probabilities sum to 1, so with the default 0.5 only one genre can
 pass: lower it, e.g. ``--top-k 2 --min-confidence 0.3``, for several), with
-display names (``DEFAULT_DISPLAY_NAMES``, changed by a mapping file). Policies:
+display names (``genres.DISPLAY_NAMES``, changed by a mapping file). Policies:
 ``fill`` writes only files without a genre, ``replace`` overwrites, ``append``
 adds genres not already present after the existing ones. A plan whose genres
 equal the file's (as a set, and held consistently by every tag the file has) is
@@ -82,22 +82,11 @@ from enum import Enum
 from pathlib import Path
 
 from genretag import store
-from genretag.classify import TrackResult
+from genretag.genres import DISPLAY_NAMES, read_map_lines
 from genretag.library import special_file_kind
+from genretag.results import TrackResult
 from genretag.store import ByteRestore, FileStamp, stamp_of
 
-DEFAULT_DISPLAY_NAMES = {
-    "blues": "Blues",
-    "classical": "Classical",
-    "country": "Country",
-    "disco": "Disco",
-    "hiphop": "Hip-Hop",
-    "jazz": "Jazz",
-    "metal": "Metal",
-    "pop": "Pop",
-    "reggae": "Reggae",
-    "rock": "Rock",
-}
 DEFAULT_MIN_CONFIDENCE = 0.5
 ID3V23_SEPARATOR = "/"
 RIFF_INFO_SEPARATOR = ";"
@@ -570,27 +559,20 @@ def load_display_names(path: str | Path, genres: Iterable[str]) -> dict[str, str
     """
     genres = tuple(genres)
     names = {genre: display_name(genre) for genre in genres}
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ValueError(f"{path}: not a UTF-8 text file") from None
-    if str(path).lower().endswith(".json"):
+    is_json = str(path).lower().endswith(".json")
+    if is_json:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}: not a UTF-8 text file") from None
         try:
             pairs = [(str(label), value, 1) for label, value in json.loads(text).items()]
         except (json.JSONDecodeError, AttributeError) as error:
             raise ValueError(f"{path}: not a JSON object of label: name ({error})") from None
     else:
-        pairs = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            line = line.split("#", 1)[0].strip()
-            if not line:
-                continue
-            label, equals, value = line.partition("=")
-            if not equals:
-                raise ValueError(f"{path}:{number}: expected 'label = Name', got {line!r}")
-            pairs.append((label.strip(), value.strip(), number))
+        pairs = [(label, value, number) for number, label, value in read_map_lines(path, "label = Name")]
     for label, value, number in pairs:
-        where = f"{path}:{number}" if not str(path).lower().endswith(".json") else str(path)
+        where = str(path) if is_json else f"{path}:{number}"
         if label not in names:
             raise ValueError(f"{where}: unknown genre label {label!r} (labels: {', '.join(genres)})")
         if not isinstance(value, str) or not value.strip():
@@ -621,7 +603,7 @@ def display_name(label: str, names: dict[str, str] | None = None) -> str:
 
     A user model's labels are already the spellings its library used (``Drum & Bass``).
     """
-    return (names or {}).get(label) or DEFAULT_DISPLAY_NAMES.get(label, label)
+    return (names or {}).get(label) or DISPLAY_NAMES.get(label, label)
 
 
 def _proposals(result: TrackResult, names: dict[str, str] | None, min_confidence: float, top_k: int):
@@ -767,3 +749,65 @@ def write_planned(
         for plan in plans
         if plan.action is Action.WRITE
     ]
+
+
+# ---------------------------------------------------------------- the tag command
+
+
+@dataclass
+class TagRun:
+    """What ``tag_library`` planned and did: one plan per file, the outcome of every write attempted."""
+
+    plans: list[TagPlan]
+    outcomes: dict[str, WriteOutcome]
+    problems: list[tuple[Path, str]]  # folders the walk could not read
+    settled: list  # store.JournalEntry of writes an interrupted run left, completed or rolled back first
+    run_id: str | None
+
+    @property
+    def errors(self) -> list[tuple[str, str]]:
+        """``(path, reason)`` of every file that could not be planned or written."""
+        planned = [(plan.path, plan.reason) for plan in self.plans if plan.action is Action.ERROR]
+        return planned + [(o.path, o.reason) for o in self.outcomes.values() if not o.written]
+
+
+def tag_library(
+    paths: Iterable[str | Path] | None,
+    model: str | None = None,
+    policy: Policy = Policy.FILL,
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+    top_k: int = 1,
+    map_file: str | Path | None = None,
+    write: bool = False,
+    id3v23: bool = False,
+    id3_version: int | None = None,
+    jobs: int = -1,
+) -> TagRun:
+    """``genretag tag``: plan (and with ``write``, make) the genre writes for every audio file under ``paths``.
+
+    ``paths`` default to the last scan's. The model is resolved once; files not yet
+    analysed by it are analysed (``scan.results_for``). Raises ``ValueError`` (no paths,
+    a bad ``--map``), ``WeightsError``, ``library.LibraryPathError`` or ``OSError``.
+    """
+    from genretag.scan import results_for
+    from genretag.weights import resolve_model
+
+    connection = store.connect()
+    try:
+        if not paths:
+            paths = store.last_scan_roots(connection)
+            if not paths:
+                raise ValueError("no PATH given and no earlier scan to take the paths from")
+        identity = resolve_model(model)
+        names = load_display_names(map_file, identity.genres) if map_file else None
+        settled = store.resolve_interrupted_writes(connection) if write else []
+        results, problems = results_for(paths, identity, jobs)
+        stamps = {result.path: store.stored_stamp(connection, result.path, identity) for result in results}
+        plans = plan_tags(results, stamps, Policy(policy), min_confidence, top_k, names)
+        run_id = store.new_run_id() if write else None
+        outcomes = {}
+        if write:
+            outcomes = {o.path: o for o in write_planned(connection, plans, run_id, id3v23, id3_version)}
+    finally:
+        connection.close()
+    return TagRun(plans, outcomes, problems, settled, run_id)

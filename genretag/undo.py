@@ -135,3 +135,42 @@ def apply_undo(
             )
         )
     return outcomes
+
+
+@dataclass
+class UndoRun:
+    """What ``undo_writes`` planned and did; ``outcomes`` is empty for a dry run."""
+
+    plans: list[UndoPlan]
+    outcomes: dict[str, WriteOutcome]
+    settled: list[store.JournalEntry]  # writes an interrupted run left, completed or rolled back first
+    dry_run: bool
+    force: bool
+
+    @property
+    def failures(self) -> list[tuple[str, str]]:
+        """``(path, reason)`` of every file that is not (or, in a dry run, would not be) restored."""
+        if self.dry_run:
+            return [
+                (plan.path, plan.problem)
+                for plan in self.plans
+                if plan.problem and not (self.force and plan.problem.startswith("changed"))
+            ]
+        return [(o.path, o.reason) for o in self.outcomes.values() if not o.written]
+
+
+def undo_writes(
+    last: bool = False, paths: Iterable[str | Path] = (), dry_run: bool = False, force: bool = False
+) -> UndoRun:
+    """``genretag undo``: restore the files of the ``last`` run, or under ``paths``, or (neither) every file."""
+    connection = store.connect()
+    try:
+        settled = [] if dry_run else store.resolve_interrupted_writes(connection)
+        plans = plan_undo(connection, last=last, paths=paths)
+        outcomes = {}
+        if plans and not dry_run:
+            run_id = store.new_run_id()
+            outcomes = {o.path: o for o in apply_undo(connection, plans, run_id, force)}
+    finally:
+        connection.close()
+    return UndoRun(plans, outcomes, settled, dry_run, force)

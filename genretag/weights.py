@@ -3,21 +3,23 @@
 A model is ``<name>.pt`` (a PyTorch state dict) beside ``<name>.json`` (its card).
 Shipped models live in ``weights/`` (inside the package in a wheel, at the
 repository root in a source checkout or editable install); user models made by
-``genretag learn`` live in ``<data home>/models``. Loading checks the file's
-sha256 against the card and the card's audio parameters against
-``genretag.audio``, and refuses any mismatch.
+``genretag learn`` live in ``<data home>/models``. A model is resolved once into a
+``ModelIdentity`` (name, architecture, genres, weights fingerprint, data home); resolving
+and loading check the file's sha256 against the card and the card's audio parameters
+against ``genretag.audio``, and refuse any mismatch.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from genretag.audio import audio_parameters
+from genretag.config import data_home, user_models_dir
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -34,13 +36,6 @@ def shipped_weights_dir() -> Path:
     raise WeightsError(f"no weights folder beside {PACKAGE_DIR}")
 
 
-def user_models_dir() -> Path:
-    """The folder where ``genretag learn`` saves user models."""
-    from genretag.store import data_home
-
-    return data_home() / "models"
-
-
 def sha256_of(path: Path) -> str:
     """Hex sha256 of a file's bytes."""
     digest = hashlib.sha256()
@@ -52,7 +47,7 @@ def sha256_of(path: Path) -> str:
 
 def results_fingerprint(card: dict, weights_sha256: str) -> str:
     """What a model's results depend on: its weights' sha256, hashed together with the card's
-    ``inference`` section when it has one (how segments are read; see ``scoring_network``)."""
+    ``inference`` section when it has one (how segments are read)."""
     settings = card.get("inference")
     if not settings:
         return weights_sha256
@@ -64,13 +59,13 @@ def _card_paths(directory: Path) -> list[Path]:
     return sorted(directory.glob("*.json")) if directory.is_dir() else []
 
 
-def find_card(name: str) -> Path:
-    """The model card of a shipped or user model; user models shadow nothing shipped."""
-    for directory in (shipped_weights_dir(), user_models_dir()):
+def find_card(name: str, home: str | Path | None = None) -> Path:
+    """The model card of a shipped or user model (user models in ``home``); user models shadow nothing shipped."""
+    for directory in (shipped_weights_dir(), user_models_dir(home)):
         card = directory / f"{name}.json"
         if card.is_file():
             return card
-    known = ", ".join(card["name"] for card in list_cards()) or "none"
+    known = ", ".join(card["name"] for card in list_cards(home)) or "none"
     raise WeightsError(f"unknown model {name!r} (available: {known})")
 
 
@@ -85,30 +80,117 @@ def read_card(card_path: Path) -> dict:
     return card
 
 
-def list_cards() -> list[dict]:
+def list_cards(home: str | Path | None = None) -> list[dict]:
     """Every shipped model's card, then every user model's."""
     cards = [read_card(path) for path in _card_paths(shipped_weights_dir())]
-    return cards + [read_card(path) for path in _card_paths(user_models_dir())]
+    return cards + [read_card(path) for path in _card_paths(user_models_dir(home))]
+
+
+def default_model_name() -> str:
+    """``models.DEFAULT_MODEL``: read when needed, so that a caller that names its model never imports torch."""
+    from genretag.models import DEFAULT_MODEL
+
+    return DEFAULT_MODEL
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """One model, exactly: resolved once by ``resolve_model``, then passed on to workers and the store.
+
+    Small and picklable. ``fingerprint`` is what the model's results depend on
+    (``results_fingerprint``: the weights' sha256, with the card's reading settings when
+    it has any); stored results are keyed by name, fingerprint and ``whole_track`` (one
+    pass over the whole track is another analysis than the mean of its segments). The
+    card's front end has been checked against ``genretag.audio`` when resolving.
+    ``home`` is the data home the model was found in: a worker process, which may have
+    been started under another one, finds user models there.
+    """
+
+    name: str
+    fingerprint: str
+    architecture: str = ""
+    genres: tuple[str, ...] = ()
+    weights_sha256: str = ""
+    home: str = ""
+    whole_track: bool = False
+
+    def reading(self, whole_track: bool) -> ModelIdentity:
+        """This model's identity for results read whole-track (or not)."""
+        return replace(self, whole_track=whole_track)
+
+
+def check_audio_parameters(card: dict, name: str) -> None:
+    """Refuse a card whose front end differs from this genretag's ``audio`` module."""
+    expected = audio_parameters()
+    recorded = card.get("audio", {})
+    differing = [
+        f"{key} {recorded.get(key)!r} != {value!r}" for key, value in expected.items() if recorded.get(key) != value
+    ]
+    if differing:
+        raise WeightsError(f"model {name!r} was trained on another audio front end: {'; '.join(differing)}")
+
+
+def _weights_path(card_path: Path) -> Path:
+    weights_path = card_path.with_suffix(".pt")
+    if not weights_path.is_file():
+        raise WeightsError(f"{weights_path}: weights file missing")
+    return weights_path
+
+
+def _identity(card_path: Path, card: dict, weights_sha256: str, home: str | Path | None) -> ModelIdentity:
+    name = card.get("name", card_path.stem)
+    if weights_sha256 != card.get("sha256"):
+        raise WeightsError(
+            f"{card_path.with_suffix('.pt')}: sha256 {weights_sha256[:12]}… does not match its model card "
+            f"({str(card.get('sha256'))[:12]}…)"
+        )
+    check_audio_parameters(card, name)
+    return ModelIdentity(
+        name=name,
+        fingerprint=results_fingerprint(card, weights_sha256),
+        architecture=card["architecture"],
+        genres=tuple(card["genres"]),
+        weights_sha256=weights_sha256,
+        home=str(Path(home or data_home())),
+    )
+
+
+def resolve_model(name: str | None = None, home: str | Path | None = None) -> ModelIdentity:
+    """Find a shipped or user model by name (default: ``models.DEFAULT_MODEL``), hash its weights once and
+    check them and its front end against the card, without loading torch for a named model."""
+    card_path = find_card(name or default_model_name(), home)
+    card = read_card(card_path)
+    return _identity(card_path, card, sha256_of(_weights_path(card_path)), home)
 
 
 @dataclass
 class LoadedModel:
-    """A network in eval mode with its card; ``predict`` maps log-mels to probabilities."""
+    """A network in eval mode with its card and identity; ``predict`` maps log-mels to probabilities."""
 
-    name: str
+    identity: ModelIdentity
     network: object
     card: dict
-    genres: tuple[str, ...]
-    sha256: str
     _inference_network: object = field(default=None, init=False, repr=False, compare=False)
 
     @property
+    def name(self) -> str:
+        return self.identity.name
+
+    @property
+    def genres(self) -> tuple[str, ...]:
+        return self.identity.genres
+
+    @property
     def architecture(self) -> str:
-        return self.card["architecture"]
+        return self.identity.architecture
 
     @property
     def fingerprint(self) -> str:
-        return results_fingerprint(self.card, self.sha256)
+        return self.identity.fingerprint
+
+    @property
+    def sha256(self) -> str:
+        return self.identity.weights_sha256
 
     def predict(self, spectrograms) -> np.ndarray:
         """Genre probabilities ``(n, n_genres)`` for log-mels ``(n, N_MELS, frames)``."""
@@ -178,48 +260,46 @@ def inference_network(network):
     return fast.to(memory_format=torch.channels_last)
 
 
-def check_audio_parameters(card: dict, name: str) -> None:
-    """Refuse a card whose front end differs from this genretag's ``audio`` module."""
-    expected = audio_parameters()
-    recorded = card.get("audio", {})
-    differing = [
-        f"{key} {recorded.get(key)!r} != {value!r}" for key, value in expected.items() if recorded.get(key) != value
-    ]
-    if differing:
-        raise WeightsError(f"model {name!r} was trained on another audio front end: {'; '.join(differing)}")
+def load_model(model: str | ModelIdentity | None = None, home: str | Path | None = None) -> LoadedModel:
+    """Load a model by name (default: ``models.DEFAULT_MODEL``) or by an identity resolved before.
 
-
-def load_model(name: str) -> LoadedModel:
-    """Load a model by name after checking its sha256 and audio parameters."""
-    return load_model_card(find_card(name))
+    The weights are read once: their bytes are hashed and checked against the card (and,
+    for an identity, against the fingerprint it was resolved with: a model changed on disk
+    since, or a worker's copy that differs from the caller's, is refused), then loaded.
+    """
+    if isinstance(model, ModelIdentity):
+        card_path = find_card(model.name, model.home)
+        loaded = _load(card_path, model.home)
+        if loaded.fingerprint != model.fingerprint:
+            raise WeightsError(f"model {model.name!r} changed on disk since it was resolved (or differs here)")
+        return loaded
+    return _load(find_card(model or default_model_name(), home), home)
 
 
 def load_model_card(card_path: Path) -> LoadedModel:
     """Load the model whose card is ``card_path`` (its ``.pt`` beside it), with the same checks."""
+    return _load(card_path, None)
+
+
+def _load(card_path: Path, home: str | Path | None) -> LoadedModel:
+    import io
+
     import torch
 
     from genretag.models import build
 
     card = read_card(card_path)
-    name = card.get("name", card_path.stem)
-    weights_path = card_path.with_suffix(".pt")
-    if not weights_path.is_file():
-        raise WeightsError(f"{weights_path}: weights file missing")
-    actual = sha256_of(weights_path)
-    if actual != card.get("sha256"):
-        raise WeightsError(
-            f"{weights_path}: sha256 {actual[:12]}… does not match its model card ({str(card.get('sha256'))[:12]}…)"
-        )
-    check_audio_parameters(card, name)
-    genres = tuple(card["genres"])
-    network = build(card["architecture"], len(genres))
+    weights_path = _weights_path(card_path)
+    data = weights_path.read_bytes()
+    identity = _identity(card_path, card, hashlib.sha256(data).hexdigest(), home)
+    network = build(identity.architecture, len(identity.genres))
     try:
-        state = torch.load(weights_path, map_location="cpu", weights_only=True)
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         network.load_state_dict(state)
     except Exception as error:
         raise WeightsError(f"{weights_path}: cannot load weights ({error})") from None
     network.eval()
-    return LoadedModel(name=name, network=network, card=card, genres=genres, sha256=actual)
+    return LoadedModel(identity=identity, network=network, card=card)
 
 
 def save_model(network, name: str, directory: Path, card: dict) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import soundfile
-from conftest import BRAHMS, GTZAN_FULL, SNIPPETS, TRUMPET
+from conftest import BRAHMS, GTZAN_FULL, SEGMENT_FRAMES, SNIPPETS, TRUMPET, count_segments
 
 from genretag import audio
 
@@ -30,7 +30,7 @@ def test_tail_of_three_seconds_or_more_adds_an_overlapping_last_segment():
     found = list(audio.segments_from_blocks(iter([signal])))
     assert [(s.start_s, s.end_s) for s in found] == [(0.0, 10.0), (10.0, 20.0), (15.0, 25.0)]
     np.testing.assert_array_equal(found[-1].samples, signal[-audio.SEGMENT_SAMPLES :])
-    assert audio.count_segments(signal.size) == 3
+    assert count_segments(signal.size) == 3
 
 
 def test_short_tail_is_dropped():
@@ -38,7 +38,7 @@ def test_short_tail_is_dropped():
     found = audio.segment_array(signal)
     assert found.shape == (2, audio.SEGMENT_SAMPLES)
     np.testing.assert_array_equal(found[1], signal[audio.SEGMENT_SAMPLES : 2 * audio.SEGMENT_SAMPLES])
-    assert audio.count_segments(signal.size) == 2
+    assert count_segments(signal.size) == 2
 
 
 def test_track_shorter_than_a_segment_is_looped():
@@ -53,7 +53,7 @@ def test_track_shorter_than_a_segment_is_looped():
 def test_track_under_one_second_is_an_error():
     with pytest.raises(audio.AudioDecodeError, match="too short"):
         audio.segment_array(tone(0.5))
-    assert audio.count_segments(int(0.5 * RATE)) == 0
+    assert count_segments(int(0.5 * RATE)) == 0
 
 
 def test_silent_segments_are_left_out_and_the_others_keep_their_times():
@@ -63,7 +63,7 @@ def test_silent_segments_are_left_out_and_the_others_keep_their_times():
     found = list(audio.segments_from_blocks(iter([signal])))
     assert [(s.start_s, s.end_s) for s in found] == [(0.0, 10.0), (30.0, 40.0)]
     np.testing.assert_array_equal(found[1].samples, music[10 * RATE :])
-    assert audio.count_segments(signal.size) == 4
+    assert count_segments(signal.size) == 4
 
 
 def test_quiet_music_is_audible_and_a_silent_track_is_an_error():
@@ -141,7 +141,7 @@ def test_real_recordings_decode_and_segment():
     assert [(s.start_s, s.end_s) for s in excerpt] == [(0.0, 10.0), (10.0, 20.0), (20.0, 30.0)]
     report = audio.DecodeReport()
     brahms_segments = list(audio.segments(BRAHMS, report))
-    assert len(brahms_segments) == audio.count_segments(round(report.duration_s * RATE))
+    assert len(brahms_segments) == count_segments(round(report.duration_s * RATE))
 
 
 def test_undecodable_file_raises_one_line_error(tmp_path):
@@ -156,7 +156,7 @@ def test_log_mel_shape_and_gain_invariance():
     segment = audio.segment_array(tone(10.0, 1000.0))
     loud = audio.log_mel(segment)
     quiet = audio.log_mel(segment * 0.01)
-    assert loud.shape == (1, audio.N_MELS, audio.SEGMENT_FRAMES)
+    assert loud.shape == (1, audio.N_MELS, SEGMENT_FRAMES)
     assert float(loud.max()) == pytest.approx(1.0)
     assert float(loud.min()) >= -1.0 - 1e-6
     assert (loud - quiet).abs().max() < 1e-3

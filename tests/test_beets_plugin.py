@@ -20,10 +20,10 @@ import mutagen
 import pytest
 from conftest import REPO, TRUMPET
 
-from genretag import scan, store
+from genretag import config, store
 from genretag.models import DEFAULT_MODEL
 from genretag.tags import display_name
-from genretag.weights import list_cards
+from genretag.weights import list_cards, resolve_model
 
 BEET = Path(sys.executable).with_name("beet")
 # Three short files (5-30 s, Ogg Vorbis and MP3) without tags but ours; the trumpet is tagged "Jazz".
@@ -113,7 +113,7 @@ def stored_answers(paths, model: str = DEFAULT_MODEL, names=None) -> dict[str, t
 
 def analyses(path: Path) -> int:
     """How many times genretag analysed this file."""
-    with sqlite3.connect(store.database_path()) as connection:
+    with sqlite3.connect(config.database_path()) as connection:
         row = connection.execute("SELECT SUM(analyses) FROM track_results WHERE path = ?", (str(path),)).fetchone()
     return row[0] or 0
 
@@ -224,7 +224,7 @@ def test_auto_tags_on_import_and_the_results_follow_the_files_into_the_library(t
 
 
 def test_config_names_top_k_low_confidence_and_another_model(tmp_path):
-    labels = scan.resolve_model(DEFAULT_MODEL).genres
+    labels = resolve_model(DEFAULT_MODEL).genres
     names = {label: f"GT {label.upper()}" for label in labels}
     config = "  names:\n" + "".join(f"    {label}: {name}\n" for label, name in names.items())
     beets = BeetsLibrary(tmp_path, config)

@@ -10,7 +10,8 @@ from conftest import BRAHMS, TRUMPET
 import genretag
 from genretag import audio
 from genretag.classify import classify_file
-from genretag.models import DEFAULT_MODEL, GTZAN_GENRES
+from genretag.genres import GTZAN_GENRES
+from genretag.models import DEFAULT_MODEL
 from genretag.weights import load_model
 
 

@@ -201,11 +201,11 @@ def test_second_run_reuses_cached_features(learnt, tagged_library, monkeypatch):
     cached = sorted((home / "features").glob("*.npy"))
     assert len(cached) == len(LEARNT) * LIBRARY_TRACKS
     stamps = [path.stat().st_mtime_ns for path in cached]
-    from genretag import user_library
+    from genretag import learn
 
     monkeypatch.setenv("GENRETAG_HOME", str(home))
-    tracks = user_library.read_library([tagged_library[0] / "jazz"]).tracks
-    features, failures = user_library.extract_features([t.path for t in tracks], jobs=1)
+    tracks = learn.read_library([tagged_library[0] / "jazz"]).tracks
+    features, failures = learn.extract_features([t.path for t in tracks], jobs=1)
     assert len(features) == LIBRARY_TRACKS and not failures
     assert [path.stat().st_mtime_ns for path in cached] == stamps
 
@@ -217,7 +217,6 @@ def test_second_run_reuses_cached_features(learnt, tagged_library, monkeypatch):
         (["--name", "../evil"], "use letters, digits"),
         (["--name", "ok", "--base", "no-such-model"], "unknown model 'no-such-model'"),
         (["--name", "ok", "--map", "MISSING"], "MISSING: cannot read the mapping file"),
-        (["--name", "ok", "--base", "crnn-ensemble"], "--base crnn-ensemble: an ensemble of networks cannot be"),
     ],
 )
 def test_usage_errors_exit_2(arguments, message, tmp_path):

@@ -13,8 +13,8 @@ from conftest import BRAHMS
 from typer.testing import CliRunner
 
 from genretag import report
-from genretag.classify import TrackResult
 from genretag.cli import app
+from genretag.results import TrackResult
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -19,9 +19,10 @@ import soundfile
 from conftest import BRAHMS, VIBE_ACE
 from typer.testing import CliRunner
 
-from genretag import store
+from genretag import config, store
 from genretag.cli import app
-from genretag.models import DEFAULT_MODEL, GTZAN_GENRES
+from genretag.genres import GTZAN_GENRES
+from genretag.models import DEFAULT_MODEL
 from genretag.report import SEGMENT_COLUMNS, TRACK_COLUMNS
 
 RATE = 22_050
@@ -287,7 +288,7 @@ def test_whole_track_pass_with_a_bicrnn_user_model(tmp_path, genretag_home):
     from genretag import audio, models, weights
 
     card = {"architecture": "bicrnn", "genres": list(GTZAN_GENRES)}
-    weights.save_model(models.build("bicrnn"), "my-bicrnn", weights.user_models_dir(), card)
+    weights.save_model(models.build("bicrnn"), "my-bicrnn", config.user_models_dir(), card)
     track = write_audio(tmp_path / "song.flac", clip(VIBE_ACE, 0, 25))
     report = tmp_path / "r.json"
     result = CliRunner().invoke(
@@ -312,9 +313,9 @@ def test_a_model_card_that_changes_how_segments_are_read_makes_stored_results_st
 
     card = json.loads((weights.shipped_weights_dir() / f"{DEFAULT_MODEL}.json").read_text())
     card["name"] = "mine"
-    weights.user_models_dir().mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(weights.shipped_weights_dir() / f"{DEFAULT_MODEL}.pt", weights.user_models_dir() / "mine.pt")
-    card_path = weights.user_models_dir() / "mine.json"
+    config.user_models_dir().mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(weights.shipped_weights_dir() / f"{DEFAULT_MODEL}.pt", config.user_models_dir() / "mine.pt")
+    card_path = config.user_models_dir() / "mine.json"
     card_path.write_text(json.dumps(card))
     track = write_audio(tmp_path / "lib" / "song.flac", clip(VIBE_ACE, 0, 12))
     report = tmp_path / "r.json"

@@ -8,11 +8,12 @@ import sqlite3
 import numpy as np
 import pytest
 
-from genretag import store
-from genretag.classify import TrackResult
-from genretag.models import GTZAN_GENRES
+from genretag import config, store
+from genretag.genres import GTZAN_GENRES
+from genretag.results import TrackResult
+from genretag.weights import ModelIdentity
 
-MODEL = store.ModelIdentity("v-kernel", "a" * 64)
+MODEL = ModelIdentity("v-kernel", "a" * 64)
 
 
 def classified(path, seed: int = 0) -> TrackResult:
@@ -45,8 +46,8 @@ def track(tmp_path):
 
 
 def test_database_lives_in_genretag_home_in_wal_mode(connection, genretag_home):
-    assert store.database_path() == genretag_home / "genretag.sqlite"
-    assert store.database_path().is_file()
+    assert config.database_path() == genretag_home / "genretag.sqlite"
+    assert config.database_path().is_file()
     assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -79,9 +80,9 @@ def test_freshness_needs_same_size_mtime_model_hash_and_mode(connection, track):
     assert store.fresh_stamps(connection, MODEL) == {str(track): stamp}
     assert store.stored_stamp(connection, str(track), MODEL) == stamp
     for other in (
-        store.ModelIdentity("v-kernel", "b" * 64),
-        store.ModelIdentity("v-kernel", "a" * 64, whole_track=True),
-        store.ModelIdentity("crnn", "a" * 64),
+        ModelIdentity("v-kernel", "b" * 64),
+        ModelIdentity("v-kernel", "a" * 64, whole_track=True),
+        ModelIdentity("crnn", "a" * 64),
     ):
         assert store.fresh_stamps(connection, other) == {}
         assert store.stored_stamp(connection, str(track), other) is None
@@ -121,7 +122,7 @@ def test_scan_roots_are_remembered_absolute(connection, tmp_path, monkeypatch):
 
 def test_a_reader_sees_committed_results_while_the_writer_stays_open(connection, track):
     store.save_result(connection, classified(track), store.stamp_of(track), MODEL)
-    reader = sqlite3.connect(store.database_path())
+    reader = sqlite3.connect(config.database_path())
     try:
         assert reader.execute("SELECT count(*) FROM track_results").fetchone()[0] == 1
     finally:

@@ -16,7 +16,7 @@ from conftest import VIBE_ACE
 from tagged_library import CONTAINERS, add_tags, build
 from typer.testing import CliRunner
 
-from genretag import audio, store, tags
+from genretag import audio, config, store, tags
 from genretag.cli import app
 
 WIDE = {"COLUMNS": "300"}  # rich tables keep whole paths
@@ -84,7 +84,7 @@ def test_write_tags_every_container_and_keeps_results_fresh(library):
 
     rescan = invoke("scan", library, "--jobs", "1")  # tag writes change mtimes; the store follows them
     assert "0 analysed, 8 from the store" in rescan.stdout
-    with sqlite3.connect(store.database_path()) as database:
+    with sqlite3.connect(config.database_path()) as database:
         assert {count for (count,) in database.execute("SELECT analyses FROM track_results")} == {1}
 
 
@@ -151,7 +151,7 @@ def test_file_edited_after_the_scan_is_analysed_again_then_tagged_keeping_the_ed
 
     assert result.exit_code == 0, result.output
     assert len(tags.read_genres(opus)) == 1 and OggOpus(opus)["title"] == ["Edited after the scan"]
-    with sqlite3.connect(store.database_path()) as database:
+    with sqlite3.connect(config.database_path()) as database:
         [(analyses,)] = database.execute("SELECT analyses FROM track_results WHERE path = ?", (str(opus),))
     assert analyses == 2
 

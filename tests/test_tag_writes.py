@@ -15,7 +15,7 @@ from conftest import BRAHMS, VIBE_ACE
 from tagged_library import add_tags, build, decoded, excerpt, ffmpeg_genre, other_tags, write_audio
 from typer.testing import CliRunner
 
-from genretag import store, tags
+from genretag import config, store, tags
 from genretag.cli import app
 from genretag.library import walk_audio_files
 
@@ -289,9 +289,9 @@ def test_two_concurrent_scans_analyse_each_track_once(tmp_path):
             write_audio(library / f"{index}-{start}.flac", excerpt(source, start, 20))
 
     def claims() -> int:
-        if not store.database_path().exists():
+        if not config.database_path().exists():
             return 0
-        with sqlite3.connect(store.database_path(), timeout=30) as database:
+        with sqlite3.connect(config.database_path(), timeout=30) as database:
             try:
                 return database.execute("SELECT COUNT(*) FROM scan_claims").fetchone()[0]
             except sqlite3.OperationalError:  # the first scan has not created its tables yet
@@ -315,7 +315,7 @@ def test_two_concurrent_scans_analyse_each_track_once(tmp_path):
     analysed = [int(re.search(r"(\d+) analysed, (\d+) from the store", stdout).group(1)) for stdout, _ in outputs]
     assert analysed == [8, 0], outputs  # the second waited for the first's results instead of analysing again
     assert "8 from the store" in outputs[1][0]
-    with sqlite3.connect(store.database_path()) as database:
+    with sqlite3.connect(config.database_path()) as database:
         counts = [count for (count,) in database.execute("SELECT analyses FROM track_results")]
         assert counts == [1] * 8
         assert database.execute("SELECT COUNT(*) FROM scan_claims").fetchone() == (0,)

@@ -1,4 +1,4 @@
-"""training/ and genretag.learn on real clips: corpora, splits, features, the fit loop, the CLI."""
+"""training/ and genretag.fit on real clips: corpora, splits, features, the fit loop, the CLI."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import soundfile
 import torch
-from conftest import REPO, SNIPPETS
+from conftest import REPO, SEGMENT_FRAMES, SNIPPETS
 
-from genretag import audio, learn, models
+from genretag import audio, fit, models
 from training import corpus, features
 from training.evaluate import write_evaluation
 
@@ -66,18 +66,18 @@ def test_train_cli_learns_a_tiny_real_corpus(tiny_corpus, tmp_path):
 
 def test_train_cli_fits_mel_stats_on_a_corpus_and_its_card_loads(tiny_corpus, tmp_path):
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "training.train", "--folders", str(tiny_corpus), "--model", "mel-stats"]
+    command = [sys.executable, "-m", "training.train", "--folders", str(tiny_corpus), "--model", "v-kernel"]
     command += ["--valid-fraction", "0", "--test-fraction", "0", "--threads", "1"]
     command += ["--cache", str(tmp_path / "cache"), "--out", str(out)]
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    card = json.loads((out / "mel-stats.json").read_text())
+    card = json.loads((out / "v-kernel.json").read_text())
     assert "logistic regression" in card["training"]["fit"] and "epochs_run" not in card["training"]
     assert card["metrics"]["train (own training clips, original segments)"]["track_accuracy"] == 1.0
     from genretag.weights import load_model_card
 
-    loaded = load_model_card(out / "mel-stats.json")
-    assert loaded.genres == TINY_GENRES and loaded.architecture == "mel-stats"
+    loaded = load_model_card(out / "v-kernel.json")
+    assert loaded.genres == TINY_GENRES and loaded.architecture == "v-kernel"
 
 
 def test_train_cli_help_and_usage_errors(tmp_path):
@@ -162,23 +162,23 @@ def test_feature_set_holds_originals_and_shifted_copies_of_each_track(tiny_featu
     data = tiny_features
     assert len(data) == 3 * len(data.track_names)  # one segment per snippet × (0, +1, -1)
     assert int(data.original.sum()) == len(data.track_names) == 18
-    assert data.mels.dtype == torch.float16 and data.mels.shape[1:] == (audio.N_MELS, audio.SEGMENT_FRAMES)
+    assert data.mels.dtype == torch.float16 and data.mels.shape[1:] == (audio.N_MELS, SEGMENT_FRAMES)
     per_track = torch.zeros(len(data.track_names), dtype=torch.float64).index_add_(0, data.tracks, data.weights)
     torch.testing.assert_close(per_track, torch.ones(18, dtype=torch.float64))
 
 
 def test_fit_is_deterministic_and_evaluate_aggregates_by_track(tiny_features, tmp_path):
-    learn.use_threads(2)
+    fit.use_threads(2)
     data = tiny_features
     runs = []
     for _ in range(2):
         torch.manual_seed(0)
         network = models.build("v-kernel", len(TINY_GENRES))
-        learn.fit(network, data, None, epochs=2, seed=5, batch_size=16)
+        fit.fit(network, data, None, epochs=2, seed=5, batch_size=16)
         runs.append(network.state_dict())
     for key, value in runs[0].items():
         assert torch.equal(value, runs[1][key]), key
-    result = learn.evaluate(network, data.originals())
+    result = fit.evaluate(network, data.originals())
     assert result.n_tracks == 18 and result.confusion.sum() == 18
     assert result.confusion.trace() / 18 == pytest.approx(result.track_accuracy)
     write_evaluation(result, tmp_path / "report", "tiny")
@@ -193,10 +193,10 @@ def test_fit_is_deterministic_and_evaluate_aggregates_by_track(tiny_features, tm
 
 def test_fine_tuning_a_new_head_leaves_the_body_untouched(tiny_features):
     network = models.build("crnn")
-    learn.replace_final_layer(network, len(TINY_GENRES))
+    fit.replace_final_layer(network, len(TINY_GENRES))
     body_before = {k: v.clone() for k, v in network.state_dict().items() if not k.startswith("classifier")}
     head_before = network.classifier.weight.clone()
-    history = learn.fit(network, tiny_features, tiny_features.originals(), epochs=2, train_only_head=True)
+    history = fit.fit(network, tiny_features, tiny_features.originals(), epochs=2, train_only_head=True)
     after = network.state_dict()
     for key, value in body_before.items():
         assert torch.equal(value, after[key]), key  # BatchNorm statistics included

@@ -1,4 +1,4 @@
-"""genretag.user_library: genre spellings, choosing genres, the album-aware split, real tags and features."""
+"""genretag.learn: genre spellings, choosing genres, the album-aware split, real tags and features."""
 
 from __future__ import annotations
 
@@ -9,36 +9,36 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from conftest import SUGAR_PLUM, VIBE_ACE
+from conftest import SEGMENT_FRAMES, SUGAR_PLUM, VIBE_ACE
 from tagged_library import CONTAINERS, build, excerpt, write_audio
 
-from genretag import audio, user_library
-from genretag.user_library import DroppedGenre, TaggedTrack
+from genretag import audio, learn
+from genretag.learn import DroppedGenre, TaggedTrack
 
 
 def test_spellings_of_one_genre_share_a_key():
-    assert len({user_library.genre_key(g) for g in ("Hip-Hop", "hip hop", "HipHop", " HIP_HOP ")}) == 1
-    assert user_library.genre_key("Drum & Bass") == user_library.genre_key("drum and bass")
-    assert user_library.genre_key("Rock") != user_library.genre_key("Pop")
+    assert len({learn.genre_key(g) for g in ("Hip-Hop", "hip hop", "HipHop", " HIP_HOP ")}) == 1
+    assert learn.genre_key("Drum & Bass") == learn.genre_key("drum and bass")
+    assert learn.genre_key("Rock") != learn.genre_key("Pop")
 
 
 def test_genre_values_are_split_trimmed_and_deduplicated():
     values = ["Rock; Pop", "rock", "Jazz/Funk, Soul", "  Drum   &  Bass ", "", "Pop|Indie"]
-    assert user_library.split_genre_values(values) == ["Rock", "Pop", "Jazz", "Funk", "Soul", "Drum & Bass", "Indie"]
+    assert learn.split_genre_values(values) == ["Rock", "Pop", "Jazz", "Funk", "Soul", "Drum & Bass", "Indie"]
 
 
 def test_mapping_file_merges_synonyms_and_ignores_genres(tmp_path):
     mapping_file = tmp_path / "genres.map"
     mapping_file.write_text("# my synonyms\nHip Hop = Rap  \nOST = Soundtrack # films\nOther =\n\n", encoding="utf-8")
-    mapping = user_library.read_genre_map(mapping_file)
-    assert user_library.apply_genre_map(["hip-hop", "Other", "ost", "Rap", "Jazz"], mapping) == [
+    mapping = learn.read_genre_map(mapping_file)
+    assert learn.apply_genre_map(["hip-hop", "Other", "ost", "Rap", "Jazz"], mapping) == [
         "Rap",
         "Soundtrack",
         "Jazz",
     ]
     mapping_file.write_text("Rock = Rock\njust a genre\n", encoding="utf-8")
-    with pytest.raises(user_library.GenreMapError, match=r"genres.map:2: expected 'alias = genre'"):
-        user_library.read_genre_map(mapping_file)
+    with pytest.raises(learn.GenreMapError, match=r"genres.map:2: expected 'alias = genre'"):
+        learn.read_genre_map(mapping_file)
 
 
 def tracks_of(*genre_lists: list[str]) -> list[TaggedTrack]:
@@ -49,7 +49,7 @@ def test_a_track_counts_for_its_first_genre_that_survives():
     tracks = tracks_of(
         *[["Bossa Nova", "Jazz"]] * 3, *[["jazz"]] * 7, *[["Jazz"]] * 2, *[["Rock"]] * 12, *[["Polka"]] * 2
     )
-    choice = user_library.choose_genres(tracks, min_tracks=10)
+    choice = learn.choose_genres(tracks, min_tracks=10)
     # Jazz is first on only 9 tracks; once Bossa Nova (the smaller genre) is dropped, its 3 tracks count for Jazz.
     assert choice.genres == ("jazz", "Rock")
     assert choice.counts == {"jazz": 12, "Rock": 12}
@@ -71,7 +71,7 @@ def albums_library(albums_per_genre: dict[str, int], tracks_per_album: int = 5):
 
 def test_split_keeps_every_album_on_one_side():
     labels, groups = albums_library({"rock": 8, "jazz": 5, "folk": 3})
-    split = user_library.group_split(labels, groups)
+    split = learn.group_split(labels, groups)
     sides = defaultdict(set)
     for path in split.train:
         sides[groups[path]].add("train")
@@ -84,12 +84,12 @@ def test_split_keeps_every_album_on_one_side():
         total = sum(labels[p] == genre for p in labels)
         assert 1 <= valid <= 0.4 * total, (genre, valid, total)
     assert split.unit == "album or artist"
-    assert user_library.group_split(labels, groups) == split  # seeded: the same split every run
+    assert learn.group_split(labels, groups) == split  # seeded: the same split every run
 
 
 def test_a_genre_from_a_single_album_is_split_by_track():
     labels, groups = albums_library({"rock": 6, "opera": 1}, tracks_per_album=10)
-    split = user_library.group_split(labels, groups)
+    split = learn.group_split(labels, groups)
     assert sum(labels[p] == "opera" for p in split.valid) == 2
     assert "by track for opera" in split.unit
 
@@ -114,7 +114,7 @@ def test_read_library_reads_every_container_and_reports_what_it_cannot_use(tmp_p
     tags.save()
     untagged = write_audio(tmp_path / "c.flac", samples)
     (tmp_path / "d.ogg").write_bytes(b"OggS" + bytes(500))
-    library = user_library.read_library([tmp_path])
+    library = learn.read_library([tmp_path])
     assert [(t.path.name, t.genres) for t in library.tracks] == [
         ("a.mp3", ["Acid Jazz", "Funk"]),
         ("b.m4a", ["Jazz", "Fusion"]),
@@ -128,7 +128,7 @@ def test_read_library_reads_every_container_and_reports_what_it_cannot_use(tmp_p
 
 def test_genre_and_album_are_read_from_every_container(tmp_path):
     build(tmp_path, VIBE_ACE, ("Acid Jazz; Funk",), seconds=1.5)
-    library = user_library.read_library([tmp_path])
+    library = learn.read_library([tmp_path])
     assert sorted(t.path.suffix[1:] for t in library.tracks) == sorted(CONTAINERS)
     assert {(tuple(t.genres), t.group) for t in library.tracks} == {
         (("Acid Jazz", "Funk"), "album:kevinmacleod/testlibraryü")
@@ -142,8 +142,8 @@ def test_features_of_a_track_with_silent_stretches_spread_over_its_audible_segme
         music[start : start + audio.SEGMENT_SAMPLES] = 0  # every other 10 s is digital silence
     track = tmp_path / "gaps.wav"
     soundfile.write(track, music, audio.SAMPLE_RATE)
-    picked = user_library._evenly_spread_segments(track)
-    assert len(picked) == user_library.MAX_SEGMENTS_PER_TRACK
+    picked = learn._evenly_spread_segments(track)
+    assert len(picked) == learn.MAX_SEGMENTS_PER_TRACK
     assert all(segment.index % 2 == 1 for segment in picked)  # only the audible ones
     assert picked[0].start_s == 10 and picked[-1].start_s >= 300
 
@@ -153,22 +153,22 @@ def test_features_spread_over_a_long_track_and_come_from_the_cache_next_time(tmp
     # 400 s of real music (the recording looped), so 40 segments to choose from.
     music, _ = soundfile.read(SUGAR_PLUM, dtype="float32", always_2d=True)
     soundfile.write(long_track, np.resize(music.mean(axis=1), 400 * audio.SAMPLE_RATE), audio.SAMPLE_RATE)
-    picked = user_library._evenly_spread_segments(long_track)
+    picked = learn._evenly_spread_segments(long_track)
     starts = [segment.start_s for segment in picked]
-    assert len(picked) == user_library.MAX_SEGMENTS_PER_TRACK
+    assert len(picked) == learn.MAX_SEGMENTS_PER_TRACK
     assert starts[0] == 0 and starts[-1] >= 300 and starts == sorted(starts)
 
     broken = tmp_path / "broken.flac"
     broken.write_bytes(b"fLaC" + bytes(100))
-    features, failures = user_library.extract_features([long_track, broken], jobs=1)
+    features, failures = learn.extract_features([long_track, broken], jobs=1)
     mels = features[long_track]
-    assert mels.shape == (6, audio.N_MELS, audio.SEGMENT_FRAMES) and mels.dtype == np.float16
+    assert mels.shape == (6, audio.N_MELS, SEGMENT_FRAMES) and mels.dtype == np.float16
     assert [path for path, _ in failures] == [broken]
     cache = genretag_home / "features"
     (cached,) = cache.glob("*.npy")
-    again, _ = user_library.extract_features([long_track], jobs=1)
+    again, _ = learn.extract_features([long_track], jobs=1)
     assert np.array_equal(again[long_track], mels)
     assert list(cache.glob("*.npy")) == [cached]
     os.utime(long_track, ns=(1_000_000_000, 1_000_000_000))  # a changed file is decoded again
-    user_library.extract_features([long_track], jobs=1)
+    learn.extract_features([long_track], jobs=1)
     assert len(list(cache.glob("*.npy"))) == 2

@@ -12,15 +12,16 @@ from pathlib import Path
 import pytest
 from conftest import REPO, TRUMPET
 
-from genretag import weights
-from genretag.models import ARCHITECTURES, DEFAULT_MODEL, GTZAN_GENRES
+from genretag import config, weights
+from genretag.genres import GTZAN_GENRES
+from genretag.models import ARCHITECTURES, DEFAULT_MODEL
 
 MAX_WEIGHTS_BYTES = 2 * 1024 * 1024  # per network
 
 
 def copy_as_user_model(source: str, name: str) -> tuple[Path, Path]:
     """Copy a shipped model into the user models folder under another name."""
-    target = weights.user_models_dir()
+    target = config.user_models_dir()
     target.mkdir(parents=True, exist_ok=True)
     card = json.loads((weights.shipped_weights_dir() / f"{source}.json").read_text())
     card["name"] = name

@@ -1,6 +1,6 @@
 """Training-batch augmentation on log-mel input: production-like EQ tilt and SpecAugment masks.
 
-``spec_augment`` is passed to ``genretag.learn.fit(augment=...)``. The input is
+``spec_augment`` is passed to ``genretag.fit.fit(augment=...)``. The input is
 ``audio.log_mel``'s scale (0 dB peak → 1, ``-TOP_DB`` floor → -1), so decibels
 become ``dB / (TOP_DB / 2)``. Per example, drawn from the fit's generator:
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from genretag.models import GTZAN_GENRES
+from genretag.genres import GTZAN_GENRES
 
 log = logging.getLogger("training")
 

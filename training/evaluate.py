@@ -16,7 +16,7 @@ import logging
 import sys
 from pathlib import Path
 
-from genretag.learn import Evaluation
+from genretag.fit import Evaluation
 
 
 def write_evaluation(result: Evaluation, out_dir: Path, title: str) -> None:
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
 
-    from genretag import learn
+    from genretag import fit
     from genretag.weights import WeightsError
     from training.corpus import fault_filtered_split, folder_corpus, gtzan_corpus
     from training.features import DEFAULT_CACHE, build_feature_set
@@ -103,9 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"error: genres unknown to model {loaded.name!r}: {', '.join(unknown)}", file=sys.stderr)
         return 2
-    learn.use_threads()
+    fit.use_threads()
     data = build_feature_set(clips, loaded.genres, cache_dir=args.cache or DEFAULT_CACHE)
-    result = learn.evaluate(loaded.network, data)
+    result = fit.evaluate(loaded.network, data)
     write_evaluation(result, args.out, f"{loaded.name} on {args.gtzan or args.folders}")
     print(f"segment accuracy {result.segment_accuracy:.4f} ({result.n_segments} segments)")
     print(f"track accuracy   {result.track_accuracy:.4f} ({result.n_tracks} tracks)")

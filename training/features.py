@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from genretag import audio
-from genretag.learn import FeatureSet
+from genretag.fit import FeatureSet
 from training.corpus import Clip
 
 log = logging.getLogger("training")

@@ -30,8 +30,8 @@ import numpy as np
 import torch
 from joblib import Parallel, delayed
 
-from genretag import learn, models
-from genretag.models import GTZAN_GENRES
+from genretag import fit, models
+from genretag.genres import GTZAN_GENRES
 from genretag.weights import save_model
 from training.augment import spec_augment
 from training.corpus import Clip, balanced_weights, shared_gtzan_corpus, split_of
@@ -155,7 +155,7 @@ def teacher_figures(corpus: Corpus, probe: LinearFit, clips: list[Clip]) -> dict
 
 def feature_set(
     corpus: Corpus, labelled: list[Clip], recipe: Recipe, probe: LinearFit | None, shifts: list[int]
-) -> learn.FeatureSet:
+) -> fit.FeatureSet:
     """Training windows with their targets: the one-hot label, mixed with the probe's probabilities when
     ``probe`` is given, plus (with a probe) the unlabelled windows the probe has an embedding for."""
     unlabelled = corpus.unlabelled if probe is not None else []
@@ -189,7 +189,7 @@ def feature_set(
         labels += [GTZAN_GENRES.index(clip.genre) if clip.genre else -1] * len(kept_mels)
         tracks += [track_index] * len(kept_mels)
         segment_weights += [weight / len(kept_mels)] * len(kept_mels)
-    return learn.FeatureSet(
+    return fit.FeatureSet(
         mels=torch.cat(parts),
         labels=torch.tensor(labels, dtype=torch.int64),
         tracks=torch.tensor(tracks, dtype=torch.int64),
@@ -201,11 +201,11 @@ def feature_set(
     )
 
 
-def held_out_set(clips: list[Clip]) -> learn.FeatureSet:
+def held_out_set(clips: list[Clip]) -> fit.FeatureSet:
     """The full-length tracks of ``clips`` (gtzan-full only), unshifted, for track-level figures."""
     full = [clip for clip in clips if clip.source == ("gtzan-full",)]
     mels = [clip_mels(clip, 0, DEFAULT_CACHE) for clip in full]
-    return learn.FeatureSet(
+    return fit.FeatureSet(
         mels=torch.cat(mels),
         labels=torch.tensor([GTZAN_GENRES.index(c.genre) for c, m in zip(full, mels, strict=True) for _ in m]),
         tracks=torch.tensor([index for index, m in enumerate(mels) for _ in m]),
@@ -216,12 +216,12 @@ def held_out_set(clips: list[Clip]) -> learn.FeatureSet:
     )
 
 
-def train_network(recipe: Recipe, data: learn.FeatureSet) -> tuple[torch.nn.Module, dict]:
+def train_network(recipe: Recipe, data: fit.FeatureSet) -> tuple[torch.nn.Module, dict]:
     """A network of ``recipe.architecture`` trained for exactly ``recipe.epochs`` (no early stopping)."""
     torch.manual_seed(recipe.seed)
     network = models.build(recipe.architecture, len(GTZAN_GENRES))
     began = time.perf_counter()
-    history = learn.fit(
+    history = fit.fit(
         network,
         data,
         epochs=recipe.epochs,
@@ -241,9 +241,9 @@ def train_network(recipe: Recipe, data: learn.FeatureSet) -> tuple[torch.nn.Modu
     }
 
 
-def measured(network: torch.nn.Module, held_out: learn.FeatureSet) -> dict:
+def measured(network: torch.nn.Module, held_out: fit.FeatureSet) -> dict:
     """Track figures on ``held_out`` as shipped (temperature 1) and the temperature that calibrates them."""
-    log_probabilities = np.log(np.clip(learn.predict_probabilities(network, held_out), 1e-12, None))
+    log_probabilities = np.log(np.clip(fit.predict_probabilities(network, held_out), 1e-12, None))
     tracks = held_out.tracks.numpy()
     ids, _ = track_probabilities(log_probabilities, tracks)
     labels = np.array([held_out.labels.numpy()[tracks == track][0] for track in ids])
@@ -264,7 +264,7 @@ def run_candidate(name: str, recipe: Recipe, corpus: Corpus, probe: LinearFit | 
     stored = CANDIDATE_CACHE / f"{hashlib.sha1(json.dumps(asdict(recipe), sort_keys=True).encode()).hexdigest()}.json"
     if stored.is_file():
         return json.loads(stored.read_text(encoding="utf-8"))
-    learn.use_threads(1)
+    fit.use_threads(1)
     shifts = shift_range(recipe.pitch_shift)
     data = feature_set(corpus, corpus.labelled["train"], recipe, probe if recipe.teacher else None, shifts)
     network, fitting = train_network(recipe, data)
@@ -334,7 +334,7 @@ def data_counts(clips: list[Clip]) -> dict[str, dict[str, int]]:
 
 def fold_temperature(network: torch.nn.Module, temperature: float) -> None:
     """Divide the output layer by ``temperature``: softmax(z / T) without any change at inference."""
-    output = learn.final_layer(network)
+    output = fit.final_layer(network)
     with torch.no_grad():
         output.weight /= temperature
         output.bias /= temperature
@@ -342,7 +342,7 @@ def fold_temperature(network: torch.nn.Module, temperature: float) -> None:
 
 def ship_one(architecture: str, selection: dict, corpus: Corpus, out: Path) -> dict:
     """Refit ``architecture`` with the chosen recipe on train + valid; save it with its selection figures."""
-    learn.use_threads(1)
+    fit.use_threads(1)
     chosen = selection["candidates"][selection["networks"][architecture]]
     recipe = Recipe(**chosen["recipe"])
     labelled = corpus.labelled["train"] + corpus.labelled["valid"]

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genretag import learn, models
+from genretag import fit, models
 from genretag.weights import save_model
 from training.corpus import (
     Clip,
@@ -68,7 +68,7 @@ def source_counts(clips: list[Clip]) -> dict[str, dict[str, int]]:
     return {source: dict(sorted(genres.items())) for source, genres in sorted(counts.items())}
 
 
-def _log_progress(event: learn.FitProgress) -> None:
+def _log_progress(event: fit.FitProgress) -> None:
     if event.epoch_done:
         valid = f" valid track acc {event.valid_accuracy:.3f}" if event.valid_accuracy is not None else ""
         log.info(
@@ -96,7 +96,7 @@ def train_model(
     Returns the card as written. Sampling balances genres and source folders. The
     test evaluation goes to ``report_dir`` (default ``out_dir``).
     """
-    threads = learn.use_threads(recipe.threads)
+    threads = fit.use_threads(recipe.threads)
     train_clips = split["train"]
     log.info("features: %d train clips (pitch shift ±%d)", len(train_clips), recipe.pitch_shift)
     train_set = build_feature_set(
@@ -105,14 +105,12 @@ def train_model(
     valid_set = build_feature_set(split["valid"], genres, 0, cache_dir=cache_dir) if split.get("valid") else None
     test_set = build_feature_set(split["test"], genres, 0, cache_dir=cache_dir) if split.get("test") else None
     network, fitting = trained_network(recipe, genres, train_set, valid_set)
-    metrics = {
-        "train (own training clips, original segments)": learn.evaluate(network, train_set.originals()).summary()
-    }
+    metrics = {"train (own training clips, original segments)": fit.evaluate(network, train_set.originals()).summary()}
     if valid_set is not None:
         label = "valid (used to pick the epoch)" if "best_epoch" in fitting else "valid (not used by the fit)"
-        metrics[label] = learn.evaluate(network, valid_set).summary()
+        metrics[label] = fit.evaluate(network, valid_set).summary()
     if test_set is not None:
-        test_result = learn.evaluate(network, test_set)
+        test_result = fit.evaluate(network, test_set)
         metrics["test (held out)"] = test_result.summary()
         write_evaluation(
             test_result, (report_dir or out_dir) / f"{recipe.model}-test", f"{recipe.model} on the held-out test split"
@@ -137,12 +135,12 @@ def train_model(
 
 
 def trained_network(
-    recipe: Recipe, genres: tuple[str, ...], train_set: learn.FeatureSet, valid_set: learn.FeatureSet | None
+    recipe: Recipe, genres: tuple[str, ...], train_set: fit.FeatureSet, valid_set: fit.FeatureSet | None
 ) -> tuple[torch.nn.Module, dict]:
     """(a network trained by ``recipe``, its training history for the card)."""
     torch.manual_seed(recipe.seed)
     network = models.build(recipe.model, len(genres))
-    history = learn.fit(
+    history = fit.fit(
         network,
         train_set,
         valid_set,

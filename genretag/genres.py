@@ -1,0 +1,66 @@
+"""Genre labels and how they are shown: the one table of the shipped models' genres, and ``--map`` files.
+
+The shipped models know GTZAN's ten genres. Each has a label (what a model card and the
+store hold), a display name (what ``genretag tag`` writes into files) and a colour (the
+terminal timeline and the plot). A user model's labels are its library's own spellings:
+they are written as they are and coloured by position.
+
+``--map`` files come in one line format, ``left = right`` with ``#`` comments, read by
+``read_map_lines``; ``tag --map`` also takes JSON (``tags.load_display_names``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Genre:
+    """A shipped model's genre: its label, the name written into files, its colour (matplotlib's tab10)."""
+
+    label: str
+    name: str
+    colour: str
+
+
+GTZAN = (
+    Genre("blues", "Blues", "#1f77b4"),
+    Genre("classical", "Classical", "#ff7f0e"),
+    Genre("country", "Country", "#2ca02c"),
+    Genre("disco", "Disco", "#d62728"),
+    Genre("hiphop", "Hip-Hop", "#9467bd"),
+    Genre("jazz", "Jazz", "#8c564b"),
+    Genre("metal", "Metal", "#e377c2"),
+    Genre("pop", "Pop", "#7f7f7f"),
+    Genre("reggae", "Reggae", "#bcbd22"),
+    Genre("rock", "Rock", "#17becf"),
+)
+GTZAN_GENRES = tuple(genre.label for genre in GTZAN)
+DISPLAY_NAMES = {genre.label: genre.name for genre in GTZAN}
+COLOURS = {genre.label: genre.colour for genre in GTZAN}
+# Genres outside the table (a user model's) are coloured by their position among the model's genres.
+OTHER_COLOURS = ("#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354")
+
+
+def read_map_lines(path: str | Path, expected: str) -> list[tuple[int, str, str]]:
+    """``(line number, left, right)`` of every ``left = right`` line of a ``--map`` file, both sides stripped.
+
+    Blank lines and ``#`` comments are skipped. A line without ``=``, or a file that is
+    not UTF-8, raises ``ValueError`` naming the file and line; ``expected`` says what the
+    line should look like (``'label = Name'``). ``OSError`` from reading is left to the caller.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a UTF-8 text file") from None
+    pairs = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        content = line.split("#", 1)[0].strip()
+        if not content:
+            continue
+        left, equals, right = content.partition("=")
+        if not equals:
+            raise ValueError(f"{path}:{number}: expected {expected!r}, got {content!r}")
+        pairs.append((number, left.strip(), right.strip()))
+    return pairs

@@ -1,0 +1,394 @@
+"""Everything ``genretag``'s commands show: rich tables, progress bars, problem lines, summaries.
+
+Library code returns data; ``cli.py`` hands it here. Problems, progress and logs go to
+stderr (``stderr_console``); tables and summaries to stdout, unless a report is being
+written to stdout, when they go to stderr too. rich is imported inside functions so
+that ``genretag --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+
+from genretag.report import display_path
+
+ORDINALS = {2: "2nd", 3: "3rd"}
+
+
+def stderr_console():
+    """The console for problems and progress."""
+    from rich.console import Console
+
+    # soft_wrap: a problem report stays one line, however narrow the terminal
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def stdout_console():
+    """The console for tables and summaries."""
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def problem_line(console, kind: str, path: str, reason: str) -> None:
+    """One ``error:`` or ``warning:`` line naming the file."""
+    from rich.text import Text
+
+    style = "red" if kind == "error" else "yellow"
+    console.print(Text.assemble((f"{kind}: ", style), f"{display_path(path)}: {reason}"))
+
+
+def genres_text(values) -> str:
+    return "; ".join(values) if values else "—"
+
+
+def clock(seconds: float) -> str:
+    minutes, seconds = divmod(int(round(seconds)), 60)
+    return f"{minutes}:{seconds:02d}"
+
+
+def progress_bar(console, label: str, unit: str):
+    """A transient bar with a count and elapsed time; ``status`` is a field the caller updates."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(unit + "{task.fields[status]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+# ---------------------------------------------------------------- models
+
+
+def held_out_accuracy(card: dict) -> str:
+    """Track accuracy on held-out full-length tracks with its 95 % interval (a shipped card's selection
+    split), else the card's test split, else its validation split, else ""."""
+    metrics = card.get("metrics", {})
+    if "selection" in metrics:
+        figures = metrics["selection"]
+        low, high = figures["accuracy_95"]
+        return f"{figures['accuracy']:.2f} [{low:.2f}-{high:.2f}] ({figures['tracks']} held-out tracks)"
+    for prefix in ("test", "valid"):
+        for name, figures in metrics.items():
+            if name.startswith(prefix):
+                return f"{figures['track_accuracy']:.2f} ({prefix}, {figures['n_tracks']} tracks)"
+    return ""
+
+
+def models_table(cards: list[dict]):
+    """``genretag models``: one row per model card."""
+    from rich.table import Table
+
+    table = Table("name", "architecture", "source", "genres", "parameters", "accuracy", "trained on")
+    for card in cards:
+        genres = card["genres"]
+        # A user model's genres are its own: name them; shipped models share the ten GTZAN genres.
+        shown = f"{len(genres)}: {', '.join(genres)}" if card["source"] == "user" else str(len(genres))
+        table.add_row(
+            card["name"],
+            card["architecture"],
+            card["source"],
+            shown,
+            f"{card['parameters']['pytorch']:,}",
+            held_out_accuracy(card),
+            str(card.get("training", {}).get("summary", "")),
+        )
+    return table
+
+
+# ---------------------------------------------------------------- scan, export, timeline
+
+
+def scan_progress(console):
+    """The scan's bar: tracks done, hours of audio, ETA; nothing when not on a terminal."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn("scanning"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} tracks"),
+        TextColumn("{task.fields[hours]:.2f} h audio"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        # Not on a terminal (a log, a pipe) a live bar only leaves blank lines behind.
+        disable=not console.is_terminal,
+    )
+
+
+def results_table(results, top_k: int):
+    """Plain aligned columns: a rich Table takes seconds to lay out for a library of thousands."""
+    from rich.text import Text
+
+    header = ["track", "genre", "confidence", *[ORDINALS.get(rank, f"{rank}th") for rank in range(2, top_k + 1)]]
+    rows = []
+    for result in results:
+        if result.ok:
+            ranked = result.top_k(top_k)
+            others = [f"{genre} {p:.2f}" for genre, p in ranked[1:]]
+            rows.append([display_path(result.path), ranked[0][0], f"{ranked[0][1]:.2f}", *others])
+        else:
+            rows.append([display_path(result.path), "failed", *[""] * (top_k)])
+    widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
+
+    return Text(line(header), style="bold") + Text("\n" + "\n".join(line(row) for row in rows))
+
+
+def summary_lines(summary) -> list[str]:
+    """A ``report.ScanSummary`` in three lines."""
+    counts = ", ".join(f"{genre} {count}" for genre, count in summary.genre_counts.items()) or "none"
+    speed = f", {summary.realtime_factor:.0f} × realtime" if summary.realtime_factor else ""
+    return [
+        f"{summary.tracks} tracks: {summary.tracks - summary.failures} classified, {summary.failures} failed, "
+        f"{summary.warnings} with warnings; {summary.analysed} analysed, {summary.from_store} from the store",
+        f"genres: {counts}",
+        f"time {summary.wall_s:.1f} s, {summary.analysed_audio_s / 60:.1f} min of audio analysed{speed}",
+    ]
+
+
+def write_reports(results, csv: str | None, segments_csv: str | None, json_path: str | None) -> None:
+    """The requested CSV/JSON reports, each to its file or ('-') stdout; raises ``OSError``."""
+    from genretag import report
+
+    def target(value: str):
+        return sys.stdout if value == "-" else value
+
+    if csv:
+        report.write_csv(report.tracks_frame(results), target(csv))
+    if segments_csv:
+        report.write_csv(report.segments_frame(results), target(segments_csv))
+    if json_path:
+        report.write_json(report.track_records(results), target(json_path))
+
+
+def timeline_text(result):
+    """A track's overview strip (one block per segment) and its table, segment by segment."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from genretag.report import genre_colour
+
+    overview = Text()
+    for segment in result.segments:
+        overview.append("██", style=genre_colour(segment.genre, result.genres))
+    table = Table("time", "", "genre", "runner-up", box=None, pad_edge=False)
+    width = 20
+    for segment in result.segments:
+        colour = genre_colour(segment.genre, result.genres)
+        filled = round(segment.confidence * width)
+        bar = Text("█" * filled, style=colour) + Text("░" * (width - filled), style="dim")
+        runner_up = sorted(segment.probabilities.items(), key=lambda item: -item[1])[1]
+        table.add_row(
+            f"{clock(segment.start_s)}–{clock(segment.end_s)}",
+            bar,
+            Text(f"{segment.genre} {segment.confidence:.2f}", style=colour),
+            f"{runner_up[0]} {runner_up[1]:.2f}",
+        )
+    return overview, table
+
+
+# ---------------------------------------------------------------- learn
+
+
+def library_report(console, library, choice, min_tracks: int) -> None:
+    """What ``learn`` found in the library: counts, the genres kept, those dropped."""
+    from rich.table import Table
+
+    for path, reason in library.unreadable:
+        problem_line(console, "error", str(path), reason)
+    total = len(library.tracks) + len(library.untagged) + len(library.unreadable)
+    console.print(
+        f"{total} audio files: {len(library.tracks)} with a genre tag, {len(library.untagged)} without "
+        f"(not used), {len(library.unreadable)} unreadable",
+        markup=False,
+    )
+    table = Table("genre", "tracks", "spellings merged", title="genres learnt")
+    for genre in choice.genres:
+        table.add_row(genre, str(choice.counts[genre]), ", ".join(choice.spellings.get(genre, [])))
+    console.print(table)
+    if choice.dropped:
+        dropped = ", ".join(
+            f"{genre} ({n.tracks})" if n.tracks == n.first else f"{genre} ({n.tracks}, {n.first} as first genre)"
+            for genre, n in choice.dropped.items()
+        )
+        console.print(f"dropped, fewer than {min_tracks} tracks (--min-tracks): {dropped}", markup=False)
+    if choice.unlabelled:
+        console.print(f"{len(choice.unlabelled)} tagged tracks not used: all their genres were dropped", markup=False)
+
+
+def confusion_table(evaluation):
+    """Validation tracks: true genre by predicted genre, with each genre's accuracy."""
+    from rich.table import Table
+
+    table = Table("true \\ predicted", *evaluation.genres, "accuracy", title="validation tracks")
+    for genre, row in zip(evaluation.genres, evaluation.confusion, strict=True):
+        total = int(row.sum())
+        right = int(row[evaluation.genres.index(genre)])
+        table.add_row(genre, *map(str, row), f"{right / total:.2f}" if total else "-")
+    return table
+
+
+class LearnDisplay:
+    """``learn.LearnEvents`` on a console: a decoding bar, a training bar, one line per finished epoch."""
+
+    def __init__(self, console, min_tracks: int):
+        self.console = console
+        self.min_tracks = min_tracks
+        self.progress = None
+        self.task = None
+        self.best = float("inf")
+
+    def events(self):
+        """The callbacks ``learn.learn_model`` takes."""
+        from genretag.learn import LearnEvents
+
+        return LearnEvents(
+            library_read=lambda library, choice: library_report(self.console, library, choice, self.min_tracks),
+            decoding=self._decoding,
+            decoded=self._decoded,
+            split_made=self._split_made,
+            fitting=self._fitting,
+            fit_progress=self._fit_progress,
+        )
+
+    def close(self) -> None:
+        """Take down whichever bar is showing."""
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+    def _start(self, label: str, unit: str, total) -> None:
+        self.close()
+        self.progress = progress_bar(self.console, label, unit)
+        self.progress.start()
+        self.task = self.progress.add_task(label, total=total, status="")
+
+    def _decoding(self, total: int) -> None:
+        self._start("decoding", "tracks", total)
+
+    def _decoded(self, path, error) -> None:
+        if error:
+            problem_line(self.progress.console, "error", str(path), error)
+        self.progress.advance(self.task)
+
+    def _split_made(self, split, train_segments: int, valid_segments: int) -> None:
+        self.close()
+        self.console.print(
+            f"split by {split.unit}: {len(split.train)} tracks ({train_segments} segments) to train, "
+            f"{len(split.valid)} ({valid_segments} segments) to validate",
+            markup=False,
+        )
+
+    def _fitting(self, base: str, threads: int) -> None:
+        self.console.print(f"fine-tuning {base} on {threads} threads", markup=False)
+        self._start("training", "steps", None)
+
+    def _fit_progress(self, update) -> None:
+        if not update.epoch_done:
+            status = f"  epoch {update.epoch}/{update.epochs}  loss {update.train_loss:.3f}"
+            self.progress.update(self.task, total=update.steps, completed=update.step, status=status)
+            return
+        marker = "  (best so far)" if update.valid_log_loss < self.best else ""
+        self.best = min(self.best, update.valid_log_loss)
+        self.progress.console.print(
+            f"epoch {update.epoch}/{update.epochs}: loss {update.train_loss:.3f}, "
+            f"train accuracy {update.train_accuracy:.2f}; validation loss {update.valid_log_loss:.3f}, "
+            f"accuracy {update.valid_accuracy:.2f}{marker}, {update.epoch_seconds:.1f} s",
+            markup=False,
+        )
+
+
+def learned_lines(learned, epochs: int) -> list[str]:
+    """The end of ``learn``: validation accuracy, the epoch kept, where the model went."""
+    epochs_run = len(learned.history.train_loss)
+    stopped = ""
+    if epochs_run < epochs:
+        stopped = f"; stopped after epoch {epochs_run} of {epochs}: no improvement in {learned.recipe.patience} epochs"
+    evaluation = learned.evaluation
+    return [
+        f"validation accuracy {evaluation.track_accuracy:.2f} on {evaluation.n_tracks} tracks "
+        f"(chance {1 / len(learned.choice.genres):.2f}); kept epoch {learned.history.best_epoch}{stopped}",
+        f"model {learned.name!r} saved to {learned.card_path.with_suffix('.pt')}",
+        f"use it with: genretag scan PATH --model {learned.name}",
+    ]
+
+
+# ---------------------------------------------------------------- tag, undo
+
+
+def settled_writes(console, settled) -> None:
+    """One warning per write an interrupted run left, saying how it was settled."""
+    for entry in settled:
+        if entry.state == "done":
+            problem_line(console, "warning", entry.path, "an interrupted run had written it; journal completed")
+        else:
+            problem_line(console, "warning", entry.path, "an interrupted run did not write it; left as it was")
+
+
+def _proposed_text(plan) -> str:
+    probabilities = dict(plan.proposed)
+    shown = plan.new_values or tuple(probabilities)
+    return "; ".join(f"{name} {probabilities[name]:.2f}" if name in probabilities else name for name in shown) or "—"
+
+
+def tag_table(plans, outcomes):
+    """One row per file: its genre now, the proposal, what was (or would be) done."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from genretag.tags import Action
+
+    table = Table("file", "current genre", "proposed", "action")
+    for plan in plans:
+        outcome = outcomes.get(plan.path)
+        if outcome is not None:
+            action = Text("written", style="green") if outcome.written else Text("error", style="red")
+        elif plan.action is Action.ERROR:
+            action = Text("error", style="red")
+        else:
+            action = Text(plan.action.value, style="bold" if plan.action is Action.WRITE else "dim")
+        table.add_row(display_path(plan.path), genres_text(plan.current), _proposed_text(plan), action)
+    return table
+
+
+def tag_summary(run, write: bool) -> str:
+    """The last line of ``tag``: files written (or to write), skipped by reason, errors, how to undo."""
+    plans, outcomes, errors = run.plans, run.outcomes, len(run.errors)
+    skips = Counter(plan.action.value.removeprefix("skip: ") for plan in plans if plan.action.value.startswith("skip"))
+    skipped = f"{sum(skips.values())} skipped ({', '.join(f'{why} {n}' for why, n in skips.items()) or 'none'})"
+    if not write:
+        to_write = sum(plan.action.value == "write" for plan in plans)
+        return f"preview: {to_write} files to write, {skipped}, {errors} errors; nothing written (add --write to write)"
+    line = f"{sum(o.written for o in outcomes.values())} files written, {skipped}, {errors} errors"
+    if any(outcome.written for outcome in outcomes.values()):
+        line += f"; run {run.run_id}: undo with `genretag undo --last`"
+    return line
+
+
+def undo_table(plans, outcomes):
+    """One row per file: the genre now, what it is restored to, and what happened."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table("file", "genre now", "restored to", "action")
+    for plan in plans:
+        outcome = outcomes.get(plan.path)
+        if outcome is not None and outcome.written:
+            action = Text("restored", style="green")
+        elif outcome is not None or plan.problem:
+            action = Text(f"error: {outcome.reason if outcome else plan.problem}", style="red")
+        else:
+            action = Text("restore", style="bold")
+        table.add_row(display_path(plan.path), genres_text(plan.written), genres_text(plan.restore), action)
+    return table
