@@ -43,16 +43,15 @@ REPO = Path(__file__).resolve().parents[1]
 FLOOR_SCRIPT = REPO / "benchmarks" / "decode_floor.py"
 sys.path.insert(0, str(REPO))
 
-from genretag import audio, store  # noqa: E402
-from genretag.classify import SEGMENT_BATCH, TrackResult  # noqa: E402
+from genretag import audio, config, store  # noqa: E402
 from genretag.library import walk_audio_files  # noqa: E402
 
 GENRETAG = shutil.which("genretag", path=str(Path(sys.executable).parent)) or "genretag"
 RSS_POLL_S = 0.05
-STAGES = ("decode", "resample", "mel", "network", "store")
+STAGES = ("decode", "mel", "network", "store")  # "decode": decoding, resampling and cutting segments
 MB = 1024 * 1024
-# Scanned beside --model: the default model, the best single network and the one with a target of its own.
-OTHER_MODELS = ("crnn-ensemble", "crnn", "bicrnn")
+# Scanned beside --model: the default model (models.DEFAULT_MODEL), the recurrent networks.
+OTHER_MODELS = (None, "crnn", "bicrnn")
 
 
 @dataclass
@@ -106,7 +105,7 @@ class Homes:
 
     def __init__(self, scratch: Path):
         self.scratch = scratch
-        self.models = store.data_home() / "models"
+        self.models = config.user_models_dir()
         self.count = 0
 
     def fresh(self) -> dict[str, str]:
@@ -174,59 +173,51 @@ def load_line() -> str:
 def stage_split(files: list[str], model_name: str, env: dict[str, str]) -> tuple[dict[str, float], float]:
     """Seconds spent per stage when one process with one thread classifies ``files``; and the audio seconds.
 
-    The stages run one after the other on whole files: FFmpeg decoding with the
-    channel mean, soxr resampling (the quality ``stream_mono`` uses), log-mel in
-    ``SEGMENT_BATCH`` batches, the network, and the store write of the result.
+    Each file goes through the product's own unit of work, ``scan.analyse_track`` (what a
+    scan's worker runs), then ``store.save_result``. The log-mel (``audio.log_mel``) and
+    network (``LoadedModel.predict``) calls it makes are timed in place; "decode" is the
+    rest of ``analyse_track``: FFmpeg decoding, channel mean, soxr resampling, cutting
+    segments and the header check for truncation.
     """
     import torch
 
-    from genretag.weights import load_model
+    from genretag import scan, weights
 
-    os.environ["GENRETAG_HOME"] = env["GENRETAG_HOME"]
     torch.set_num_threads(1)
-    model = load_model(model_name)
-    connection = store.connect()
-    identity = store.ModelIdentity(model.name, model.fingerprint)
+    identity = weights.resolve_model(model_name, home=env["GENRETAG_HOME"])
     seconds = dict.fromkeys(STAGES, 0.0)
+
+    def timed(stage: str, function):
+        def run(*arguments, **keywords):
+            clock = time.perf_counter()
+            try:
+                return function(*arguments, **keywords)
+            finally:
+                seconds[stage] += time.perf_counter() - clock
+
+        return run
+
+    log_mel, predict = audio.log_mel, weights.LoadedModel.predict
+    # Timed for this measurement only: the same functions, called from the product's own code.
+    audio.log_mel = timed("mel", log_mel)
+    weights.LoadedModel.predict = timed("network", predict)
+    scan.analyse_track(files[0], identity)  # loads the model; not a stage of the work per file
+    seconds = dict.fromkeys(STAGES, 0.0)
+    connection = store.connect(config.database_path(env["GENRETAG_HOME"]))
     audio_s = 0.0
-    for path in files:
-        clock = time.perf_counter()
-        blocks = list(audio._decoded_blocks(Path(path)))
-        rate = blocks[0][1]
-        samples = np.concatenate([block for block, _ in blocks])
-        seconds["decode"] += time.perf_counter() - clock
-
-        clock = time.perf_counter()
-        if rate != audio.SAMPLE_RATE:
-            samples = soxr.resample(samples, rate, audio.SAMPLE_RATE, quality="HQ")
-        seconds["resample"] += time.perf_counter() - clock
-        audio_s += samples.size / audio.SAMPLE_RATE
-
-        segments = list(audio.segments_from_blocks(iter([samples])))
-        rows = []
-        for start in range(0, len(segments), SEGMENT_BATCH):
-            batch = segments[start : start + SEGMENT_BATCH]
+    try:
+        for path in files:
+            before = seconds["mel"] + seconds["network"]
             clock = time.perf_counter()
-            mels = audio.log_mel(np.stack([segment.samples for segment in batch]))
-            seconds["mel"] += time.perf_counter() - clock
+            result = scan.analyse_track(path, identity)
+            seconds["decode"] += time.perf_counter() - clock - (seconds["mel"] + seconds["network"] - before)
+            audio_s += result.duration_s
             clock = time.perf_counter()
-            rows.append(model.predict(mels))
-            seconds["network"] += time.perf_counter() - clock
-
-        probabilities = np.concatenate(rows)
-        result = TrackResult(
-            path=path,
-            model=model.name,
-            genres=model.genres,
-            duration_s=samples.size / audio.SAMPLE_RATE,
-            segment_bounds=[(segment.start_s, segment.end_s) for segment in segments],
-            segment_probabilities=probabilities,
-            probabilities=probabilities.mean(axis=0),
-        )
-        clock = time.perf_counter()
-        store.save_result(connection, result, store.stamp_of(path), identity)
-        seconds["store"] += time.perf_counter() - clock
-    connection.close()
+            store.save_result(connection, result, store.stamp_of(path), identity)
+            seconds["store"] += time.perf_counter() - clock
+    finally:
+        audio.log_mel, weights.LoadedModel.predict = log_mel, predict
+        connection.close()
     return seconds, audio_s
 
 
@@ -289,12 +280,11 @@ def store_as_scanned(root: Path, clip: Path, model_name: str, env: dict[str, str
     saved for each of the identical files, with each file's own stamp, so the
     rescan that follows finds every file unchanged (as after a first scan of them all).
     """
-    from genretag.scan import resolve_model
+    from genretag.weights import resolve_model
 
     timed_run(scan_command([str(clip)], 1, model_name), env)
-    os.environ["GENRETAG_HOME"] = env["GENRETAG_HOME"]
-    identity = resolve_model(model_name).identity()
-    connection = store.connect()
+    identity = resolve_model(model_name, home=env["GENRETAG_HOME"])
+    connection = store.connect(config.database_path(env["GENRETAG_HOME"]))
     (clip_result,) = store.load_results(connection, model_name, [str(clip)], with_segments=True)
     for path in walk_audio_files([root]).files:
         clip_result.path = str(path)
@@ -304,7 +294,7 @@ def store_as_scanned(root: Path, clip: Path, model_name: str, env: dict[str, str
 
 def analyses_per_file(env: dict[str, str]) -> int:
     """The most times any stored file was analysed (1: no rescan re-analysed anything)."""
-    connection = store.connect(Path(env["GENRETAG_HOME"]) / store.database_path().name)
+    connection = store.connect(config.database_path(env["GENRETAG_HOME"]))
     (most,) = connection.execute("SELECT MAX(analyses) FROM track_results").fetchone()
     connection.close()
     return most
@@ -523,7 +513,11 @@ def main() -> None:  # noqa: C901 - one measurement after another, in report ord
             "| --- | ---: | --- | ---: | ---: | ---: | ---: |",
         )
         others = {}
-        for name in (name for name in OTHER_MODELS if name != args.model):
+        from genretag.weights import default_model_name
+
+        for name in dict.fromkeys(name or default_model_name() for name in OTHER_MODELS if name != args.model):
+            if name == args.model:
+                continue
             command = scan_command([str(args.folder)], jobs, name, csv_path)
             runs = [timed_run(command, homes.fresh()) for _ in range(repeat)]
             others[name] = other = median_runs(runs)
