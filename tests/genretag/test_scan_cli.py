@@ -16,7 +16,7 @@ import numpy as np
 import pandas
 import pytest
 import soundfile
-from conftest import BRAHMS, VIBE_ACE
+from conftest import BRAHMS, VIBE_ACE, requires_shared
 from typer.testing import CliRunner
 
 from genretag import config, store
@@ -24,6 +24,8 @@ from genretag.cli import app
 from genretag.genres import GTZAN_GENRES
 from genretag.models import DEFAULT_MODEL
 from genretag.report import SEGMENT_COLUMNS, TRACK_COLUMNS
+
+pytestmark = requires_shared
 
 RATE = 22_050
 

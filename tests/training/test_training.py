@@ -11,11 +11,13 @@ import numpy as np
 import pytest
 import soundfile
 import torch
-from conftest import REPO, SEGMENT_FRAMES, SNIPPETS
+from conftest import REPO, SEGMENT_FRAMES, SNIPPETS, requires_shared
 
 from genretag import audio, fit, models
 from training import corpus, features
 from training.evaluate import write_evaluation
+
+pytestmark = [pytest.mark.training, requires_shared]
 
 TINY_GENRES = ("classical", "metal", "reggae")
 

@@ -18,12 +18,14 @@ from pathlib import Path
 
 import mutagen
 import pytest
-from conftest import REPO, TRUMPET
+from conftest import REPO, TRUMPET, requires_shared
 
 from genretag import config, store
 from genretag.models import DEFAULT_MODEL
 from genretag.tags import display_name
 from genretag.weights import list_cards, resolve_model
+
+pytestmark = requires_shared
 
 BEET = Path(sys.executable).with_name("beet")
 # Three short files (5-30 s, Ogg Vorbis and MP3) without tags but ours; the trumpet is tagged "Jazz".

@@ -11,13 +11,25 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import BRAHMS, VIBE_ACE
-from tagged_library import add_tags, build, decoded, excerpt, ffmpeg_genre, other_tags, write_audio
+from conftest import (
+    BRAHMS,
+    VIBE_ACE,
+    add_tags,
+    build,
+    decoded,
+    excerpt,
+    ffmpeg_genre,
+    other_tags,
+    requires_shared,
+    write_audio,
+)
 from typer.testing import CliRunner
 
 from genretag import config, store, tags
 from genretag.cli import app
 from genretag.library import walk_audio_files
+
+pytestmark = requires_shared
 
 
 def invoke(*args):

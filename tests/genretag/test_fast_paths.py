@@ -13,10 +13,12 @@ import numpy as np
 import pytest
 import soundfile
 import torch
-from conftest import BRAHMS, SEGMENT_FRAMES
+from conftest import BRAHMS, SEGMENT_FRAMES, requires_shared
 
 from genretag import audio, models
 from genretag.weights import inference_network
+
+pytestmark = requires_shared
 
 
 def reference_log_mel(samples: np.ndarray) -> torch.Tensor:

@@ -18,12 +18,13 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import GTZAN_CLASSICAL, GTZAN_FULL, SHARED, SNIPPETS
-from tagged_library import write_audio
+from conftest import GTZAN_CLASSICAL, GTZAN_FULL, SHARED, SNIPPETS, requires_shared, write_audio
 from typer.testing import CliRunner
 
 from genretag import audio, models
 from genretag.cli import app
+
+pytestmark = requires_shared
 
 CONTAINERS = (".mp3", ".m4a", ".opus", ".flac")
 # Genre folder → the genre values written into its tracks, in turn: spellings

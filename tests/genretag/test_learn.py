@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from conftest import SEGMENT_FRAMES, SUGAR_PLUM, VIBE_ACE
-from tagged_library import CONTAINERS, build, excerpt, write_audio
+from conftest import CONTAINERS, SEGMENT_FRAMES, SUGAR_PLUM, VIBE_ACE, build, excerpt, requires_shared, write_audio
 
 from genretag import audio, learn
 from genretag.learn import DroppedGenre, TaggedTrack
@@ -94,6 +93,7 @@ def test_a_genre_from_a_single_album_is_split_by_track():
     assert "by track for opera" in split.unit
 
 
+@requires_shared
 def test_read_library_reads_every_container_and_reports_what_it_cannot_use(tmp_path):
     import mutagen
     from mutagen.id3 import TALB, TCON
@@ -126,6 +126,7 @@ def test_read_library_reads_every_container_and_reports_what_it_cannot_use(tmp_p
     assert path.name == "d.ogg" and reason.startswith("not a container genretag can tag")
 
 
+@requires_shared
 def test_genre_and_album_are_read_from_every_container(tmp_path):
     build(tmp_path, VIBE_ACE, ("Acid Jazz; Funk",), seconds=1.5)
     library = learn.read_library([tmp_path])
@@ -135,6 +136,7 @@ def test_genre_and_album_are_read_from_every_container(tmp_path):
     }
 
 
+@requires_shared
 def test_features_of_a_track_with_silent_stretches_spread_over_its_audible_segments(tmp_path):
     music, _ = soundfile.read(SUGAR_PLUM, dtype="float32", always_2d=True)
     music = np.resize(music.mean(axis=1), 400 * audio.SAMPLE_RATE)
@@ -148,6 +150,7 @@ def test_features_of_a_track_with_silent_stretches_spread_over_its_audible_segme
     assert picked[0].start_s == 10 and picked[-1].start_s >= 300
 
 
+@requires_shared
 def test_features_spread_over_a_long_track_and_come_from_the_cache_next_time(tmp_path, genretag_home):
     long_track = tmp_path / "long.wav"
     # 400 s of real music (the recording looped), so 40 segments to choose from.

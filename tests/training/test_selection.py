@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from training.selection import (
     expected_calibration_error,
@@ -11,6 +12,8 @@ from training.selection import (
     track_figures,
     track_probabilities,
 )
+
+pytestmark = pytest.mark.training
 
 GENRES = ("blues", "classical", "country")
 

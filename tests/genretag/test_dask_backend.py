@@ -11,7 +11,9 @@ import numpy as np
 import pandas
 import pytest
 import soundfile
-from conftest import BRAHMS, FISHIN, SUGAR_PLUM, VIBE_ACE
+from conftest import BRAHMS, FISHIN, SUGAR_PLUM, VIBE_ACE, requires_shared
+
+pytestmark = requires_shared
 
 CLIP_SECONDS = 21.0
 

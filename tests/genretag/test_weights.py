@@ -10,11 +10,13 @@ import sysconfig
 from pathlib import Path
 
 import pytest
-from conftest import REPO, TRUMPET
+from conftest import REPO, TRUMPET, requires_shared
 
 from genretag import config, weights
 from genretag.genres import GTZAN_GENRES
 from genretag.models import ARCHITECTURES, DEFAULT_MODEL
+
+pytestmark = requires_shared
 
 MAX_WEIGHTS_BYTES = 2 * 1024 * 1024  # per network
 

@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 import soundfile
 import soxr
-from conftest import BRAHMS, FISHIN, SUGAR_PLUM, VIBE_ACE
+from conftest import BRAHMS, FISHIN, SUGAR_PLUM, VIBE_ACE, requires_shared
+
+pytestmark = requires_shared
 
 SOURCE_RATE = 44_100  # not the model's rate, so the streaming resampler is part of what is measured
 LONG_MINUTES = 30

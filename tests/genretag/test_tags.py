@@ -9,13 +9,14 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import VIBE_ACE
-from tagged_library import CONTAINERS, build, decoded, ffmpeg_genre, other_tags
+from conftest import CONTAINERS, VIBE_ACE, build, decoded, ffmpeg_genre, other_tags, requires_shared
 
 from genretag import store, tags
 from genretag.classify import classify_file
 from genretag.tags import Action, Policy, TagError
 from genretag.weights import load_model
+
+pytestmark = requires_shared
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +117,7 @@ def test_id3v23_joins_values_in_one_frame(pristine, predictions, tmp_path, conne
 )
 @pytest.mark.parametrize("container", ["flac", "mp3", "m4a"])
 def test_policies(container, policy, existing, action, after, pristine, predictions, tmp_path, connection):
-    from tagged_library import add_tags
+    from conftest import add_tags
 
     path, result, _ = copy_of(pristine, predictions, container, tmp_path)
     best = tags.display_name(result.genre)
