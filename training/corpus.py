@@ -114,7 +114,7 @@ def shared_gtzan_corpus(data_dir: Path) -> list[Clip]:
     """The real GTZAN material of ``../shared/data``: the 30 s excerpts of ``gtzan-full/<genre>/``, the
     2-3 s snippets of ``gtzan-snippets`` and the classical excerpts of ``gtzan-classical``.
 
-    A clip's track is its GTZAN id (``blues.00012``), so the fault-filtered split
+    A clip's track is its GTZAN id (``blues.00029``), so the fault-filtered split
     keeps every part of one track on one side; its source is the part's folder name.
     """
     clips = []

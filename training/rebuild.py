@@ -197,7 +197,7 @@ def feature_set(
         original=torch.tensor(original, dtype=torch.bool),
         genres=GTZAN_GENRES,
         track_names=[clip.track for clip in labelled + unlabelled],
-        targets=torch.tensor(np.stack(targets)),
+        targets=torch.tensor(np.stack(targets), dtype=torch.float32),
     )
 
 

@@ -1,0 +1,67 @@
+"""training.rebuild: the shipped weights' corpus, teacher targets and selection, on the real material of ../shared."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import requires_shared
+
+from genretag.genres import GTZAN_GENRES
+from training import rebuild
+from training.corpus import Clip, split_of
+from training.teacher.probe import window_key
+
+pytestmark = [pytest.mark.training, requires_shared]
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return rebuild.load_corpus()
+
+
+def test_the_corpus_holds_train_and_valid_tracks_only_and_no_track_on_both_sides(corpus):
+    train = {clip.track for clip in corpus.labelled["train"]}
+    valid = {clip.track for clip in corpus.labelled["valid"]}
+    assert not train & valid
+    assert {split_of(track) for track in train} == {"train"} and {split_of(track) for track in valid} == {"valid"}
+    full_valid = [clip for clip in corpus.labelled["valid"] if clip.source == ("gtzan-full",)]
+    assert len(full_valid) == 84  # the selection tracks: every valid excerpt of gtzan-full
+    assert all(clip.genre == "" for clip in corpus.unlabelled)  # the Debian soundtracks, when fetched
+
+
+def test_every_labelled_window_has_its_stored_teacher_embedding(corpus):
+    for clip in corpus.labelled["train"][:40] + corpus.labelled["valid"][:40]:
+        assert window_key(corpus.keys[clip.path], 0, 0) in corpus.embeddings, clip.path
+
+
+def test_the_teacher_probe_fitted_on_train_knows_the_valid_tracks_far_above_chance(corpus):
+    probe = rebuild.fit_probe(corpus, corpus.labelled["train"], [0], 0.001)
+    valid = [clip for clip in corpus.labelled["valid"] if clip.source == ("gtzan-full",)]
+    figures = rebuild.teacher_figures(corpus, probe, valid)
+    assert figures["tracks"] == 84
+    assert figures["accuracy"] > 0.6 and figures["macro_recall"] > 0.5  # chance is 0.1
+
+
+def test_training_targets_mix_label_and_teacher_and_unlabelled_windows_learn_the_teacher_alone(corpus):
+    by_genre = {}
+    for clip in corpus.labelled["train"]:
+        if clip.source == ("gtzan-full",):
+            by_genre.setdefault(clip.genre, clip)
+    labelled = list(by_genre.values())[:3]
+    # Two valid-split excerpts stand in for unlabelled music: they have stored embeddings but no label here.
+    unlabelled = [Clip(clip.path, "", clip.track, ("unlabelled",)) for clip in corpus.labelled["valid"][:2]]
+    small = rebuild.Corpus({"train": labelled, "valid": []}, unlabelled, corpus.keys, corpus.embeddings)
+    probe = rebuild.fit_probe(corpus, corpus.labelled["train"], [0], 0.001)
+    recipe = rebuild.Recipe("crnn", teacher=True)
+    data = rebuild.feature_set(small, labelled, recipe, probe, [0])
+    assert torch.allclose(data.targets.sum(dim=1), torch.ones(len(data)), atol=1e-5)
+    known = data.labels >= 0
+    true_mass = data.targets[known, data.labels[known]]
+    assert (true_mass >= recipe.label_share - 1e-6).all() and (true_mass < 1).any()
+    assert (~known).any()  # unlabelled windows, which learn the teacher's probabilities
+    unlabelled_weight = data.weights[~known].sum() / data.weights.sum()
+    assert abs(float(unlabelled_weight) - recipe.unlabelled_share) < 1e-6
+    without = rebuild.feature_set(small, labelled, rebuild.Recipe("crnn", teacher=False), None, [0])
+    assert (without.labels >= 0).all()
+    assert torch.equal(without.targets.argmax(dim=1), without.labels) and (without.targets.max(dim=1).values == 1).all()
+    assert set(GTZAN_GENRES[i] for i in data.labels[known].tolist()) == set(by_genre) & {c.genre for c in labelled}
