@@ -201,9 +201,14 @@ def feature_set(
     )
 
 
+def full_tracks(clips: list[Clip]) -> list[Clip]:
+    """The full-length 30 s excerpts among ``clips``: what selection is measured on."""
+    return [clip for clip in clips if clip.source == ("gtzan-full",)]
+
+
 def held_out_set(clips: list[Clip]) -> fit.FeatureSet:
-    """The full-length tracks of ``clips`` (gtzan-full only), unshifted, for track-level figures."""
-    full = [clip for clip in clips if clip.source == ("gtzan-full",)]
+    """The full-length tracks of ``clips``, unshifted, for track-level figures."""
+    full = full_tracks(clips)
     mels = [clip_mels(clip, 0, DEFAULT_CACHE) for clip in full]
     return fit.FeatureSet(
         mels=torch.cat(mels),
@@ -282,7 +287,7 @@ def select(jobs: int) -> dict:
     train, valid = corpus.labelled["train"], corpus.labelled["valid"]
     shifts = shift_range(CANDIDATES["crnn, labels + teacher"].pitch_shift)
     teachers = {
-        penalty: teacher_figures(corpus, fit_probe(corpus, train, shifts, penalty), valid)
+        penalty: teacher_figures(corpus, fit_probe(corpus, train, shifts, penalty), full_tracks(valid))
         for penalty in PROBE_PENALTIES
     }
     penalty = max(PROBE_PENALTIES, key=lambda c: selection_score(teachers[c]))
@@ -309,10 +314,9 @@ def select(jobs: int) -> dict:
     runs = Parallel(n_jobs=jobs)(delayed(run_candidate)(name, recipe, corpus, probe) for name, recipe in others.items())
     results.update(dict(zip(others, runs, strict=True)))
     default = max(NETWORKS, key=lambda architecture: selection_score(results[networks[architecture]]["valid"]))
-    full_tracks = sum(clip.source == ("gtzan-full",) for clip in valid)
     summary = {
         "rule": "mean of valid-split track accuracy and macro recall; candidates declared in training/rebuild.py",
-        "valid_split": f"the {full_tracks} full 30 s tracks of the fault-filtered valid split",
+        "valid_split": f"the {len(full_tracks(valid))} full 30 s tracks of the fault-filtered valid split",
         "chosen_recipe": best,
         "networks": networks,
         "default": default,
