@@ -47,7 +47,7 @@ DEBIAN_MUSIC = REPO.parent / "debian-music"
 REPORTS = REPO / "training" / "reports"
 SELECTION = REPORTS / "selection.json"
 CANDIDATE_CACHE = REPO / "training" / "cache" / "candidates"
-NETWORKS = ("crnn", "bicrnn", "v-kernel", "v-kernel-l2")
+NETWORKS = ("crnn", "bicrnn", "v-kernel-l2", "v-kernel")
 
 
 @dataclass(frozen=True)
@@ -324,7 +324,29 @@ def select(jobs: int) -> dict:
     }
     REPORTS.mkdir(parents=True, exist_ok=True)
     SELECTION.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    SELECTION.with_suffix(".md").write_text(selection_table(summary), encoding="utf-8")
     return summary
+
+
+def selection_table(summary: dict) -> str:
+    """The candidates' valid-split figures as a Markdown table."""
+    rows = [
+        f"Selection on {summary['valid_split']}; rule: {summary['rule']}.",
+        f"Chosen recipe: {summary['chosen_recipe']}; default: {summary['default']}.",
+        "",
+        "| candidate | right | accuracy [95 %] | macro recall [95 %] | ECE | ECE at T | T |",
+        "| --- | ---: | --- | --- | ---: | ---: | ---: |",
+    ]
+    for name, result in summary["candidates"].items():
+        v = result["valid"]
+        at_temperature = v.get("expected_calibration_error_at_temperature", "")
+        rows.append(
+            f"| {name} | {v['right']} of {v['tracks']} | {v['accuracy']:.3f} [{v['accuracy_95'][0]:.2f}, "
+            f"{v['accuracy_95'][1]:.2f}] | {v['macro_recall']:.3f} [{v['macro_recall_95'][0]:.2f}, "
+            f"{v['macro_recall_95'][1]:.2f}] | {v['expected_calibration_error']:.3f} | {at_temperature} | "
+            f"{v.get('temperature', '')} |"
+        )
+    return "\n".join(rows) + "\n"
 
 
 def data_counts(clips: list[Clip]) -> dict[str, dict[str, int]]:
