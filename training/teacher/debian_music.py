@@ -25,10 +25,6 @@ PACKAGES = {
     "hyperrogue-music": "usr/share/hyperrogue/music/*.ogg",
     "singularity-music": "usr/share/games/singularity/music/*.ogg",
     "lincity-ng-data": "usr/share/games/lincity-ng/music/**/*.ogg",
-    "supertux-data": "usr/share/games/supertux2/music/**/*.ogg",
-    "hedgewars-data": "usr/share/games/hedgewars/Data/Music/*.ogg",
-    "frozen-bubble-data": "usr/share/games/frozen-bubble/snd/*zik*.ogg",
-    "xmoto-data": "usr/share/games/xmoto/Textures/Musics/*.ogg",
 }
 
 
