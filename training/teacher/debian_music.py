@@ -3,7 +3,8 @@
     python -m training.teacher.debian_music [DIR]    # default: ../debian-music beside the repository
 
 Downloads each package of ``PACKAGES`` with ``apt-get download`` and unpacks it
-with ``dpkg -x`` into ``DIR/<package>/`` (nothing is installed). The teacher's
+with ``dpkg -x`` into ``DIR/<package>/`` (nothing is installed; zipped ``.pk3`` bundles
+are unpacked beside themselves as ``<bundle>.pk3.d/``). The teacher's
 embeddings of their windows are committed (``training/data/teacher/musicnn-debian-*.npz``,
 keys relative to ``DIR/<package>``); ``training.rebuild`` needs the audio itself to
 compute the student's log-mels. Licences: ``training/data/teacher/debian-packages.txt``.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2].parent / "debian-music"
@@ -38,6 +40,8 @@ def fetch(directory: Path, packages: list[str]) -> None:
         subprocess.run(["apt-get", "download", package], cwd=directory, check=True)
         archive = next(directory.glob(f"{package}_*.deb"))
         subprocess.run(["dpkg", "-x", archive.name, package], cwd=directory, check=True)
+        for bundle in target.rglob("*.pk3"):  # nexuiz keeps its music in a zip
+            zipfile.ZipFile(bundle).extractall(bundle.with_name(bundle.name + ".d"))
 
 
 def main(argv: list[str] | None = None) -> int:
