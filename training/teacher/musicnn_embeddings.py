@@ -144,9 +144,10 @@ def embed_windows(model: Musicnn, windows: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 def metadata(args, tag_count: int, dims: int, seconds: float, audio_seconds: float, skipped: list) -> dict:
+    from importlib.metadata import version
+
     import librosa
     import tensorflow as tf
-    from importlib.metadata import version
 
     return {
         "teacher": "musicnn",
@@ -159,12 +160,17 @@ def metadata(args, tag_count: int, dims: int, seconds: float, audio_seconds: flo
         "semitones": args.semitones,
         "window": "genretag.audio.segment_array of genretag.audio.load (22050 Hz, 10 s), pitch-shifted as "
         "training.features.clip_segments; segment index = row of that array (silent windows left out)",
-        "musicnn_input": {"sample_rate": MUSICNN_SR, "n_fft": FFT_SIZE, "hop": FFT_HOP, "n_mels": N_MELS,
-                          "log": "log10(10000 * float16(mel power) + 1)"},
+        "musicnn_input": {
+            "sample_rate": MUSICNN_SR,
+            "n_fft": FFT_SIZE,
+            "hop": FFT_HOP,
+            "n_mels": N_MELS,
+            "log": "log10(10000 * float16(mel power) + 1)",
+        },
         "patch_frames": PATCH_FRAMES,
         "patch_hop_frames": PATCH_HOP_FRAMES,
-        "patches_per_window": 1 + (1 + audio.SEGMENT_SAMPLES * MUSICNN_SR // audio.SAMPLE_RATE // FFT_HOP
-                                   - PATCH_FRAMES) // PATCH_HOP_FRAMES,
+        "patches_per_window": 1
+        + (1 + audio.SEGMENT_SAMPLES * MUSICNN_SR // audio.SAMPLE_RATE // FFT_HOP - PATCH_FRAMES) // PATCH_HOP_FRAMES,
         "pooling": "mean over patches",
         "penultimate": f"bn_dense ({dims} units, after batch norm)",
         "tags": f"sigmoid of the {tag_count} MSD tag logits",
@@ -216,11 +222,13 @@ def main(argv: list[str] | None = None) -> int:
         tmp = path.with_name(path.name + f".{os.getpid()}.tmp.npz")
         extra = {}
         if final:
-            extra["metadata"] = np.array(json.dumps(
-                metadata(args, len(model.tag_names), penultimate.shape[1], compute, audio_seconds, skipped)))
+            extra["metadata"] = np.array(
+                json.dumps(metadata(args, len(model.tag_names), penultimate.shape[1], compute, audio_seconds, skipped))
+            )
         else:
-            extra["state"] = np.array(json.dumps(
-                {"done": units, "skipped": skipped, "compute": compute, "audio": audio_seconds}))
+            extra["state"] = np.array(
+                json.dumps({"done": units, "skipped": skipped, "compute": compute, "audio": audio_seconds})
+            )
         np.savez_compressed(
             tmp,
             keys=np.array(keys, dtype=np.str_),
@@ -264,14 +272,20 @@ def main(argv: list[str] | None = None) -> int:
             if since_checkpoint >= CHECKPOINT_EVERY_FILES:
                 save(partial, final=False)
                 since_checkpoint = 0
-                print(f"{len(done)} units, {audio_seconds / 60:.1f} audio min, "
-                      f"{compute / max(audio_seconds / 60, 1e-9):.1f} s per audio min", flush=True)
+                print(
+                    f"{len(done)} units, {audio_seconds / 60:.1f} audio min, "
+                    f"{compute / max(audio_seconds / 60, 1e-9):.1f} s per audio min",
+                    flush=True,
+                )
     save(out, final=True)
     partial.unlink(missing_ok=True)
     n = sum(len(v[0]) for v in done.values())
-    print(f"{out}: {n} windows from {len(files)} files × {len(args.semitones)} shifts; "
-          f"{audio_seconds / 60:.1f} audio min in {compute:.0f} s CPU "
-          f"({compute / max(audio_seconds / 60, 1e-9):.1f} s per audio min); skipped {len(skipped)}", flush=True)
+    print(
+        f"{out}: {n} windows from {len(files)} files × {len(args.semitones)} shifts; "
+        f"{audio_seconds / 60:.1f} audio min in {compute:.0f} s CPU "
+        f"({compute / max(audio_seconds / 60, 1e-9):.1f} s per audio min); skipped {len(skipped)}",
+        flush=True,
+    )
     return 0
 
 
