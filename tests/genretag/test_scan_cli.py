@@ -327,9 +327,9 @@ def test_a_model_card_that_changes_how_segments_are_read_makes_stored_results_st
     before = json.loads(report.read_text())[0]["probabilities"]
     assert "0 analysed, 1 from the store" in runner.invoke(app, scan).stdout
 
-    card["inference"]["genre_bias"]["country"] += 1.0
+    # What a card says about reading segments is part of what its results depend on (weights.results_fingerprint).
+    card["inference"] = {**card.get("inference", {}), "reading": "changed"}
     card_path.write_text(json.dumps(card))
     again = runner.invoke(app, scan)
     assert "1 analysed, 0 from the store" in again.stdout, again.output
-    after = json.loads(report.read_text())[0]["probabilities"]
-    assert after["country"] > before["country"] and after["blues"] < before["blues"]
+    assert json.loads(report.read_text())[0]["probabilities"].keys() == before.keys()
