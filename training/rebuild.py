@@ -74,6 +74,10 @@ CANDIDATES = {
     "crnn, labels + teacher": Recipe("crnn", teacher=True),
 }
 PROBE_PENALTIES = (0.001, 0.01, 0.1)
+TEACHER_DESCRIPTION = (
+    "musicnn MSD_musicnn (Pons & Serra 2019, ISC licence): the mean of its 200-d penultimate layer over each"
+    " window's 3 s patches (training/data/teacher), then a logistic regression fitted on the labelled windows"
+)
 
 
 def selection_score(figures: dict) -> float:
@@ -397,6 +401,7 @@ def ship_one(architecture: str, selection: dict, corpus: Corpus, out: Path) -> d
                 "unlabelled": data_counts(corpus.unlabelled if recipe.teacher else []),
             },
             "recipe": asdict(recipe),
+            "teacher": TEACHER_DESCRIPTION if recipe.teacher else None,
             "windows": len(data),
             **fitting,
             "machine": f"{platform.machine()}, torch {torch.__version__}, 1 thread",
