@@ -8,6 +8,9 @@ the default model is ``models.DEFAULT_MODEL``, read by the library when no model
 
 from __future__ import annotations
 
+import os
+import sys
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -19,6 +22,8 @@ app = typer.Typer(
     help="Offline genre tagger for music libraries.",
     no_args_is_help=True,
     add_completion=False,
+    # Plain Click help: Typer's rich help shows every switch as taking a value (`--write <bool>`).
+    rich_markup_mode=None,
 )
 
 
@@ -33,18 +38,153 @@ class Backend(str, Enum):
     dask = "dask"
 
 
+class OutputFormat(str, Enum):
+    """How a listing is printed."""
+
+    table = "table"
+    tsv = "tsv"
+    json = "json"
+
+
+FormatOption = Annotated[
+    OutputFormat | None,
+    typer.Option(
+        "--format",
+        "-f",
+        help="table, tsv or json (default: a table on a terminal, else TSV with a header).",
+        show_default=False,
+    ),
+]
+
+
+def _format(value: OutputFormat | None) -> str | None:
+    return value.value if value else None
+
+
 def _fail_usage(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(2)
 
 
-@app.command()
-def models() -> None:
-    """List shipped and user models with their model cards."""
-    from genretag import render
-    from genretag.weights import list_cards
+def _config_keys(command) -> dict[str, str]:
+    """A command's options that the config file may set: config key (the long option name) → parameter name."""
+    from genretag.config import KEYS
 
-    render.stdout_console().print(render.models_table(list_cards()))
+    return {
+        opt[2:]: param.name
+        for param in command.params
+        for opt in getattr(param, "opts", ())
+        if opt.startswith("--") and opt[2:] in KEYS and param.param_type_name == "option"
+    }
+
+
+@app.callback()
+def main(ctx: typer.Context) -> None:
+    """Read the config file: its settings become the options' defaults, so the command line overrides them."""
+    if ctx.invoked_subcommand == "config" or ctx.resilient_parsing:
+        return  # `config path` works with a broken file; `config show` reports what is wrong
+    from genretag.config import ConfigError, read_config, settings_for
+
+    try:
+        settings = read_config()
+    except ConfigError as error:
+        _fail_usage(str(error))
+    default_map = {}
+    for name, command in ctx.command.commands.items():
+        keys = _config_keys(command)
+        chosen = settings_for(settings, name, set(keys))
+        if chosen:
+            default_map[name] = {keys[key]: setting.value for key, setting in chosen.items()}
+    ctx.default_map = default_map
+
+
+config_app = typer.Typer(help="The config file: long option names as keys; command-line options override it.")
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("path")
+def config_path_command() -> None:
+    """Print where the config file is read from (it need not exist)."""
+    from genretag.config import config_path
+
+    typer.echo(str(config_path()))
+
+
+@config_app.command("show")
+def config_show(ctx: typer.Context, output_format: FormatOption = None) -> None:
+    """Show every command's configurable options: the value in effect and where it came from."""
+    from genretag import render
+    from genretag.config import ConfigError, effective_settings
+
+    commands = ctx.find_root().command.commands
+    defaults = {}
+    for name, command in commands.items():
+        keys = _config_keys(command)
+        if keys:
+            params = {param.name: param for param in command.params}
+            defaults[name] = {
+                key: _plain_default(params[param_name].default) for key, param_name in sorted(keys.items())
+            }
+    try:
+        effective = effective_settings(defaults)
+    except ConfigError as error:
+        _fail_usage(str(error))
+    _print_listing(render.settings_listing(effective), output_format)
+
+
+def _plain_default(value):
+    return value.value if isinstance(value, Enum) else value
+
+
+@contextmanager
+def _closed_pipe_ends_quietly():
+    """A reader that stops early (``genretag export | head -1``) ends the command quietly, with exit 0."""
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python flushes stdout again at exit: point it at /dev/null so that flush fails no more.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(0) from None
+
+
+def _print_listing(listing, output_format: OutputFormat | None) -> str:
+    """Print ``listing`` on stdout in the format asked for (else the terminal's); return the format used."""
+    from genretag import render
+
+    chosen = render.listing_format(_format(output_format))
+    with _closed_pipe_ends_quietly():
+        render.print_listing(render.stdout_console(), listing, chosen)
+    return chosen
+
+
+def _model_line(choice) -> str:
+    why = {
+        "named": "",
+        "stored": " (the model of the stored results for these paths)",
+        "default": " (the default model)",
+    }[choice.why]
+    return f"model: {choice.name}{why}"
+
+
+@app.command()
+def models(
+    name: Annotated[str | None, typer.Argument(metavar="[NAME]", help="Show this model's whole card.")] = None,
+    output_format: FormatOption = None,
+) -> None:
+    """List shipped and user models, one line each (the default marked); with NAME, that model's whole card."""
+    from genretag import render
+    from genretag.weights import WeightsError, default_model_name, list_cards, model_card
+
+    if name:
+        try:
+            card = model_card(name)
+        except WeightsError as error:
+            _fail_usage(str(error))
+        render.print_card(card)
+        return
+    listing = render.models_listing(list_cards(), default_model_name())
+    _print_listing(listing, output_format)
 
 
 @app.command()
@@ -80,6 +220,7 @@ def scan(
         str | None,
         typer.Option("--scheduler", metavar="tcp://HOST:PORT", help="Dask scheduler to use (with --backend dask)."),
     ] = None,
+    output_format: FormatOption = None,
 ) -> None:
     """Classify every audio file under PATHS; results are stored, so a rescan only re-analyses changed files."""
     import time
@@ -140,9 +281,14 @@ def scan(
         elif result.path not in analysed and result.warning:
             render.problem_line(console, "warning", result.path, f"{result.warning} (stored result)")
     to_stdout = "-" in (csv, segments_csv, json_path)
-    output = console if to_stdout else render.stdout_console()
-    if results:
-        output.print(render.results_table(results, top_k), soft_wrap=True)
+    listing = render.results_listing(results, top_k)
+    if to_stdout:  # the report owns stdout: the table goes to stderr
+        render.print_listing(console, listing, "table")
+        shown = "table"
+    else:
+        shown = _print_listing(listing, output_format)
+    # Summaries beside a table; with TSV or JSON on stdout they go to stderr, so the data stays clean.
+    output = render.stdout_console() if shown == "table" and not to_stdout else console
     summary = report.summarise(results, analysed, time.perf_counter() - started)
     for line in render.summary_lines(summary):
         output.print(line, markup=False, soft_wrap=True)
@@ -155,7 +301,8 @@ def _write_reports(results, csv: str | None, segments_csv: str | None, json_path
     from genretag import render
 
     try:
-        render.write_reports(results, csv, segments_csv, json_path)
+        with _closed_pipe_ends_quietly():
+            render.write_reports(results, csv, segments_csv, json_path)
     except OSError as error:
         typer.echo(f"error: cannot write a report: {error}", err=True)
         raise typer.Exit(1) from None
@@ -168,7 +315,13 @@ def export(
     ] = None,
     model: Annotated[
         str | None,
-        typer.Option("--model", "-m", help="Whose results to export (default: the default model).", show_default=False),
+        typer.Option(
+            "--model",
+            "-m",
+            metavar="NAME",
+            help="Whose results to export (default: the model of the latest stored results for PATHS).",
+            show_default=False,
+        ),
     ] = None,
     csv: Annotated[
         str | None, typer.Option("--csv", metavar="FILE", help="Write the tracks CSV ('-': stdout).")
@@ -181,17 +334,22 @@ def export(
     ] = None,
 ) -> None:
     """Write the scan reports from stored results, without analysing anything (tracks CSV on stdout by default)."""
+    from genretag import render
+    from genretag.scan import choose_model
     from genretag.store import stored_results
-    from genretag.weights import default_model_name
+    from genretag.weights import WeightsError
 
     if not (csv or segments_csv or json_path):
         csv = "-"
-    model = model or default_model_name()
-    results = stored_results(model, paths)
+    try:
+        choice = choose_model(paths or ["/"], model)
+    except WeightsError as error:
+        _fail_usage(str(error))
+    render.stderr_console().print(_model_line(choice), markup=False)
+    results = stored_results(choice.name, paths)
     if not results:
         where = " under " + ", ".join(map(str, paths)) if paths else ""
-        typer.echo(f"error: no stored results of model {model!r}{where}; run `genretag scan` first", err=True)
-        raise typer.Exit(1)
+        _fail_usage(f"no stored results of model {choice.name!r}{where}; run `genretag scan` first")
     _write_reports(results, csv, segments_csv, json_path)
 
 
@@ -206,24 +364,26 @@ def timeline(
     """Show one track's genre segment by segment (from the store, analysing it if needed)."""
     from genretag import render, report
     from genretag.library import LibraryPathError
-    from genretag.scan import results_for
+    from genretag.scan import choose_model, results_for
     from genretag.weights import WeightsError
 
     if file.is_dir():
         _fail_usage(f"{file}: is a folder; timeline takes one audio file")
     try:
-        results, _ = results_for([file], model, jobs=1, with_segments=True)
-    except (WeightsError, LibraryPathError) as error:
+        choice = choose_model([file], model)
+        results, _ = results_for([file], choice.name, jobs=1, with_segments=True)
+    except (WeightsError, LibraryPathError, ValueError) as error:
         _fail_usage(str(error))
     result = results[0]
     if not result.ok:
         render.problem_line(render.stderr_console(), "error", result.path, result.error)
         raise typer.Exit(1)
+    render.stderr_console().print(_model_line(choice), markup=False)
     console = render.stdout_console()
     overview, table = render.timeline_text(result)
     console.print(
         f"{report.display_path(result.path)}: {result.genre} {result.confidence:.2f} "
-        f"({result.model}, {len(result.segments)} segments of 10 s, {render.clock(result.duration_s)})",
+        f"({choice.name}, {render.plural(len(result.segments), 'segment')} of 10 s, {render.clock(result.duration_s)})",
         markup=False,
     )
     console.print(overview)
@@ -316,6 +476,7 @@ def tag(
     jobs: Annotated[
         int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes for files not yet analysed.")
     ] = None,
+    output_format: FormatOption = None,
 ) -> None:
     """Write genres into the files' own tags (preview unless --write); every write can be undone."""
     from genretag import render
@@ -326,21 +487,34 @@ def tag(
     if policy not in POLICIES:
         _fail_usage(f"--policy {policy!r}: choose one of {', '.join(POLICIES)}")
     console = render.stderr_console()
-    console.print("reading stored results (analysing new or changed files)…", markup=False)
+    bar = render.ScanBar(console)
     try:
-        run = tag_library(paths, model, policy, min_confidence, top_k, map_file, write, id3v23, id3_version, jobs or -1)
+        with bar:
+            run = tag_library(
+                paths,
+                model,
+                policy,
+                min_confidence,
+                top_k,
+                map_file,
+                write,
+                id3v23,
+                id3_version,
+                jobs or -1,
+                progress=bar.update,
+            )
     except (WeightsError, LibraryPathError, ValueError) as error:
         _fail_usage(str(error))
     except OSError as error:
         _fail_usage(f"{error.filename}: {error.strerror or error}")
+    console.print(_model_line(run.model), markup=False)
     render.settled_writes(console, run.settled)
     for path, reason in run.problems:
         render.problem_line(console, "error", str(path), reason)
     for path, reason in run.errors:
         render.problem_line(console, "error", path, reason)
-    output = render.stdout_console()
-    if run.plans:
-        output.print(render.tag_table(run.plans, run.outcomes))
+    shown = _print_listing(render.tag_listing(run.plans, run.outcomes), output_format)
+    output = render.stdout_console() if shown == "table" else console
     output.print(render.tag_summary(run, write), markup=False, soft_wrap=True)
     if run.errors or run.problems:
         raise typer.Exit(1)
@@ -355,6 +529,7 @@ def undo(
     force: Annotated[
         bool, typer.Option("--force", help="Restore the genre even in files changed since genretag wrote them.")
     ] = False,
+    output_format: FormatOption = None,
 ) -> None:
     """Restore the genre values files had before `genretag tag --write` (exactly, by the same safe write)."""
     from genretag import render
@@ -362,21 +537,27 @@ def undo(
 
     if sum([bool(paths), last, all_runs]) != 1:
         _fail_usage("say what to undo: --last, --all, or PATH... (one of them)")
+    for path in paths or ():
+        if not os.path.lexists(path):
+            _fail_usage(f"{path}: no such file or folder")
     console = render.stderr_console()
     run = undo_writes(last=last, paths=paths or (), dry_run=dry_run, force=force)
     render.settled_writes(console, run.settled)
-    output = render.stdout_console()
     if not run.plans:
-        output.print("nothing to undo", markup=False)
+        render.stdout_console().print("nothing to undo", markup=False)
         return
     failures = run.failures
     for path, reason in failures:
         render.problem_line(console, "error", path, reason)
-    output.print(render.undo_table(run.plans, run.outcomes))
+    shown = _print_listing(render.undo_listing(run.plans, run.outcomes), output_format)
+    output = render.stdout_console() if shown == "table" else console
     restorable = len(run.plans) - len(failures)
     if dry_run:
-        output.print(f"dry run: {restorable} files would be restored, {len(failures)} not; nothing written")
+        output.print(
+            f"dry run: {render.plural(restorable, 'file')} would be restored, {len(failures)} not; nothing written",
+            markup=False,
+        )
     else:
-        output.print(f"{restorable} files restored, {len(failures)} not", markup=False)
+        output.print(f"{render.plural(restorable, 'file')} restored, {len(failures)} not", markup=False)
     if failures:
         raise typer.Exit(1)

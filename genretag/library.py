@@ -25,7 +25,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 AUDIO_SUFFIXES = frozenset(
-    {".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".mp4", ".aac", ".alac", ".wav", ".aiff", ".aif", ".wma"}
+    {
+        ".mp3",
+        ".flac",
+        ".ogg",
+        ".oga",
+        ".opus",
+        ".m4a",
+        ".mp4",
+        ".aac",
+        ".alac",
+        ".wav",
+        ".aiff",
+        ".aif",
+        ".wma",
+        # Sun/NeXT audio (GTZAN's own files), which libsndfile reads
+        ".au",
+        ".snd",
+    }
 )
 
 

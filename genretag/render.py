@@ -8,8 +8,10 @@ that ``genretag --help`` stays fast.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections import Counter
+from dataclasses import dataclass
 
 from genretag.report import display_path
 
@@ -39,6 +41,11 @@ def problem_line(console, kind: str, path: str, reason: str) -> None:
     console.print(Text.assemble((f"{kind}: ", style), f"{display_path(path)}: {reason}"))
 
 
+def plural(count: int, word: str) -> str:
+    """``1 track``, ``2 tracks``, ``0 tracks``."""
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
 def genres_text(values) -> str:
     return "; ".join(values) if values else "—"
 
@@ -63,43 +70,159 @@ def progress_bar(console, label: str, unit: str):
     )
 
 
+# ---------------------------------------------------------------- listings
+
+FORMATS = ("table", "tsv", "json")
+
+
+@dataclass
+class Listing:
+    """Rows of a listing, printed as a table (a terminal), TSV (a pipe, a file) or JSON.
+
+    ``columns`` name the TSV header and the JSON keys; a table may show other ``table_columns`` and
+    ``table_rows`` (a marker instead of a yes/no column). Cells are ``str`` or rich ``Text``.
+    ``path_column``: in a table its paths are shown relative to their common folder, named above.
+    """
+
+    columns: list[str]
+    rows: list[list]
+    path_column: int | None = None
+    table_columns: list[str] | None = None
+    table_rows: list[list] | None = None
+    caption: str | None = None
+
+
+def listing_format(requested: str | None) -> str:
+    """The format a listing is printed in: the one asked for, else a table on a terminal, else TSV."""
+    if requested:
+        return requested
+    return "table" if stdout_console().is_terminal else "tsv"
+
+
+def _plain(cell) -> str:
+    text = cell.plain if hasattr(cell, "plain") else str(cell)
+    return text.replace("\t", " ").replace("\n", " ")
+
+
+def _common_folder(paths: list[str]) -> str | None:
+    """The folder all ``paths`` lie in, when it is neither the working directory nor the file system root."""
+    if not paths:
+        return None
+    folders = [os.path.dirname(os.path.abspath(path)) for path in paths]
+    try:
+        common = os.path.commonpath(folders)
+    except ValueError:  # different drives
+        return None
+    if common in (os.getcwd(), os.path.dirname(common)):
+        return None
+    return common
+
+
+def print_listing(console, listing: Listing, fmt: str) -> None:
+    """``listing`` on stdout: a table that fits ``console``'s width (nothing cut: long cells fold), TSV or JSON."""
+    import json
+
+    if fmt == "json":
+        keys = [column.replace(" ", "_") for column in listing.columns]
+        records = [dict(zip(keys, map(_plain, row), strict=True)) for row in listing.rows]
+        sys.stdout.write(json.dumps(records, indent=2, ensure_ascii=False) + "\n")
+        return
+    if fmt == "tsv":
+        lines = ["\t".join(listing.columns)] + ["\t".join(map(_plain, row)) for row in listing.rows]
+        sys.stdout.write("\n".join(lines) + "\n")
+        return
+    from rich import box
+    from rich.table import Table
+
+    rows = [list(row) for row in (listing.table_rows or listing.rows)]
+    title = None
+    if listing.path_column is not None:
+        root = _common_folder([_plain(row[listing.path_column]) for row in rows])
+        if root:
+            title = f"under {display_path(root)}{os.sep}"
+            for row in rows:
+                row[listing.path_column] = os.path.relpath(os.path.abspath(_plain(row[listing.path_column])), root)
+    if title:  # one line, never folded, so the folder can be copied whole
+        console.print(title, markup=False, soft_wrap=True)
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+    )
+    for column in listing.table_columns or listing.columns:
+        # fold, never "…": a path or a name is shown whole, over several lines if it must
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    if listing.caption:  # below, not as the table's caption, which would widen the table to its length
+        console.print(listing.caption, style="dim", markup=False)
+
+
+def settings_listing(effective) -> Listing:
+    """``genretag config show``: each command's configurable option, its value and where it came from."""
+    rows = [
+        [setting.command, f"--{setting.key}", "—" if setting.value is None else str(setting.value), setting.source]
+        for setting in effective
+    ]
+    return Listing(["command", "option", "value", "source"], rows)
+
+
 # ---------------------------------------------------------------- models
 
 
-def held_out_accuracy(card: dict) -> str:
-    """Track accuracy on held-out full-length tracks with its 95 % interval (a shipped card's selection
-    split), else the card's test split, else its validation split, else ""."""
+def held_out_accuracy(card: dict) -> tuple[str, str]:
+    """(accuracy with its 95 % interval, what it was measured on) from the card's held-out figures:
+    track accuracy on held-out full-length tracks (a shipped card's ``metrics.selection``), else its
+    test split, else its validation split; ("", "") when the card has none."""
     metrics = card.get("metrics", {})
     if "selection" in metrics:
         figures = metrics["selection"]
         low, high = figures["accuracy_95"]
-        return f"{figures['accuracy']:.2f} [{low:.2f}-{high:.2f}] ({figures['tracks']} held-out tracks)"
+        return f"{figures['accuracy']:.2f} [{low:.2f}-{high:.2f}]", f"{figures['tracks']} held-out tracks"
     for prefix in ("test", "valid"):
         for name, figures in metrics.items():
-            if name.startswith(prefix):
-                return f"{figures['track_accuracy']:.2f} ({prefix}, {figures['n_tracks']} tracks)"
-    return ""
+            if name.startswith(prefix) and "track_accuracy" in figures:
+                return f"{figures['track_accuracy']:.2f}", f"{figures['n_tracks']} {prefix} tracks"
+    return "", ""
 
 
-def models_table(cards: list[dict]):
-    """``genretag models``: one row per model card."""
-    from rich.table import Table
-
-    table = Table("name", "architecture", "source", "genres", "parameters", "accuracy", "trained on")
+def models_listing(cards: list[dict], default: str) -> Listing:
+    """``genretag models``: one row per model card, the default marked."""
+    columns = ["name", "default", "architecture", "parameters", "accuracy", "measured on", "source"]
+    rows, table_rows = [], []
     for card in cards:
-        genres = card["genres"]
-        # A user model's genres are its own: name them; shipped models share the ten GTZAN genres.
-        shown = f"{len(genres)}: {', '.join(genres)}" if card["source"] == "user" else str(len(genres))
-        table.add_row(
-            card["name"],
-            card["architecture"],
-            card["source"],
-            shown,
-            f"{card['parameters']['pytorch']:,}",
-            held_out_accuracy(card),
-            str(card.get("training", {}).get("summary", "")),
+        accuracy, measured_on = held_out_accuracy(card)
+        is_default = card["name"] == default and card["source"] == "shipped"
+        parameters = card["parameters"]["pytorch"]
+        rows.append(
+            [
+                card["name"],
+                "yes" if is_default else "",
+                card["architecture"],
+                str(parameters),
+                accuracy,
+                measured_on,
+                card["source"],
+            ]
         )
-    return table
+        shown = f"{accuracy}, {measured_on}" if accuracy else "—"
+        name = card["name"] + (" *" if is_default else "")
+        table_rows.append([name, card["architecture"], f"{parameters:,}", shown, card["source"]])
+    return Listing(
+        columns,
+        rows,
+        table_columns=["name", "architecture", "parameters", "held-out track accuracy", "source"],
+        table_rows=table_rows,
+        caption="* the default model. Accuracy on full tracks held out of training and selection, with its "
+        "95 % interval (— : the card has none). The whole card: genretag models NAME",
+    )
+
+
+def print_card(card: dict) -> None:
+    """A whole model card, as the JSON it is stored as."""
+    import json
+
+    sys.stdout.write(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
 
 
 # ---------------------------------------------------------------- scan, export, timeline
@@ -124,11 +247,35 @@ def scan_progress(console):
     )
 
 
-def results_table(results, top_k: int):
-    """Plain aligned columns: a rich Table takes seconds to lay out for a library of thousands."""
-    from rich.text import Text
+class ScanBar:
+    """The scan's bar for a command that analyses inside one library call (``tag``): ``update`` is the
+    ``progress(event, total)`` callback of ``scan.results_for``. Problems are the command's to report, after."""
 
-    header = ["track", "genre", "confidence", *[ORDINALS.get(rank, f"{rank}th") for rank in range(2, top_k + 1)]]
+    def __init__(self, console):
+        self.console = console
+        self.progress = None
+        self.task = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def update(self, event, total: int) -> None:
+        """One more file's result (from the store or analysed)."""
+        if self.progress is None:
+            self.progress = scan_progress(self.console)
+            self.progress.start()
+            self.task = self.progress.add_task("scan", total=total, hours=0.0)
+        hours = self.progress.tasks[0].fields["hours"] + event.result.duration_s / 3600
+        self.progress.update(self.task, advance=1, hours=hours)
+
+
+def results_listing(results, top_k: int) -> Listing:
+    """``scan``: one row per track, its genre and confidence, then the runners-up."""
+    columns = ["path", "genre", "confidence", *[ORDINALS.get(rank, f"{rank}th") for rank in range(2, top_k + 1)]]
     rows = []
     for result in results:
         if result.ok:
@@ -137,12 +284,7 @@ def results_table(results, top_k: int):
             rows.append([display_path(result.path), ranked[0][0], f"{ranked[0][1]:.2f}", *others])
         else:
             rows.append([display_path(result.path), "failed", *[""] * (top_k)])
-    widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header))]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
-
-    return Text(line(header), style="bold") + Text("\n" + "\n".join(line(row) for row in rows))
+    return Listing(columns, rows, path_column=0)
 
 
 def summary_lines(summary) -> list[str]:
@@ -150,8 +292,9 @@ def summary_lines(summary) -> list[str]:
     counts = ", ".join(f"{genre} {count}" for genre, count in summary.genre_counts.items()) or "none"
     speed = f", {summary.realtime_factor:.0f} × realtime" if summary.realtime_factor else ""
     return [
-        f"{summary.tracks} tracks: {summary.tracks - summary.failures} classified, {summary.failures} failed, "
-        f"{summary.warnings} with warnings; {summary.analysed} analysed, {summary.from_store} from the store",
+        f"{plural(summary.tracks, 'track')}: {summary.tracks - summary.failures} classified, "
+        f"{summary.failures} failed, {summary.warnings} with warnings; "
+        f"{summary.analysed} analysed, {summary.from_store} from the store",
         f"genres: {counts}",
         f"time {summary.wall_s:.1f} s, {summary.analysed_audio_s / 60:.1f} min of audio analysed{speed}",
     ]
@@ -342,14 +485,13 @@ def _proposed_text(plan) -> str:
     return "; ".join(f"{name} {probabilities[name]:.2f}" if name in probabilities else name for name in shown) or "—"
 
 
-def tag_table(plans, outcomes):
+def tag_listing(plans, outcomes) -> Listing:
     """One row per file: its genre now, the proposal, what was (or would be) done."""
-    from rich.table import Table
     from rich.text import Text
 
     from genretag.tags import Action
 
-    table = Table("file", "current genre", "proposed", "action")
+    rows = []
     for plan in plans:
         outcome = outcomes.get(plan.path)
         if outcome is not None:
@@ -358,8 +500,13 @@ def tag_table(plans, outcomes):
             action = Text("error", style="red")
         else:
             action = Text(plan.action.value, style="bold" if plan.action is Action.WRITE else "dim")
-        table.add_row(display_path(plan.path), genres_text(plan.current), _proposed_text(plan), action)
-    return table
+        rows.append([display_path(plan.path), genres_text(plan.current), _proposed_text(plan), action])
+    return Listing(
+        ["path", "current genre", "proposed", "action"],
+        rows,
+        path_column=0,
+        table_columns=["file", "current genre", "proposed", "action"],
+    )
 
 
 def tag_summary(run, write: bool) -> str:
@@ -369,19 +516,22 @@ def tag_summary(run, write: bool) -> str:
     skipped = f"{sum(skips.values())} skipped ({', '.join(f'{why} {n}' for why, n in skips.items()) or 'none'})"
     if not write:
         to_write = sum(plan.action.value == "write" for plan in plans)
-        return f"preview: {to_write} files to write, {skipped}, {errors} errors; nothing written (add --write to write)"
-    line = f"{sum(o.written for o in outcomes.values())} files written, {skipped}, {errors} errors"
+        return (
+            f"preview: {plural(to_write, 'file')} to write, {skipped}, {plural(errors, 'error')}; "
+            "nothing written (add --write to write)"
+        )
+    written = sum(o.written for o in outcomes.values())
+    line = f"{plural(written, 'file')} written, {skipped}, {plural(errors, 'error')}"
     if any(outcome.written for outcome in outcomes.values()):
         line += f"; run {run.run_id}: undo with `genretag undo --last`"
     return line
 
 
-def undo_table(plans, outcomes):
+def undo_listing(plans, outcomes) -> Listing:
     """One row per file: the genre now, what it is restored to, and what happened."""
-    from rich.table import Table
     from rich.text import Text
 
-    table = Table("file", "genre now", "restored to", "action")
+    rows = []
     for plan in plans:
         outcome = outcomes.get(plan.path)
         if outcome is not None and outcome.written:
@@ -390,5 +540,10 @@ def undo_table(plans, outcomes):
             action = Text(f"error: {outcome.reason if outcome else plan.problem}", style="red")
         else:
             action = Text("restore", style="bold")
-        table.add_row(display_path(plan.path), genres_text(plan.written), genres_text(plan.restore), action)
-    return table
+        rows.append([display_path(plan.path), genres_text(plan.written), genres_text(plan.restore), action])
+    return Listing(
+        ["path", "genre now", "restored to", "action"],
+        rows,
+        path_column=0,
+        table_columns=["file", "genre now", "restored to", "action"],
+    )

@@ -70,3 +70,12 @@ class TrackResult:
             SegmentPrediction(i, start, end, dict(zip(self.genres, map(float, row), strict=True)))
             for i, ((start, end), row) in enumerate(zip(self.segment_bounds, self.segment_probabilities, strict=True))
         ]
+
+
+@dataclass
+class ModelChoice:
+    """The model a command uses and why: ``named`` (on the command line or in the config file), ``stored``
+    (the latest stored results for the paths came from it) or ``default`` (``models.DEFAULT_MODEL``)."""
+
+    name: str
+    why: str

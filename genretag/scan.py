@@ -15,7 +15,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +23,7 @@ from pathlib import Path
 from genretag import audio, store
 from genretag.classify import classify_file
 from genretag.library import walk_audio_files
-from genretag.results import TrackResult
+from genretag.results import ModelChoice, TrackResult
 from genretag.weights import LoadedModel, ModelIdentity, load_model, resolve_model
 
 # A track whose header promises more audio than decodes (by both margins) is reported as truncated;
@@ -127,6 +127,18 @@ class ScanEvent:
 
 def _failed(path: str, model: ModelIdentity, reason: str) -> TrackResult:
     return TrackResult(path=path, model=model.name, genres=model.genres, error=reason)
+
+
+class NothingFound(ValueError):
+    """No audio file lies under the paths given (a usage error: nothing to do)."""
+
+
+def nothing_found_message(paths: Iterable[str | Path]) -> str:
+    """Why nothing was scanned, naming the paths and the extensions looked for."""
+    from genretag.library import AUDIO_SUFFIXES
+
+    named = ", ".join(str(path) for path in paths)
+    return f"no audio files under {named} (looked for {' '.join(sorted(AUDIO_SUFFIXES))})"
 
 
 class BackendError(Exception):
@@ -262,6 +274,30 @@ def _analyse(pending, model, connection, identity, jobs, whole_track, backend, s
             yield ScanEvent(result, from_store=False)
 
 
+def choose_model(paths: Iterable[str | Path], model: str | None) -> ModelChoice:
+    """The model named, else the one the latest stored results under ``paths`` came from, else the default.
+
+    Raises ``WeightsError`` for a model that does not exist (named, or stored by a model since removed).
+    """
+    from genretag.weights import WeightsError, default_model_name, find_card
+
+    if model:
+        find_card(model)
+        return ModelChoice(model, "named")
+    connection = store.connect()
+    try:
+        stored = store.latest_model_under(connection, paths)
+    finally:
+        connection.close()
+    if stored:
+        try:
+            find_card(stored)
+            return ModelChoice(stored, "stored")
+        except WeightsError:  # the model of those results is gone: fall back to the default
+            pass
+    return ModelChoice(default_model_name(), "default")
+
+
 def results_for(
     paths: Iterable[str | Path],
     model: str | ModelIdentity | None = None,
@@ -269,19 +305,26 @@ def results_for(
     use_cache: bool = True,
     whole_track: bool = False,
     with_segments: bool = False,
+    progress: Callable[[ScanEvent, int], None] | None = None,
 ) -> tuple[list[TrackResult], list[tuple[Path, str]]]:
     """Walk ``paths`` and return every audio file's result in walk order, analysing only what the store lacks.
 
     ``model``: a name (default: ``models.DEFAULT_MODEL``) or an identity already resolved. Also returns the
-    walk's problems (unreadable folders). Raises ``library.LibraryPathError`` for a missing path,
-    ``WeightsError`` for a bad model.
+    walk's problems (unreadable folders). ``progress(event, total)`` is called for every file as its result
+    comes. Raises ``library.LibraryPathError`` for a missing path, ``WeightsError`` for a bad model,
+    ``NothingFound`` when there is no audio file under ``paths``.
     """
     walk = walk_audio_files(paths)
+    if not walk.files and not walk.problems:
+        raise NothingFound(nothing_found_message(paths))
     identity = model if isinstance(model, ModelIdentity) else resolve_model(model)
     connection = store.connect()
     try:
-        events = scan_files(walk.files, identity, connection, jobs, use_cache, whole_track, with_segments)
-        by_path = {event.result.path: event.result for event in events}
+        by_path = {}
+        for event in scan_files(walk.files, identity, connection, jobs, use_cache, whole_track, with_segments):
+            by_path[event.result.path] = event.result
+            if progress:
+                progress(event, len(walk.files))
     finally:
         connection.close()
     return [by_path[str(file)] for file in walk.files], walk.problems
@@ -306,7 +349,8 @@ class LibraryScan:
         """Results from the store or analysed, as they come; the scan roots are recorded for ``tag``."""
         connection = store.connect()
         try:
-            store.record_scan_roots(connection, self.paths)
+            if self.files:
+                store.record_scan_roots(connection, self.paths)
             yield from scan_files(
                 self.files,
                 self.model,
@@ -334,12 +378,14 @@ def plan_scan(
 ) -> LibraryScan:
     """Resolve the model and walk ``paths`` for ``genretag scan``; nothing is analysed until ``run``.
 
-    Raises ``WeightsError`` (bad model), ``library.LibraryPathError`` (missing path) or
-    ``ValueError`` (options that do not fit together or the model).
+    Raises ``WeightsError`` (bad model), ``library.LibraryPathError`` (missing path),
+    ``NothingFound`` (no audio under ``paths``) or ``ValueError`` (options that do not fit together or the model).
     """
     identity = resolve_model(model)
     paths = [Path(path) for path in paths]
     walk = walk_audio_files(paths)
+    if not walk.files and not walk.problems:  # not recorded as the last scan: `tag` keeps the one before
+        raise NothingFound(nothing_found_message(paths))
     if whole_track and identity.architecture != "bicrnn":
         raise ValueError(
             f"--whole-track needs the bicrnn architecture; model {identity.name!r} is {identity.architecture}"

@@ -373,6 +373,16 @@ def record_scan_roots(connection: sqlite3.Connection, roots: Iterable[str | Path
         )
 
 
+def latest_model_under(connection: sqlite3.Connection, roots: Iterable[str | Path]) -> str | None:
+    """The model of the latest stored analysis of a file equal to or below any of ``roots``, if any."""
+    prefixes = [os.path.abspath(root).rstrip(os.sep) for root in roots]
+    rows = connection.execute("SELECT path, model FROM track_results ORDER BY analysed_at DESC")
+    for path, model in rows:
+        if any(path == prefix or path.startswith(prefix + os.sep) for prefix in prefixes):
+            return model
+    return None
+
+
 def last_scan_roots(connection: sqlite3.Connection) -> list[Path]:
     """The paths given to the latest scan, or an empty list when nothing was scanned yet."""
     row = connection.execute("SELECT value FROM settings WHERE key = 'last_scan_roots'").fetchone()

@@ -84,7 +84,7 @@ from pathlib import Path
 from genretag import store
 from genretag.genres import DISPLAY_NAMES, read_map_lines
 from genretag.library import special_file_kind
-from genretag.results import TrackResult
+from genretag.results import ModelChoice, TrackResult
 from genretag.store import ByteRestore, FileStamp, stamp_of
 
 DEFAULT_MIN_CONFIDENCE = 0.5
@@ -763,6 +763,7 @@ class TagRun:
     problems: list[tuple[Path, str]]  # folders the walk could not read
     settled: list  # store.JournalEntry of writes an interrupted run left, completed or rolled back first
     run_id: str | None
+    model: ModelChoice | None = None  # the model used, and why that one
 
     @property
     def errors(self) -> list[tuple[str, str]]:
@@ -782,14 +783,17 @@ def tag_library(
     id3v23: bool = False,
     id3_version: int | None = None,
     jobs: int = -1,
+    progress=None,
 ) -> TagRun:
     """``genretag tag``: plan (and with ``write``, make) the genre writes for every audio file under ``paths``.
 
-    ``paths`` default to the last scan's. The model is resolved once; files not yet
-    analysed by it are analysed (``scan.results_for``). Raises ``ValueError`` (no paths,
-    a bad ``--map``), ``WeightsError``, ``library.LibraryPathError`` or ``OSError``.
+    ``paths`` default to the last scan's. The model: ``model``, else the one the latest stored results
+    under ``paths`` came from, else the default (``TagRun.model`` says which and why); files not yet
+    analysed by it are analysed (``scan.results_for``, which calls ``progress``). Raises ``ValueError``
+    (no paths, no audio under them, a bad ``--map``), ``WeightsError``, ``library.LibraryPathError``
+    or ``OSError``.
     """
-    from genretag.scan import results_for
+    from genretag.scan import choose_model, results_for
     from genretag.weights import resolve_model
 
     connection = store.connect()
@@ -798,10 +802,11 @@ def tag_library(
             paths = store.last_scan_roots(connection)
             if not paths:
                 raise ValueError("no PATH given and no earlier scan to take the paths from")
-        identity = resolve_model(model)
+        choice = choose_model(paths, model)
+        identity = resolve_model(choice.name)
         names = load_display_names(map_file, identity.genres) if map_file else None
         settled = store.resolve_interrupted_writes(connection) if write else []
-        results, problems = results_for(paths, identity, jobs)
+        results, problems = results_for(paths, identity, jobs, progress=progress)
         stamps = {result.path: store.stored_stamp(connection, result.path, identity) for result in results}
         plans = plan_tags(results, stamps, Policy(policy), min_confidence, top_k, names)
         run_id = store.new_run_id() if write else None
@@ -810,4 +815,4 @@ def tag_library(
             outcomes = {o.path: o for o in write_planned(connection, plans, run_id, id3v23, id3_version)}
     finally:
         connection.close()
-    return TagRun(plans, outcomes, problems, settled, run_id)
+    return TagRun(plans, outcomes, problems, settled, run_id, choice)

@@ -86,6 +86,11 @@ def list_cards(home: str | Path | None = None) -> list[dict]:
     return cards + [read_card(path) for path in _card_paths(user_models_dir(home))]
 
 
+def model_card(name: str, home: str | Path | None = None) -> dict:
+    """The card of the shipped or user model ``name``, for ``genretag models NAME``; raises ``WeightsError``."""
+    return read_card(find_card(name, home))
+
+
 def default_model_name() -> str:
     """``models.DEFAULT_MODEL``: read when needed, so that a caller that names its model never imports torch."""
     from genretag.models import DEFAULT_MODEL

@@ -191,10 +191,12 @@ def test_learnt_model_classifies_held_out_tracks_well_above_chance(learnt, tagge
 def test_models_lists_the_user_model(learnt, monkeypatch):
     _, home = learnt
     monkeypatch.setenv("GENRETAG_HOME", str(home))
-    result = CliRunner().invoke(app, ["models"], env={"COLUMNS": "300"})  # one line per model
+    result = CliRunner().invoke(app, ["models"])  # not a terminal: TSV, one line per model
     assert result.exit_code == 0
-    row = next(line for line in result.stdout.splitlines() if "my-genres" in line)
-    assert "user" in row and "4: Blues, Classical," in row and "(valid, " in row
+    row = next(line.split("\t") for line in result.stdout.splitlines() if line.startswith("my-genres\t"))
+    assert row[-1] == "user" and row[-2].endswith(" valid tracks")
+    card = CliRunner().invoke(app, ["models", "my-genres"])  # the whole card names its genres
+    assert card.exit_code == 0 and json.loads(card.stdout)["genres"][:2] == ["Blues", "Classical"]
 
 
 def test_second_run_reuses_cached_features(learnt, tagged_library, monkeypatch):

@@ -34,7 +34,7 @@ def test_walk_finds_audio_by_extension_in_sorted_order(tmp_path):
 def test_every_listed_extension_counts_as_audio(tmp_path):
     for suffix in AUDIO_SUFFIXES:
         touch(tmp_path / f"track{suffix}")
-    assert len(walk_audio_files([tmp_path]).files) == len(AUDIO_SUFFIXES) == 13
+    assert len(walk_audio_files([tmp_path]).files) == len(AUDIO_SUFFIXES) == 15
 
 
 def test_hidden_files_and_folders_are_skipped_unless_given(tmp_path):

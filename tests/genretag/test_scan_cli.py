@@ -114,7 +114,7 @@ def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
 def test_scan_classifies_every_container_and_reports_each_bad_file(mixed_library, tmp_path):
     tracks_csv, segments_csv, report_json = tmp_path / "t.csv", tmp_path / "s.csv", tmp_path / "r.json"
     done = run_cli(
-        "scan", str(mixed_library), "--jobs", "2",
+        "scan", str(mixed_library), "--jobs", "2", "--format", "table",
         "--csv", str(tracks_csv), "--segments-csv", str(segments_csv), "--json", str(report_json),
     )  # fmt: skip
     assert done.returncode == 1, done.stderr
@@ -199,14 +199,14 @@ def test_rescan_analyses_nothing_and_a_touched_file_exactly_once(tmp_path, genre
 
     again = runner.invoke(app, ["scan", str(tmp_path / "lib"), "--jobs", "2"])
     assert again.exit_code == 1  # the stored failure still counts
-    assert "0 analysed, 4 from the store" in again.stdout
+    assert "0 analysed, 4 from the store" in again.output
     assert "bad.mp3" in again.stderr and "(stored result)" in again.stderr
     assert analyses(genretag_home) == stored
 
     touched = files[1]
     os.utime(touched, ns=(touched.stat().st_atime_ns, touched.stat().st_mtime_ns + 2_000_000_000))
     third = runner.invoke(app, ["scan", str(tmp_path / "lib"), "--jobs", "2"])
-    assert "1 analysed, 3 from the store" in third.stdout
+    assert "1 analysed, 3 from the store" in third.output
     after = analyses(genretag_home)
     assert {path for path in after if after[path] != stored[path]} == {str(touched)}
     assert after[str(touched)][0] == 2
@@ -245,7 +245,7 @@ def test_interrupted_scan_keeps_finished_tracks_and_resumes(tmp_path, genretag_h
 
     resumed = run_cli("scan", str(library), "--jobs", "2")
     assert resumed.returncode == 0, resumed.stderr
-    assert f"{20 - len(finished)} analysed, {len(finished)} from the store" in resumed.stdout
+    assert f"{20 - len(finished)} analysed, {len(finished)} from the store" in resumed.stderr
     after = analyses(genretag_home)
     assert len(after) == 20 and {count for count, _ in after.values()} == {1}
     assert {path: after[path] for path in finished} == finished
@@ -325,11 +325,11 @@ def test_a_model_card_that_changes_how_segments_are_read_makes_stored_results_st
     runner = CliRunner()
     assert runner.invoke(app, scan).exit_code == 0
     before = json.loads(report.read_text())[0]["probabilities"]
-    assert "0 analysed, 1 from the store" in runner.invoke(app, scan).stdout
+    assert "0 analysed, 1 from the store" in runner.invoke(app, scan).output
 
     # What a card says about reading segments is part of what its results depend on (weights.results_fingerprint).
     card["inference"] = {**card.get("inference", {}), "reading": "changed"}
     card_path.write_text(json.dumps(card))
     again = runner.invoke(app, scan)
-    assert "1 analysed, 0 from the store" in again.stdout, again.output
+    assert "1 analysed, 0 from the store" in again.output
     assert json.loads(report.read_text())[0]["probabilities"].keys() == before.keys()

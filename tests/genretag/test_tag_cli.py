@@ -62,11 +62,14 @@ def test_preview_from_the_last_scan_changes_nothing(library):
     preview = invoke("tag", "--min-confidence", "0")  # no PATH: the last scan's
 
     assert preview.exit_code == 0, preview.output
-    rows = {line.split("│")[1].strip(): line for line in preview.stdout.splitlines() if "lib/" in line}
+    # Not a terminal: TSV with a header, one line per file, the summary on stderr.
+    header, *lines = preview.stdout.splitlines()
+    assert header == "path\tcurrent genre\tproposed\taction"
+    rows = {line.split("\t")[0]: line.split("\t") for line in lines}
     assert len(rows) == 8
-    assert "skip: has genre" in rows[str(library / "tagged" / "has.flac")]
-    assert all(" write " in row for path, row in rows.items() if "has.flac" not in path)
-    assert "preview: 7 files to write, 1 skipped (has genre 1), 0 errors; nothing written" in preview.stdout
+    assert rows[str(library / "tagged" / "has.flac")][3] == "skip: has genre"
+    assert all(row[3] == "write" for path, row in rows.items() if "has.flac" not in path)
+    assert "preview: 7 files to write, 1 skipped (has genre 1), 0 errors; nothing written" in preview.stderr
     assert snapshots(library) == before  # every byte and every mtime
     assert journal() == []
 
@@ -77,14 +80,14 @@ def test_write_tags_every_container_and_keeps_results_fresh(library):
     written = invoke("tag", library, "--write", "--min-confidence", "0", "--top-k", "2")
 
     assert written.exit_code == 0, written.output
-    assert "7 files written, 1 skipped (has genre 1), 0 errors; run " in written.stdout
+    assert "7 files written, 1 skipped (has genre 1), 0 errors; run " in written.output
     for container in CONTAINERS:
         assert len(tags.read_genres(library / container / f"track.{container}")) == 2
     assert tags.read_genres(library / "tagged" / "has.flac") == ("Rock",)
     assert {entry.state for entry in journal()} == {"done"} and len(journal()) == 7
 
     rescan = invoke("scan", library, "--jobs", "1")  # tag writes change mtimes; the store follows them
-    assert "0 analysed, 8 from the store" in rescan.stdout
+    assert "0 analysed, 8 from the store" in rescan.output
     with sqlite3.connect(config.database_path()) as database:
         assert {count for (count,) in database.execute("SELECT analyses FROM track_results")} == {1}
 
@@ -133,7 +136,7 @@ def test_bad_files_are_reported_each_on_one_line_and_exit_1(library):
     assert f"error: {read_only}: read-only file; not written" in errors
     for untouched in (corrupt, silent, read_only):
         assert snapshots(library)[untouched] == before[untouched]
-    assert "6 files written, 1 skipped (has genre 1), 3 errors" in result.stdout
+    assert "6 files written, 1 skipped (has genre 1), 3 errors" in result.output
     entries = journal()
     assert len(entries) == 6 and {entry.state for entry in entries} == {"done"}
     assert {corrupt, silent, read_only}.isdisjoint(Path(entry.path) for entry in entries)

@@ -114,7 +114,7 @@ def test_a_write_of_what_the_file_holds_writes_nothing(pristine, tmp_path):
 
     again = tag(path, "--write", "--policy", "replace")
 
-    assert "skip: unchanged" in again.stdout and "0 files written" in again.stdout
+    assert "skip: unchanged" in again.stdout and "0 files written" in again.output
     assert state(path) == written
     # the writer compares too: the same content gives no new bytes and keeps the mtime
     assert tags.write_genres(path, [f" {genre} "]) == store.stamp_of(path)
@@ -157,7 +157,7 @@ def test_id3v23_append_never_duplicates_and_reruns_change_nothing(tmp_path):
 
     again = tag(path, "--write", "--policy", "append", "--top-k", "2", "--id3v23")
 
-    assert "0 files written" in again.stdout and state(path) == after_first
+    assert "0 files written" in again.output and state(path) == after_first
 
 
 def test_id3_version_is_kept_unless_asked(tmp_path):
@@ -280,7 +280,7 @@ def test_fifo_is_reported_as_not_a_regular_file_and_never_opened(pristine, tmp_p
     result = invoke("tag", library, "--write", "--min-confidence", "0", "--jobs", "1", "--model", "v-kernel")
     assert result.exit_code == 1
     assert f"error: {fifo}: not a regular file (FIFO)" in result.stderr.splitlines()
-    assert "1 files written" in result.stdout
+    assert "1 file written" in result.output
 
 
 # ---------------------------------------------------------------- two scans of one library at once
@@ -324,9 +324,9 @@ def test_two_concurrent_scans_analyse_each_track_once(tmp_path):
     outputs = [scan.communicate(timeout=600) for scan in (first, second)]
 
     assert [first.returncode, second.returncode] == [0, 0], outputs
-    analysed = [int(re.search(r"(\d+) analysed, (\d+) from the store", stdout).group(1)) for stdout, _ in outputs]
+    analysed = [int(re.search(r"(\d+) analysed, (\d+) from the store", stderr).group(1)) for _, stderr in outputs]
     assert analysed == [8, 0], outputs  # the second waited for the first's results instead of analysing again
-    assert "8 from the store" in outputs[1][0]
+    assert "8 from the store" in outputs[1][1]
     with sqlite3.connect(config.database_path()) as database:
         counts = [count for (count,) in database.execute("SELECT analyses FROM track_results")]
         assert counts == [1] * 8

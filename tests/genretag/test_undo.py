@@ -62,7 +62,7 @@ def test_undo_one_file_restores_its_values_exactly(library):
     result = invoke("undo", mp3)
 
     assert result.exit_code == 0, result.output
-    assert "1 files restored, 0 not" in result.stdout
+    assert "1 file restored, 0 not" in result.output
     assert tags.read_genres(mp3) == ORIGINAL
     others = [path for path in files_of(library) if path != mp3]
     assert all(tags.read_genres(path) == written[path] != ORIGINAL for path in others)
@@ -86,7 +86,7 @@ def test_undo_last_run_then_the_one_before(library):
     assert last.exit_code == 0, last.output
     assert {path: tags.read_genres(path) for path in files_of(library)} == after_first
     before_last = invoke("undo", "--last")
-    assert before_last.exit_code == 0 and f"{len(CONTAINERS)} files restored" in before_last.stdout
+    assert before_last.exit_code == 0 and f"{len(CONTAINERS)} files restored" in before_last.output
     for path in files_of(library):
         assert tags.read_genres(path) == ORIGINAL
         assert other_tags(path) == tags_before[path]
@@ -101,7 +101,7 @@ def test_undo_all_restores_through_several_runs_and_dry_run_changes_nothing(libr
 
     dry = invoke("undo", "--all", "--dry-run")
 
-    assert dry.exit_code == 0 and f"dry run: {len(CONTAINERS)} files would be restored" in dry.stdout
+    assert dry.exit_code == 0 and f"dry run: {len(CONTAINERS)} files would be restored" in dry.output
     assert {path: (path.read_bytes(), os.stat(path).st_mtime_ns) for path in files_of(library)} == state
     everything = invoke("undo", "--all")
     assert everything.exit_code == 0, everything.output
