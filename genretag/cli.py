@@ -158,7 +158,10 @@ def _print_listing(listing, output_format: OutputFormat | None) -> str:
     return chosen
 
 
-def _model_line(choice) -> str:
+def _model_line(choice, ctx: typer.Context | None = None) -> str:
+    source = ctx.get_parameter_source("model") if ctx is not None else None
+    if choice.why == "named" and source is not None and source.name == "DEFAULT_MAP":
+        return f"model: {choice.name} (from the config file)"
     why = {
         "named": "",
         "stored": " (the model of the stored results for these paths)",
@@ -310,6 +313,7 @@ def _write_reports(results, csv: str | None, segments_csv: str | None, json_path
 
 @app.command()
 def export(
+    ctx: typer.Context,
     paths: Annotated[
         list[Path] | None, typer.Argument(help="Only stored results for these files or folders (default: all).")
     ] = None,
@@ -345,7 +349,7 @@ def export(
         choice = choose_model(paths or ["/"], model)
     except WeightsError as error:
         _fail_usage(str(error))
-    render.stderr_console().print(_model_line(choice), markup=False)
+    render.stderr_console().print(_model_line(choice, ctx), markup=False)
     results = stored_results(choice.name, paths)
     if not results:
         where = " under " + ", ".join(map(str, paths)) if paths else ""
@@ -355,6 +359,7 @@ def export(
 
 @app.command()
 def timeline(
+    ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="One audio file.")],
     model: Annotated[str | None, typer.Option("--model", "-m", help=MODEL_HELP, show_default=False)] = None,
     plot: Annotated[
@@ -378,7 +383,7 @@ def timeline(
     if not result.ok:
         render.problem_line(render.stderr_console(), "error", result.path, result.error)
         raise typer.Exit(1)
-    render.stderr_console().print(_model_line(choice), markup=False)
+    render.stderr_console().print(_model_line(choice, ctx), markup=False)
     console = render.stdout_console()
     overview, table = render.timeline_text(result)
     console.print(
@@ -443,6 +448,7 @@ def learn(
 
 @app.command()
 def tag(
+    ctx: typer.Context,
     paths: Annotated[
         list[Path] | None, typer.Argument(help="Files or folders (default: the paths of the last scan).")
     ] = None,
@@ -507,7 +513,7 @@ def tag(
         _fail_usage(str(error))
     except OSError as error:
         _fail_usage(f"{error.filename}: {error.strerror or error}")
-    console.print(_model_line(run.model), markup=False)
+    console.print(_model_line(run.model, ctx), markup=False)
     render.settled_writes(console, run.settled)
     for path, reason in run.problems:
         render.problem_line(console, "error", str(path), reason)

@@ -211,10 +211,10 @@ def models_listing(cards: list[dict], default: str) -> Listing:
     return Listing(
         columns,
         rows,
-        table_columns=["name", "architecture", "parameters", "held-out track accuracy", "source"],
+        table_columns=["name", "architecture", "parameters", "held-out accuracy", "source"],
         table_rows=table_rows,
-        caption="* the default model. Accuracy on full tracks held out of training and selection, with its "
-        "95 % interval (— : the card has none). The whole card: genretag models NAME",
+        caption="* the default model. Held-out accuracy: on full tracks kept out of training and selection, "
+        "with its 95 % interval (—: none in the card). All of a card: genretag models NAME",
     )
 
 

@@ -109,7 +109,7 @@ def test_models_lists_one_line_per_model_with_whole_names_and_the_default_marked
     model_lines = [line for line in table.stdout.splitlines() if line.split() and line.split()[0] in shipped]
     assert len(model_lines) == len(shipped)  # one line per shipped model, even at 80 columns
     assert name in first_column(table.stdout, "name", "architecture")  # a name too long for its column folds
-    assert f"{DEFAULT_MODEL} *" in table.stdout and "* the default model" in table.stdout
+    assert f"{DEFAULT_MODEL} *" in table.stdout and "* the default model." in table.stdout
     assert "0.55 [0.46-0.64]," in table.stdout and "107 held-out tracks" in table.stdout
 
     records = json.loads(run_cli("models", "--format", "json").stdout)
