@@ -399,6 +399,54 @@ def timeline(
 
 
 @app.command()
+def report(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(metavar="PATH...", help="Music files or folders.")],
+    html: Annotated[Path, typer.Option("--html", metavar="FILE", help="Write the HTML library report here.")],
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            metavar="NAME",
+            help="Whose results (default: the model of the latest stored results for PATHS).",
+            show_default=False,
+        ),
+    ] = None,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes for files not yet analysed.")
+    ] = None,
+) -> None:
+    """Write one self-contained HTML page: genre chart, sortable and filterable track table, timelines."""
+    from genretag import render
+    from genretag.library import LibraryPathError
+    from genretag.report import write_html_report
+    from genretag.weights import WeightsError
+
+    console = render.stderr_console()
+    bar = render.ScanBar(console)
+    try:
+        with bar:
+            written = write_html_report(paths, model, html, jobs or -1, progress=bar.update)
+    except (WeightsError, LibraryPathError, ValueError) as error:
+        _fail_usage(str(error))
+    except OSError as error:
+        typer.echo(f"error: cannot write {html}: {error.strerror or error}", err=True)
+        raise typer.Exit(1) from None
+    console.print(_model_line(written.model, ctx), markup=False)
+    for path, reason in written.problems:
+        render.problem_line(console, "error", str(path), reason)
+    failed = [result for result in written.results if not result.ok]
+    for result in failed:
+        render.problem_line(console, "error", result.path, result.error)
+    console.print(
+        f"{render.plural(len(written.results), 'track')} ({len(failed)} failed) written to {html}", markup=False
+    )
+    if failed or written.problems:
+        raise typer.Exit(1)
+
+
+@app.command()
 def learn(
     paths: Annotated[list[Path], typer.Argument(help="Music files or folders whose genre tags to learn from.")],
     name: Annotated[str, typer.Option("--name", "-n", help="Name of the new model (for --model later).")],

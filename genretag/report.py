@@ -251,3 +251,242 @@ def plot_timeline(result: TrackResult, destination: str | Path) -> None:
     figure.tight_layout()
     figure.savefig(destination, format="png")
     pyplot.close(figure)
+
+
+# ---------------------------------------------------------------- the HTML library report
+
+HTML_TIMELINE_WIDTH = 360  # px of the widest track's timeline; shorter tracks are shorter bars
+HTML_TIMELINE_HEIGHT = 14
+
+
+def _svg_timeline(result: TrackResult, longest_s: float) -> str:
+    """One track's segments as coloured blocks on a time axis (inline SVG), each with a tooltip."""
+    from html import escape
+
+    scale = HTML_TIMELINE_WIDTH / max(longest_s, 1.0)
+    width = max(1, round(result.duration_s * scale))
+    blocks = []
+    segments = result.segments
+    for position, segment in enumerate(segments):
+        # Each block runs to the next segment's start, so an overlapping last segment is not drawn twice.
+        end = segments[position + 1].start_s if position + 1 < len(segments) else segment.end_s
+        x, w = segment.start_s * scale, max((end - segment.start_s) * scale, 0.5)
+        tip = f"{_clock(segment.start_s)}–{_clock(segment.end_s)} {segment.genre} {segment.confidence:.2f}"
+        blocks.append(
+            f'<rect x="{x:.1f}" y="0" width="{w:.1f}" height="{HTML_TIMELINE_HEIGHT}" '
+            f'fill="{genre_colour(segment.genre, result.genres)}"><title>{escape(tip)}</title></rect>'
+        )
+    return (
+        f'<svg class="timeline" width="{width}" height="{HTML_TIMELINE_HEIGHT}" '
+        f'viewBox="0 0 {width} {HTML_TIMELINE_HEIGHT}" role="img" aria-label="genre timeline">'
+        + "".join(blocks)
+        + "</svg>"
+    )
+
+
+def _clock(seconds: float) -> str:
+    minutes, seconds = divmod(int(round(seconds)), 60)
+    return f"{minutes}:{seconds:02d}"
+
+
+def _svg_distribution(results: Sequence[TrackResult]) -> str:
+    """Tracks per genre as horizontal bars (inline SVG)."""
+    from html import escape
+
+    counts = Counter(result.genre for result in results if result.ok)
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    if not ranked:
+        return "<p>No track was classified.</p>"
+    genres = next(result.genres for result in results if result.ok)
+    bar_height, gap, label_width, bar_width = 18, 6, 110, 420
+    most = ranked[0][1]
+    rows = []
+    for index, (genre, count) in enumerate(ranked):
+        y = index * (bar_height + gap)
+        width = max(1, round(bar_width * count / most))
+        rows.append(
+            f'<text x="{label_width - 8}" y="{y + 13}" text-anchor="end">{escape(genre)}</text>'
+            f'<rect class="bar" data-genre="{escape(genre)}" x="{label_width}" y="{y}" width="{width}" '
+            f'height="{bar_height}" fill="{genre_colour(genre, genres)}"><title>{escape(genre)}: {count}</title></rect>'
+            f'<text x="{label_width + width + 6}" y="{y + 13}">{count}</text>'
+        )
+    height = len(ranked) * (bar_height + gap)
+    return (
+        f'<svg id="distribution" width="{label_width + bar_width + 60}" height="{height}" role="img" '
+        f'aria-label="tracks per genre">' + "".join(rows) + "</svg>"
+    )
+
+
+_HTML_STYLE = """
+body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
+h1 { font-size: 1.4em; } h2 { font-size: 1.1em; margin-top: 1.5em; }
+#distribution text { font-size: 12px; }
+table { border-collapse: collapse; }
+th, td { padding: 3px 8px; text-align: left; vertical-align: middle; border-bottom: 1px solid #ddd; }
+th { cursor: pointer; user-select: none; background: #f4f4f4; position: sticky; top: 0; }
+th[aria-sort="ascending"]::after { content: " ▲"; } th[aria-sort="descending"]::after { content: " ▼"; }
+td { white-space: nowrap; } td.number { text-align: right; }
+td.path { white-space: normal; overflow-wrap: anywhere; min-width: 16em; max-width: 36em; }
+tr.failed td { color: #a00; } #filter { margin: .5em 0; padding: 3px; width: 24em; }
+"""
+
+# Errors are collected on <body data-errors>, and data-ready says the script ran to its end: a test can read both.
+_HTML_ERRORS_SCRIPT = """
+window.addEventListener("error", function (event) {
+  var body = document.body || document.documentElement;
+  body.setAttribute("data-errors", (body.getAttribute("data-errors") || "") + event.message + "\\n");
+});
+"""
+
+_HTML_SCRIPT = """
+(function () {
+  var table = document.getElementById("tracks");
+  var body = table.tBodies[0];
+  var headers = Array.prototype.slice.call(table.tHead.rows[0].cells);
+  var filter = document.getElementById("filter");
+  var count = document.getElementById("shown");
+  function key(row, column) {
+    var cell = row.cells[column];
+    var value = cell.getAttribute("data-value");
+    return value === null ? cell.textContent.toLowerCase() : parseFloat(value);
+  }
+  function sortBy(column, descending) {
+    var rows = Array.prototype.slice.call(body.rows);
+    rows.sort(function (a, b) {
+      var x = key(a, column), y = key(b, column);
+      var order = x < y ? -1 : x > y ? 1 : 0;
+      return descending ? -order : order;
+    });
+    rows.forEach(function (row) { body.appendChild(row); });
+    headers.forEach(function (header, index) {
+      if (index === column) { header.setAttribute("aria-sort", descending ? "descending" : "ascending"); }
+      else { header.removeAttribute("aria-sort"); }
+    });
+  }
+  function applyFilter() {
+    var words = filter.value.toLowerCase().split(/\\s+/).filter(Boolean);
+    var shown = 0;
+    Array.prototype.forEach.call(body.rows, function (row) {
+      var text = row.textContent.toLowerCase();
+      var match = words.every(function (word) { return text.indexOf(word) !== -1; });
+      row.hidden = !match;
+      if (match) { shown += 1; }
+    });
+    count.textContent = shown;
+  }
+  headers.forEach(function (header, index) {
+    header.addEventListener("click", function () {
+      sortBy(index, header.getAttribute("aria-sort") === "ascending");
+    });
+  });
+  filter.addEventListener("input", applyFilter);
+  // The address may carry a view: #sort=COLUMN&desc=1&filter=WORDS
+  var state = {};
+  location.hash.replace(/^#/, "").split("&").forEach(function (part) {
+    var pair = part.split("=");
+    if (pair[0]) { state[decodeURIComponent(pair[0])] = decodeURIComponent(pair[1] || ""); }
+  });
+  if (state.sort) {
+    var column = headers.map(function (h) { return h.getAttribute("data-key"); }).indexOf(state.sort);
+    if (column >= 0) { sortBy(column, state.desc === "1"); }
+  }
+  if (state.filter) { filter.value = state.filter; }
+  applyFilter();
+  document.body.setAttribute("data-ready", "yes");
+})();
+"""
+
+
+def html_report(results: Sequence[TrackResult], title: str) -> str:
+    """A self-contained HTML page (no network access): the genre distribution, a sortable and filterable
+    table of tracks (path, genre, confidence, runner-up, duration, status) and every track's timeline."""
+    from html import escape
+
+    longest = max((result.duration_s for result in results), default=0.0)
+    rows = []
+    for result in results:
+        ranked = result.top_k(2) if result.ok else []
+        genre, confidence = ranked[0] if ranked else ("", None)
+        runner_up = f"{ranked[1][0]} {ranked[1][1]:.2f}" if len(ranked) > 1 else ""
+        status = (
+            f"failed: {result.error}" if not result.ok else (f"warning: {result.warning}" if result.warning else "ok")
+        )
+        timeline = _svg_timeline(result, longest) if result.ok and result.segment_bounds else ""
+        rows.append(
+            f'<tr class="{"ok" if result.ok else "failed"}">'
+            f'<td class="path">{escape(display_path(result.path))}</td>'
+            f"<td>{escape(genre)}</td>"
+            f'<td class="number" data-value="{confidence if confidence is not None else -1:.4f}">'
+            f"{'' if confidence is None else f'{confidence:.2f}'}</td>"
+            f"<td>{escape(runner_up)}</td>"
+            f'<td class="number" data-value="{result.duration_s:.2f}">{_clock(result.duration_s)}</td>'
+            f"<td>{escape(status)}</td>"
+            f"<td>{timeline}</td></tr>"
+        )
+    classified = sum(result.ok for result in results)
+    models = ", ".join(sorted({result.model for result in results})) or "—"
+    headers = [
+        ("path", "path"),
+        ("genre", "genre"),
+        ("confidence", "confidence"),
+        ("runner-up", "runner-up"),
+        ("duration", "duration"),
+        ("status", "status"),
+        ("timeline", "timeline (hover a block: time, genre, confidence)"),
+    ]
+    head = "".join(f'<th data-key="{key}" scope="col">{escape(text)}</th>' for key, text in headers)
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)}</title>
+<style>{_HTML_STYLE}</style>
+<script>{_HTML_ERRORS_SCRIPT}</script>
+</head>
+<body>
+<h1>{escape(title)}</h1>
+<p>{len(results)} tracks, {classified} classified, {len(results) - classified} failed; model {escape(models)}.</p>
+<h2>Genres</h2>
+{_svg_distribution(results)}
+<h2>Tracks</h2>
+<label>Filter: <input id="filter" type="search" placeholder="words in any column"></label>
+<span><span id="shown">{len(results)}</span> shown; click a column heading to sort.</span>
+<table id="tracks">
+<thead><tr>{head}</tr></thead>
+<tbody>
+{chr(10).join(rows)}
+</tbody>
+</table>
+<script>{_HTML_SCRIPT}</script>
+</body>
+</html>
+"""
+
+
+@dataclass
+class HtmlReport:
+    """What ``write_html_report`` did: the results shown, the walk's problems, the model and why."""
+
+    results: list[TrackResult]
+    problems: list[tuple[Path, str]]
+    model: object  # results.ModelChoice
+
+
+def write_html_report(
+    paths: Sequence[str | Path], model: str | None, destination: str | Path, jobs: int = -1, progress=None
+) -> HtmlReport:
+    """``genretag report --html``: every audio file's result under ``paths`` (stored, or analysed now, calling
+    ``progress`` as ``scan.results_for`` does) written as one self-contained HTML file.
+
+    Raises ``WeightsError``, ``library.LibraryPathError``, ``scan.NothingFound`` or ``OSError``.
+    """
+    from genretag.scan import choose_model, results_for
+
+    choice = choose_model(paths, model)
+    results, problems = results_for(paths, choice.name, jobs, with_segments=True, progress=progress)
+    title = "genretag: " + ", ".join(display_path(path) for path in paths)
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    destination.write_text(html_report(results, title), encoding="utf-8")
+    return HtmlReport(results, problems, choice)
