@@ -192,10 +192,14 @@ def models(
 
 @app.command()
 def scan(
-    paths: Annotated[list[Path], typer.Argument(help="Music files or folders (folders are walked recursively).")],
-    model: Annotated[str | None, typer.Option("--model", "-m", help=MODEL_HELP, show_default=False)] = None,
+    paths: Annotated[
+        list[Path], typer.Argument(metavar="PATH", help="Music files or folders (folders are walked recursively).")
+    ],
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", metavar="NAME", help=MODEL_HELP, show_default=False)
+    ] = None,
     jobs: Annotated[
-        int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes (default: all cores).")
+        int | None, typer.Option("--jobs", "-j", min=1, metavar="N", help="Worker processes (default: all cores).")
     ] = None,
     csv: Annotated[
         str | None, typer.Option("--csv", metavar="FILE", help="Write the tracks CSV ('-': stdout).")
@@ -209,7 +213,7 @@ def scan(
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Re-analyse every file, ignoring stored results.")
     ] = False,
-    top_k: Annotated[int, typer.Option("--top-k", min=1, help="Genres shown per track in the table.")] = 2,
+    top_k: Annotated[int, typer.Option("--top-k", min=1, metavar="K", help="Genres shown per track in the table.")] = 2,
     whole_track: Annotated[
         bool, typer.Option("--whole-track", help="bicrnn only: one pass over the whole track instead of averaging.")
     ] = False,
@@ -315,7 +319,8 @@ def _write_reports(results, csv: str | None, segments_csv: str | None, json_path
 def export(
     ctx: typer.Context,
     paths: Annotated[
-        list[Path] | None, typer.Argument(help="Only stored results for these files or folders (default: all).")
+        list[Path] | None,
+        typer.Argument(metavar="PATH", help="Only stored results for these files or folders (default: all)."),
     ] = None,
     model: Annotated[
         str | None,
@@ -360,8 +365,10 @@ def export(
 @app.command()
 def timeline(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="One audio file.")],
-    model: Annotated[str | None, typer.Option("--model", "-m", help=MODEL_HELP, show_default=False)] = None,
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="One audio file.")],
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", metavar="NAME", help=MODEL_HELP, show_default=False)
+    ] = None,
     plot: Annotated[
         Path | None, typer.Option("--plot", metavar="PNG", help="Also save stacked probabilities over time as a PNG.")
     ] = None,
@@ -401,7 +408,7 @@ def timeline(
 @app.command()
 def report(
     ctx: typer.Context,
-    paths: Annotated[list[Path], typer.Argument(metavar="PATH...", help="Music files or folders.")],
+    paths: Annotated[list[Path], typer.Argument(metavar="PATH", help="Music files or folders.")],
     html: Annotated[Path, typer.Option("--html", metavar="FILE", help="Write the HTML library report here.")],
     model: Annotated[
         str | None,
@@ -414,7 +421,8 @@ def report(
         ),
     ] = None,
     jobs: Annotated[
-        int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes for files not yet analysed.")
+        int | None,
+        typer.Option("--jobs", "-j", min=1, metavar="N", help="Worker processes for files not yet analysed."),
     ] = None,
 ) -> None:
     """Write one self-contained HTML page: genre chart, sortable and filterable track table, timelines."""
@@ -448,14 +456,19 @@ def report(
 
 @app.command()
 def learn(
-    paths: Annotated[list[Path], typer.Argument(help="Music files or folders whose genre tags to learn from.")],
+    paths: Annotated[
+        list[Path], typer.Argument(metavar="PATH", help="Music files or folders whose genre tags to learn from.")
+    ],
     name: Annotated[str, typer.Option("--name", "-n", help="Name of the new model (for --model later).")],
     base: Annotated[
         str | None,
         typer.Option("--base", help="Model whose trained body is fine-tuned (default: crnn).", show_default=False),
     ] = None,
     min_tracks: Annotated[
-        int, typer.Option("--min-tracks", min=2, help="Learn only genres with at least this many tagged tracks.")
+        int,
+        typer.Option(
+            "--min-tracks", min=2, metavar="N", help="Learn only genres with at least this many tagged tracks."
+        ),
     ] = 20,
     map_file: Annotated[
         Path | None,
@@ -463,9 +476,12 @@ def learn(
             "--map", metavar="FILE", help="Genre synonyms, one 'alias = genre' per line ('alias =' ignores it)."
         ),
     ] = None,
-    epochs: Annotated[int, typer.Option("--epochs", min=1, help="At most this many epochs (stops early).")] = 30,
+    epochs: Annotated[
+        int, typer.Option("--epochs", min=1, metavar="N", help="At most this many epochs (stops early).")
+    ] = 30,
     jobs: Annotated[
-        int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes for decoding (default: all cores).")
+        int | None,
+        typer.Option("--jobs", "-j", min=1, metavar="N", help="Worker processes for decoding (default: all cores)."),
     ] = None,
 ) -> None:
     """Learn the genres your library is already tagged with; `scan --model NAME` then uses them."""
@@ -498,7 +514,8 @@ def learn(
 def tag(
     ctx: typer.Context,
     paths: Annotated[
-        list[Path] | None, typer.Argument(help="Files or folders (default: the paths of the last scan).")
+        list[Path] | None,
+        typer.Argument(metavar="PATH", help="Files or folders (default: the paths of the last scan)."),
     ] = None,
     write: Annotated[bool, typer.Option("--write", help="Write the genres. Without it: a preview.")] = False,
     policy: Annotated[
@@ -511,24 +528,37 @@ def tag(
     ] = "fill",
     min_confidence: Annotated[
         float,
-        typer.Option("--min-confidence", min=0.0, max=1.0, help="Every written genre needs at least this probability."),
+        typer.Option(
+            "--min-confidence",
+            min=0.0,
+            max=1.0,
+            metavar="P",
+            help="Every written genre needs at least this probability.",
+        ),
     ] = 0.5,
     top_k: Annotated[
-        int, typer.Option("--top-k", min=1, help="Write up to K genres (each passing --min-confidence).")
+        int, typer.Option("--top-k", min=1, metavar="K", help="Write up to K genres (each passing --min-confidence).")
     ] = 1,
     id3_version: Annotated[
         int | None,
         typer.Option(
-            "--id3-version", min=3, max=4, help="MP3/WAV/AIFF: write ID3v2.3 or v2.4 (default: keep the file's)."
+            "--id3-version",
+            min=3,
+            max=4,
+            metavar="3|4",
+            help="MP3/WAV/AIFF: write ID3v2.3 or v2.4 (default: keep the file's).",
         ),
     ] = None,
     id3v23: Annotated[bool, typer.Option("--id3v23", help="Same as --id3-version 3.")] = False,
     map_file: Annotated[
         Path | None, typer.Option("--map", metavar="FILE", help="Genre display names: 'label = Name' lines, or JSON.")
     ] = None,
-    model: Annotated[str | None, typer.Option("--model", "-m", help=MODEL_HELP, show_default=False)] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", metavar="NAME", help=MODEL_HELP, show_default=False)
+    ] = None,
     jobs: Annotated[
-        int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes for files not yet analysed.")
+        int | None,
+        typer.Option("--jobs", "-j", min=1, metavar="N", help="Worker processes for files not yet analysed."),
     ] = None,
     output_format: FormatOption = None,
 ) -> None:
@@ -576,7 +606,9 @@ def tag(
 
 @app.command()
 def undo(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Undo writes to these files or folders.")] = None,
+    paths: Annotated[
+        list[Path] | None, typer.Argument(metavar="PATH", help="Undo writes to these files or folders.")
+    ] = None,
     last: Annotated[bool, typer.Option("--last", help="Undo the latest `tag --write` run not yet undone.")] = False,
     all_runs: Annotated[bool, typer.Option("--all", help="Undo every write genretag made and has not undone.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be restored; change nothing.")] = False,

@@ -291,8 +291,8 @@ def test_help_shows_switches_as_switches():
     from genretag.cli import app
 
     runner = CliRunner()
-    for command in ("scan", "tag", "undo", "timeline", "export", "learn", "models"):
-        shown = runner.invoke(app, [command, "--help"], terminal_width=100)
+    for command in ("scan", "tag", "undo", "timeline", "export", "learn", "models", "report", "config show"):
+        shown = runner.invoke(app, [*command.split(), "--help"], terminal_width=100)
         assert shown.exit_code == 0, shown.output
         assert "<bool>" not in shown.output, shown.output
     tag_help = runner.invoke(app, ["tag", "--help"], terminal_width=100).output
