@@ -24,8 +24,10 @@ from torch.nn import functional
 from genretag.audio import N_MELS
 from genretag.genres import GTZAN_GENRES
 
-DEFAULT_MODEL = "crnn-ensemble"  # THE default model of every entry point (the CLI, the API, the beets plugin)
-DEFAULT_ARCHITECTURE = "crnn"  # the best single network: what training and fine-tuning start from
+# THE default model of every entry point (the CLI, the API, the beets plugin): the network
+# training.rebuild's selection rule chose on held-out full tracks (training/reports/selection.md).
+DEFAULT_MODEL = "v-kernel"
+DEFAULT_ARCHITECTURE = "crnn"  # what `genretag learn` fine-tunes and training.train trains unless told otherwise
 RECURRENT_UNITS = 64
 FRAME_PROJECTION_UNITS = 288
 

@@ -65,3 +65,16 @@ def test_training_targets_mix_label_and_teacher_and_unlabelled_windows_learn_the
     assert (without.labels >= 0).all()
     assert torch.equal(without.targets.argmax(dim=1), without.labels) and (without.targets.max(dim=1).values == 1).all()
     assert set(GTZAN_GENRES[i] for i in data.labels[known].tolist()) == set(by_genre) & {c.genre for c in labelled}
+
+
+def test_the_temperature_is_folded_into_the_output_layer():
+    from genretag import models
+
+    torch.manual_seed(0)
+    network = models.build("v-kernel").eval()
+    mels = torch.rand(2, 1, 128, 431) * 2 - 1
+    with torch.no_grad():
+        before = network(mels)
+        rebuild.fold_temperature(network, 2.5)
+        after = network(mels)
+    assert torch.allclose(after, before / 2.5, atol=1e-5)
