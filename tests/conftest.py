@@ -1,10 +1,13 @@
-"""Shared helpers and fixtures of every test: the real audio in ../shared, an isolated genretag home,
-and real audio in every taggable container with a full set of tags (for the tag and undo tests).
+"""Shared helpers and fixtures of every test: the real audio (the CC recordings in examples/, the GTZAN
+material in ../shared), an isolated genretag home, and real audio in every taggable container with a
+full set of tags (for the tag and undo tests).
 
-../shared (the CC recordings and the GTZAN material) lies beside the repository in CI; a clone
-alone lacks it. Tests that need it carry ``requires_shared``: they are skipped, with the reason in
-the summary, only when it is missing. ``GENRETAG_TEST_SHARED`` points elsewhere (a missing folder
-shows what a bare clone runs). Training tests (tests/training/) carry the ``training`` marker.
+The product's tests use the CC recordings committed in examples/ (20-40 s excerpts; a 5 s loop) and
+audio generated in the tests, so a clone alone runs them. ../shared (the GTZAN material) lies beside
+the repository in CI; a clone alone lacks it. Tests that need it carry ``requires_shared``: they are
+skipped, with the reason in the summary, only when it is missing. ``GENRETAG_TEST_SHARED`` points
+elsewhere (a missing folder shows what a bare clone runs). Training tests (tests/training/) carry
+the ``training`` marker.
 
 The tagged files: short excerpts of the CC recordings, written by soundfile (WAV, AIFF, FLAC, Ogg
 Vorbis, Opus, MP3) or PyAV (M4A), then tagged by mutagen with title, artist, album, track number,
@@ -14,6 +17,7 @@ cover art and ReplayGain, like a real library.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import os
 from pathlib import Path
@@ -26,22 +30,23 @@ from genretag import audio
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("GENRETAG_TEST_SHARED") or REPO.parent / "shared")
-CC_AUDIO = SHARED / "audio" / "cc"
 # GTZAN material of the fault-filtered train and valid splits only: the test split is held back.
 GTZAN_FULL = SHARED / "data" / "gtzan-full"
 SNIPPETS = SHARED / "data" / "gtzan-snippets"
 GTZAN_CLASSICAL = SHARED / "data" / "gtzan-classical"
 PROTOTYPES = SHARED / "data" / "prototypes"
 
-BRAHMS = CC_AUDIO / "Hungarian_Dance_number_5_-_Allegro_in_F_sharp_minor_(string_orchestra).ogg"
-VIBE_ACE = CC_AUDIO / "Kevin_MacLeod_-_Vibe_Ace.ogg"
-FISHIN = CC_AUDIO / "Karissa_Hobbs_-_Lets_Go_Fishin.ogg"
-SUGAR_PLUM = CC_AUDIO / "Kevin_MacLeod_-_P_I_Tchaikovsky_Dance_of_the_Sugar_Plum_Fairy.ogg"
-TRUMPET = CC_AUDIO / "sorohanro_-_solo-trumpet-06.ogg"
+# The CC recordings of examples/ (examples/README.md: source, cut, licence), in the repository.
+EXAMPLES = REPO / "examples"
+BRAHMS = EXAMPLES / "brahms-hungarian-dance-5.ogg"  # string orchestra, 30 s, Ogg Vorbis 22.05 kHz
+VIBE_ACE = EXAMPLES / "vibe-ace.mp3"  # jazz, 30 s, MP3 22.05 kHz
+FISHIN = EXAMPLES / "lets-go-fishin.ogg"  # 40 s, Ogg Vorbis 22.05 kHz
+SUGAR_PLUM = EXAMPLES / "sugar-plum-fairy.opus"  # 20 s, Ogg Opus 48 kHz
+TRUMPET = EXAMPLES / "solo-trumpet.m4a"  # a 5.4 s loop, AAC in MP4
 
 
-HAS_SHARED = (SHARED / "audio" / "cc").is_dir() and (SHARED / "data").is_dir()
-SHARED_MISSING = f"{SHARED} (the CC recordings and GTZAN material) is not beside the repository"
+HAS_SHARED = (SHARED / "data").is_dir()
+SHARED_MISSING = f"{SHARED} (the GTZAN material) is not beside the repository"
 requires_shared = pytest.mark.skipif(not HAS_SHARED, reason=f"NOT RUN: {SHARED_MISSING}")
 
 # Frames of one 10 s segment's log-mel.
@@ -78,13 +83,38 @@ RATE = 22_050
 CONTAINERS = ("mp3", "flac", "ogg", "opus", "m4a", "wav", "aiff")
 
 
-def excerpt(source: Path, start_s: float, seconds: float) -> np.ndarray:
-    """A mono float32 excerpt of a real recording."""
-    with soundfile.SoundFile(source) as handle:
-        handle.seek(int(start_s * handle.samplerate))
-        samples = handle.read(int(seconds * handle.samplerate), dtype="float32", always_2d=True).mean(axis=1)
-    assert handle.samplerate == RATE
+@functools.cache
+def recording(source: Path) -> np.ndarray:
+    """A whole real recording, mono float32 at 22.05 kHz: FFmpeg (PyAV) decodes, soxr resamples.
+
+    Decoded once per session (read-only); not through genretag.audio, whose decoding is under test.
+    """
+    import av
+    import soxr
+
+    with av.open(str(source)) as container:
+        stream = container.streams.audio[0]
+        to_float = av.AudioResampler(format="fltp", layout="mono", rate=stream.rate)
+        frames = [
+            converted.to_ndarray().reshape(-1)
+            for frame in container.decode(stream)
+            for converted in to_float.resample(frame)
+        ]
+        frames += [converted.to_ndarray().reshape(-1) for converted in to_float.resample(None)]
+        rate = stream.rate
+    samples = np.concatenate(frames).astype(np.float32)
+    if rate != RATE:
+        samples = soxr.resample(samples, rate, RATE, quality="HQ").astype(np.float32)
+    samples.setflags(write=False)
     return samples
+
+
+def excerpt(source: Path, start_s: float, seconds: float) -> np.ndarray:
+    """A mono float32 excerpt at 22.05 kHz of a real recording; the recording must be long enough."""
+    samples = recording(source)
+    start, length = int(start_s * RATE), int(seconds * RATE)
+    assert start + length <= samples.size, f"{source.name} has {samples.size / RATE:.1f} s, not {start_s + seconds} s"
+    return samples[start : start + length].copy()
 
 
 def _write_m4a(path: Path, samples: np.ndarray) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import soundfile
-from conftest import BRAHMS, TRUMPET, requires_shared
+from conftest import BRAHMS, TRUMPET
 
 import genretag
 from genretag import audio
@@ -13,8 +13,6 @@ from genretag.classify import classify_file
 from genretag.genres import GTZAN_GENRES
 from genretag.models import DEFAULT_MODEL
 from genretag.weights import load_model
-
-pytestmark = requires_shared
 
 
 @pytest.fixture(scope="module")

@@ -11,21 +11,19 @@ import numpy as np
 import pandas
 import pytest
 import soundfile
-from conftest import BRAHMS, FISHIN, SUGAR_PLUM, VIBE_ACE, requires_shared
+from conftest import BRAHMS, FISHIN, SUGAR_PLUM, VIBE_ACE, excerpt
 
-pytestmark = requires_shared
-
-CLIP_SECONDS = 21.0
+CLIP_SECONDS = 15.0  # a full segment and a 5 s tail: two segments
+RATE = 22_050
 
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory) -> Path:
-    """Four 21 s excerpts of real recordings, in four containers, one with a stereo 44.1 kHz source."""
+    """Four 15 s excerpts of real recordings, in four containers, one with a stereo 44.1 kHz source."""
     root = tmp_path_factory.mktemp("dask-library")
     for source, name in ((BRAHMS, "brahms.flac"), (VIBE_ACE, "vibe ace.ogg"), (FISHIN, "fishin.mp3")):
-        samples, rate = soundfile.read(source, dtype="float32", frames=int(CLIP_SECONDS * 22_050))
-        soundfile.write(root / name, samples, rate)
-    samples, _ = soundfile.read(SUGAR_PLUM, dtype="float32", frames=int(CLIP_SECONDS * 22_050))
+        soundfile.write(root / name, excerpt(source, 0, CLIP_SECONDS), RATE)
+    samples = excerpt(SUGAR_PLUM, 0, CLIP_SECONDS)
     upsampled = samples.repeat(2)  # stereo at 44.1 kHz, so the workers' downmix and resampler run too
     soundfile.write(root / "sugar plum.wav", np.stack([upsampled, 0.5 * upsampled], axis=1), 44_100)
     return root

@@ -10,14 +10,12 @@ import numpy as np
 import pandas
 import pytest
 import soundfile
-from conftest import BRAHMS, requires_shared
+from conftest import BRAHMS
 from typer.testing import CliRunner
 
 from genretag import report
 from genretag.cli import app
 from genretag.results import TrackResult
-
-pytestmark = requires_shared
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
