@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile
-from conftest import VIBE_ACE, excerpt, requires_shared
+from conftest import VIBE_ACE, excerpt
 
 from genretag import config, store
 from genretag.library import walk_audio_files
@@ -47,7 +47,7 @@ def long_named_library(root: Path, seconds: float = 11.0) -> Path:
     """Two real recordings' excerpts under long file and folder names."""
     folder = root / "games-all" / LONG_FOLDER
     folder.mkdir(parents=True)
-    samples = excerpt(VIBE_ACE, 20, seconds)
+    samples = excerpt(VIBE_ACE, 0, seconds)
     for name in LONG_NAMES:
         soundfile.write(folder / name, samples, RATE)
     return root / "games-all"
@@ -129,7 +129,6 @@ def test_models_name_prints_the_whole_card_and_an_unknown_name_is_a_usage_error(
 # ---------------------------------------------------------------- tag: whole paths, the stored model, progress
 
 
-@requires_shared
 def test_tag_uses_the_model_of_the_stored_results_and_never_cuts_a_path(tmp_path):
     library = long_named_library(tmp_path)
     scanned = run_cli("scan", str(library), "--model", MODEL, "--jobs", "1")
@@ -172,7 +171,6 @@ def test_tag_uses_the_model_of_the_stored_results_and_never_cuts_a_path(tmp_path
     assert "1 file restored, 0 not" in undone.stdout
 
 
-@requires_shared
 def test_tag_shows_the_scan_progress_bar_while_it_analyses(tmp_path):
     library = long_named_library(tmp_path, seconds=30)
     leader, follower = pty.openpty()  # stderr is a terminal, as for a user
@@ -208,7 +206,6 @@ def test_tag_shows_the_scan_progress_bar_while_it_analyses(tmp_path):
 # ---------------------------------------------------------------- exit codes and messages
 
 
-@requires_shared
 def test_a_scan_that_finds_no_audio_is_a_usage_error_and_not_the_last_scan(tmp_path):
     library = long_named_library(tmp_path)
     assert run_cli("scan", str(library), "--model", MODEL, "--jobs", "1").returncode == 0
@@ -303,10 +300,9 @@ def test_help_shows_switches_as_switches():
     assert wrong.returncode == 2 and "true: no such file or folder" in wrong.stderr
 
 
-@requires_shared
 def test_one_of_a_thing_is_singular(tmp_path):
     track = tmp_path / "one segment.flac"
-    soundfile.write(track, excerpt(VIBE_ACE, 20, 11), RATE)
+    soundfile.write(track, excerpt(VIBE_ACE, 10, 11), RATE)
     scanned = run_cli("scan", str(track), "--model", MODEL, "--format", "table")
     assert scanned.returncode == 0, scanned.stderr
     assert "1 track: 1 classified, 0 failed" in scanned.stdout
@@ -319,9 +315,8 @@ def test_one_of_a_thing_is_singular(tmp_path):
 # ---------------------------------------------------------------- .au and .snd
 
 
-@requires_shared
 def test_sun_au_and_snd_files_are_audio(tmp_path):
-    samples = excerpt(VIBE_ACE, 20, 11)
+    samples = excerpt(VIBE_ACE, 10, 11)
     (tmp_path / "gtzan").mkdir()
     for name in ("blues.00000.au", "clip.snd"):
         soundfile.write(tmp_path / "gtzan" / name, samples, RATE, format="AU")

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from conftest import CONTAINERS, SEGMENT_FRAMES, SUGAR_PLUM, VIBE_ACE, build, excerpt, requires_shared, write_audio
+from conftest import CONTAINERS, SEGMENT_FRAMES, SUGAR_PLUM, VIBE_ACE, build, excerpt, recording, write_audio
 
 from genretag import audio, learn
 from genretag.learn import DroppedGenre, TaggedTrack
@@ -93,7 +93,6 @@ def test_a_genre_from_a_single_album_is_split_by_track():
     assert "by track for opera" in split.unit
 
 
-@requires_shared
 def test_read_library_reads_every_container_and_reports_what_it_cannot_use(tmp_path):
     import mutagen
     from mutagen.id3 import TALB, TCON
@@ -126,7 +125,6 @@ def test_read_library_reads_every_container_and_reports_what_it_cannot_use(tmp_p
     assert path.name == "d.ogg" and reason.startswith("not a container genretag can tag")
 
 
-@requires_shared
 def test_genre_and_album_are_read_from_every_container(tmp_path):
     build(tmp_path, VIBE_ACE, ("Acid Jazz; Funk",), seconds=1.5)
     library = learn.read_library([tmp_path])
@@ -136,10 +134,8 @@ def test_genre_and_album_are_read_from_every_container(tmp_path):
     }
 
 
-@requires_shared
 def test_features_of_a_track_with_silent_stretches_spread_over_its_audible_segments(tmp_path):
-    music, _ = soundfile.read(SUGAR_PLUM, dtype="float32", always_2d=True)
-    music = np.resize(music.mean(axis=1), 400 * audio.SAMPLE_RATE)
+    music = np.resize(recording(SUGAR_PLUM), 400 * audio.SAMPLE_RATE)  # the 20 s recording looped
     for start in range(0, music.size, 2 * audio.SEGMENT_SAMPLES):
         music[start : start + audio.SEGMENT_SAMPLES] = 0  # every other 10 s is digital silence
     track = tmp_path / "gaps.wav"
@@ -150,12 +146,10 @@ def test_features_of_a_track_with_silent_stretches_spread_over_its_audible_segme
     assert picked[0].start_s == 10 and picked[-1].start_s >= 300
 
 
-@requires_shared
 def test_features_spread_over_a_long_track_and_come_from_the_cache_next_time(tmp_path, genretag_home):
     long_track = tmp_path / "long.wav"
     # 400 s of real music (the recording looped), so 40 segments to choose from.
-    music, _ = soundfile.read(SUGAR_PLUM, dtype="float32", always_2d=True)
-    soundfile.write(long_track, np.resize(music.mean(axis=1), 400 * audio.SAMPLE_RATE), audio.SAMPLE_RATE)
+    soundfile.write(long_track, np.resize(recording(SUGAR_PLUM), 400 * audio.SAMPLE_RATE), audio.SAMPLE_RATE)
     picked = learn._evenly_spread_segments(long_track)
     starts = [segment.start_s for segment in picked]
     assert len(picked) == learn.MAX_SEGMENTS_PER_TRACK

@@ -15,8 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas
 import pytest
-import soundfile
-from conftest import BRAHMS, VIBE_ACE, requires_shared
+from conftest import BRAHMS, VIBE_ACE, excerpt, write_audio
 from typer.testing import CliRunner
 
 from genretag import config, store
@@ -25,51 +24,7 @@ from genretag.genres import GTZAN_GENRES
 from genretag.models import DEFAULT_MODEL
 from genretag.report import SEGMENT_COLUMNS, TRACK_COLUMNS
 
-pytestmark = requires_shared
-
 RATE = 22_050
-
-
-def clip(source: Path, start_s: float, seconds: float) -> np.ndarray:
-    """A mono float32 excerpt of a real recording at 22.05 kHz."""
-    with soundfile.SoundFile(source) as handle:
-        handle.seek(int(start_s * handle.samplerate))
-        samples = handle.read(int(seconds * handle.samplerate), dtype="float32", always_2d=True).mean(axis=1)
-        assert handle.samplerate == RATE
-    return samples
-
-
-def write_m4a(path: Path, samples: np.ndarray) -> None:
-    """AAC in an MP4 container, written by PyAV (FFmpeg)."""
-    import av
-
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("aac", rate=RATE)
-        stream.layout = "mono"
-        for start in range(0, len(samples), 1024):
-            frame = av.AudioFrame.from_ndarray(samples[None, start : start + 1024], format="fltp", layout="mono")
-            frame.sample_rate = RATE
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-
-
-def write_audio(path: Path, samples: np.ndarray) -> Path:
-    """Write real audio in the container its suffix names."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    suffix = path.suffix.lower()
-    if suffix == ".m4a":
-        write_m4a(path, samples)
-    elif suffix == ".opus":
-        import soxr
-
-        soundfile.write(path, soxr.resample(samples, RATE, 48_000), 48_000, format="OGG", subtype="OPUS")
-    elif suffix == ".mp3":
-        soundfile.write(path, samples, RATE, format="MP3")
-    else:
-        soundfile.write(path, samples, RATE)
-    return path
 
 
 GOOD = [
@@ -89,10 +44,10 @@ TRUNCATED = "cut off.mp3"
 def mixed_library(tmp_path_factory) -> Path:
     """Good files in six containers, a truncated MP3, damaged files, and things the walk must skip."""
     root = tmp_path_factory.mktemp("library")
-    jazz, strings = clip(VIBE_ACE, 20, 12), clip(BRAHMS, 5, 12)
+    jazz, strings = excerpt(VIBE_ACE, 10, 12), excerpt(BRAHMS, 5, 12)
     for name in GOOD:
         write_audio(root / name, jazz if "jazz" in name or "ü" in name else strings)
-    full = write_audio(root / "whole.mp3", clip(VIBE_ACE, 0, 24)).read_bytes()
+    full = write_audio(root / "whole.mp3", excerpt(VIBE_ACE, 0, 24)).read_bytes()
     (root / "whole.mp3").unlink()
     (root / TRUNCATED).write_bytes(full[: len(full) // 2])
     (root / "corrupt.ogg").write_bytes(b"OggS" + np.random.default_rng(0).bytes(6000))
@@ -183,7 +138,7 @@ def analyses(home: Path) -> dict[str, tuple[int, float]]:
 
 
 def small_library(root: Path) -> list[Path]:
-    music = clip(VIBE_ACE, 10, 11)
+    music = excerpt(VIBE_ACE, 10, 11)
     files = [write_audio(root / name, music) for name in ("a/one.flac", "a/two.ogg", "b/three.wav")]
     (root / "b" / "bad.mp3").write_text("not audio")
     return [*files, root / "b" / "bad.mp3"]
@@ -219,7 +174,7 @@ def test_rescan_analyses_nothing_and_a_touched_file_exactly_once(tmp_path, genre
 
 def test_interrupted_scan_keeps_finished_tracks_and_resumes(tmp_path, genretag_home):
     library = tmp_path / "big"
-    write_audio(library / "000.wav", clip(VIBE_ACE, 0, 20))
+    write_audio(library / "000.wav", excerpt(VIBE_ACE, 0, 20))
     for index in range(1, 20):
         os.link(library / "000.wav", library / f"{index:03d}.wav")  # same audio, 20 separate paths
     database = genretag_home / "genretag.sqlite"
@@ -274,7 +229,7 @@ def test_two_scans_at_once_share_the_store_without_damage(tmp_path, genretag_hom
     ],
 )
 def test_usage_errors_exit_2_with_one_line(tmp_path, arguments, message):
-    write_audio(tmp_path / "a.wav", clip(VIBE_ACE, 0, 3))
+    write_audio(tmp_path / "a.wav", excerpt(VIBE_ACE, 0, 3))
     result = CliRunner().invoke(app, ["scan", str(tmp_path), *arguments])
     assert result.exit_code == 2 and message in result.stderr
 
@@ -291,7 +246,7 @@ def test_whole_track_pass_with_a_bicrnn_user_model(tmp_path, genretag_home):
 
     card = {"architecture": "bicrnn", "genres": list(GTZAN_GENRES)}
     weights.save_model(models.build("bicrnn"), "my-bicrnn", config.user_models_dir(), card)
-    track = write_audio(tmp_path / "song.flac", clip(VIBE_ACE, 0, 25))
+    track = write_audio(tmp_path / "song.flac", excerpt(VIBE_ACE, 0, 25))
     report = tmp_path / "r.json"
     result = CliRunner().invoke(
         app, ["scan", str(track), "--model", "my-bicrnn", "--whole-track", "--jobs", "2", "--json", str(report)]
@@ -319,7 +274,7 @@ def test_a_model_card_that_changes_how_segments_are_read_makes_stored_results_st
     shutil.copyfile(weights.shipped_weights_dir() / f"{DEFAULT_MODEL}.pt", config.user_models_dir() / "mine.pt")
     card_path = config.user_models_dir() / "mine.json"
     card_path.write_text(json.dumps(card))
-    track = write_audio(tmp_path / "lib" / "song.flac", clip(VIBE_ACE, 0, 12))
+    track = write_audio(tmp_path / "lib" / "song.flac", excerpt(VIBE_ACE, 0, 12))
     report = tmp_path / "r.json"
     scan = ["scan", str(track), "--model", "mine", "--jobs", "1", "--json", str(report)]
     runner = CliRunner()

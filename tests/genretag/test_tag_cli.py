@@ -12,13 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from conftest import CONTAINERS, VIBE_ACE, add_tags, build, requires_shared
+from conftest import CONTAINERS, VIBE_ACE, add_tags, build
 from typer.testing import CliRunner
 
 from genretag import audio, config, store, tags
 from genretag.cli import app
-
-pytestmark = requires_shared
 
 WIDE = {"COLUMNS": "300"}  # rich tables keep whole paths
 

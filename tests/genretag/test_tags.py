@@ -9,14 +9,12 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CONTAINERS, VIBE_ACE, build, decoded, ffmpeg_genre, other_tags, requires_shared
+from conftest import CONTAINERS, VIBE_ACE, build, decoded, ffmpeg_genre, other_tags
 
 from genretag import store, tags
 from genretag.classify import classify_file
 from genretag.tags import Action, Policy, TagError
 from genretag.weights import load_model
-
-pytestmark = requires_shared
 
 
 @pytest.fixture(scope="module")

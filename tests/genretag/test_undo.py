@@ -6,13 +6,11 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import BRAHMS, CONTAINERS, add_tags, build, decoded, excerpt, other_tags, requires_shared, write_audio
+from conftest import BRAHMS, CONTAINERS, add_tags, build, decoded, excerpt, other_tags, write_audio
 from typer.testing import CliRunner
 
 from genretag import store, tags
 from genretag.cli import app
-
-pytestmark = requires_shared
 
 ORIGINAL = ("Rock", "Ambient")  # a multi-value genre a user had
 

@@ -10,13 +10,11 @@ import sysconfig
 from pathlib import Path
 
 import pytest
-from conftest import REPO, TRUMPET, requires_shared
+from conftest import REPO, TRUMPET
 
 from genretag import config, weights
 from genretag.genres import GTZAN_GENRES
 from genretag.models import ARCHITECTURES, DEFAULT_MODEL
-
-pytestmark = requires_shared
 
 MAX_WEIGHTS_BYTES = 2 * 1024 * 1024  # per network
 
