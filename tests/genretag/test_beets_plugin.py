@@ -18,21 +18,19 @@ from pathlib import Path
 
 import mutagen
 import pytest
-from conftest import REPO, TRUMPET, requires_shared
+from conftest import BRAHMS, TRUMPET, VIBE_ACE
 
 from genretag import config, store
 from genretag.models import DEFAULT_MODEL
 from genretag.tags import display_name
 from genretag.weights import list_cards, resolve_model
 
-pytestmark = requires_shared
-
 BEET = Path(sys.executable).with_name("beet")
-# Three short files (5-30 s, Ogg Vorbis and MP3) without tags but ours; the trumpet is tagged "Jazz".
+# Three short files (5-30 s: Ogg Vorbis, MP3, AAC in MP4) without tags but ours; the trumpet is tagged "Jazz".
 SOURCES = {
-    "brahms.ogg": (REPO / "examples" / "brahms-hungarian-dance-5.ogg", "Hungarian Dance No. 5", None),
-    "vibe-ace.mp3": (REPO / "examples" / "vibe-ace.mp3", "Vibe Ace", None),
-    "trumpet.ogg": (TRUMPET, "Solo Trumpet 06", "Jazz"),
+    "brahms.ogg": (BRAHMS, "Hungarian Dance No. 5", None),
+    "vibe-ace.mp3": (VIBE_ACE, "Vibe Ace", None),
+    "trumpet.m4a": (TRUMPET, "Solo Trumpet 06", "Jazz"),
 }
 FIELDS = "$title|$genres|$genretag_genre|$genretag_confidence|$genretag_model"
 
