@@ -213,7 +213,7 @@ def models_listing(cards: list[dict], default: str) -> Listing:
         rows,
         table_columns=["name", "architecture", "parameters", "held-out accuracy", "source"],
         table_rows=table_rows,
-        caption="* the default model. Held-out accuracy: on full tracks kept out of training and selection, "
+        caption="* the default model. Held-out accuracy: of a fit that never heard those full tracks, "
         "with its 95 % interval (—: none in the card). All of a card: genretag models NAME",
     )
 
