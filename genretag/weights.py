@@ -202,67 +202,13 @@ class LoadedModel:
         import torch
 
         if self._inference_network is None:
+            from genretag.models import inference_network
+
             self._inference_network = inference_network(self.network)
         with torch.inference_mode():
             batch = torch.as_tensor(spectrograms, dtype=torch.float32).unsqueeze(1)
             batch = batch.contiguous(memory_format=torch.channels_last)
             return torch.softmax(self._inference_network(batch), dim=1).numpy()
-
-
-def _fold_input_norm(norm, conv):
-    """``conv(norm(x))`` as one convolution; exact because ``conv`` pads nothing."""
-    import copy
-
-    import torch
-
-    scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
-    shift = norm.bias - norm.running_mean * scale
-    folded = copy.deepcopy(conv)
-    with torch.no_grad():
-        bias = conv.bias if conv.bias is not None else torch.zeros(conv.out_channels)
-        folded.weight.copy_(conv.weight * scale.view(1, -1, 1, 1))
-        folded.bias = torch.nn.Parameter(bias + (conv.weight * shift.view(1, -1, 1, 1)).sum(dim=(1, 2, 3)))
-    return folded
-
-
-def inference_network(network):
-    """An eval-mode copy of ``network`` that computes the same outputs faster on a CPU.
-
-    Every BatchNorm is folded into its neighbouring convolution (the one after a
-    convolution, and an input BatchNorm into the unpadded convolution that reads it),
-    a ReLU followed by max pooling runs after the pooling instead (the same values,
-    as ReLU keeps order; on a quarter or an eighth of the elements) and the
-    convolutions run channels-last: together 2.5 times faster for v-kernel, equal
-    to float rounding. ``network`` itself is left as it is (still trainable).
-    """
-    import copy
-
-    import torch
-    from torch import nn
-    from torch.nn.utils.fusion import fuse_conv_bn_eval
-
-    fast = copy.deepcopy(network).eval()
-    for sequence in [module for module in fast.modules() if isinstance(module, nn.Sequential)]:
-        layers = list(sequence)
-        for i in range(len(layers) - 1):
-            first, second = layers[i], layers[i + 1]
-            if isinstance(first, nn.Conv2d) and isinstance(second, nn.BatchNorm2d):
-                layers[i], layers[i + 1] = fuse_conv_bn_eval(first, second), nn.Identity()
-            elif (
-                isinstance(first, nn.BatchNorm2d)
-                and isinstance(second, nn.Conv2d)
-                and second.groups == 1
-                and not any(second.padding)
-            ):
-                layers[i], layers[i + 1] = nn.Identity(), _fold_input_norm(first, second)
-        layers = [layer for layer in layers if not isinstance(layer, nn.Identity)]
-        for i in range(len(layers) - 1):
-            if isinstance(layers[i], nn.ReLU) and isinstance(layers[i + 1], nn.MaxPool2d):
-                layers[i], layers[i + 1] = layers[i + 1], layers[i]
-        for i, layer in enumerate(layers):
-            sequence[i] = layer
-        del sequence[len(layers) :]
-    return fast.to(memory_format=torch.channels_last)
 
 
 def load_model(model: str | ModelIdentity | None = None, home: str | Path | None = None) -> LoadedModel:

@@ -16,7 +16,7 @@ import torch
 from conftest import BRAHMS, FISHIN, SEGMENT_FRAMES, excerpt
 
 from genretag import audio, models
-from genretag.weights import inference_network
+from genretag.models import inference_network
 
 
 def reference_log_mel(samples: np.ndarray) -> torch.Tensor:
