@@ -289,3 +289,9 @@ def test_symbolic_link_stays_a_link(pristine, predictions, tmp_path, connection)
     [outcome] = tags.write_planned(connection, [plan], store.new_run_id())
     assert outcome.written, outcome.reason
     assert link.is_symlink() and tags.read_genres(target) == plan.new_values
+
+
+def test_the_cli_knows_every_policy_tags_writes_by():
+    from genretag import cli
+
+    assert tuple(policy.value for policy in tags.Policy) == cli.POLICIES
