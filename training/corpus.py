@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -179,6 +179,14 @@ def gtzan_block(clip: Clip, block: int = 10) -> str:
     if not match:
         return clip.track
     return f"{clip.genre}:{(int(match['number']) - 1) // block}"
+
+
+def source_counts(clips: list[Clip]) -> dict[str, dict[str, int]]:
+    """Clips per source and genre (``unlabelled`` for clips without one), for a model card."""
+    counts: dict[str, Counter] = {}
+    for clip in clips:
+        counts.setdefault("/".join(clip.source) or "main", Counter())[clip.genre or "unlabelled"] += 1
+    return {source: dict(sorted(genres.items())) for source, genres in sorted(counts.items())}
 
 
 def balanced_weights(clips: list[Clip]) -> list[float]:

@@ -34,8 +34,8 @@ from genretag import fit, models
 from genretag.genres import GTZAN_GENRES
 from genretag.weights import save_model
 from training.augment import spec_augment
-from training.corpus import Clip, balanced_weights, shared_gtzan_corpus, split_of
-from training.features import DEFAULT_CACHE, clip_mels, shift_range
+from training.corpus import Clip, balanced_weights, shared_gtzan_corpus, source_counts, split_of
+from training.features import DEFAULT_CACHE, build_feature_set, clip_mels, shift_range
 from training.selection import fit_temperature, track_figures, track_probabilities
 from training.teacher.probe import LinearFit, fit_logistic, load_embeddings, window_key
 
@@ -94,6 +94,13 @@ class Corpus:
     keys: dict[Path, str]  # clip path → its key's path part in the stored embeddings
     embeddings: dict[str, np.ndarray]
 
+    def stored_windows(self, clip: Clip, semitones: int) -> list[np.ndarray]:
+        """The teacher embeddings of ``clip``'s windows at ``semitones``, in order (none when not stored)."""
+        found = []
+        while (key := window_key(self.keys[clip.path], semitones, len(found))) in self.embeddings:
+            found.append(self.embeddings[key])
+        return found
+
 
 def load_corpus(data_dir: Path = SHARED_DATA, debian_dir: Path = DEBIAN_MUSIC) -> Corpus:
     """The labelled GTZAN clips of the train and valid splits and the unlabelled soundtrack files."""
@@ -129,12 +136,7 @@ def fit_probe(corpus: Corpus, clips: list[Clip], shifts: list[int], inverse_pena
     """The teacher's linear probe on every stored window of ``clips`` (genres balanced as in training)."""
     vectors, labels, weights = [], [], []
     for clip, weight in zip(clips, balanced_weights(clips), strict=True):
-        found = [
-            corpus.embeddings[key]
-            for semitones in shifts
-            for segment in range(64)
-            if (key := window_key(corpus.keys[clip.path], semitones, segment)) in corpus.embeddings
-        ]
+        found = [window for semitones in shifts for window in corpus.stored_windows(clip, semitones)]
         vectors += found
         labels += [GTZAN_GENRES.index(clip.genre)] * len(found)
         weights += [weight / max(1, len(found))] * len(found)
@@ -147,11 +149,7 @@ def teacher_figures(corpus: Corpus, probe: LinearFit, clips: list[Clip]) -> dict
     """The probe's track-level figures on ``clips`` (their unshifted windows)."""
     labels, probabilities = [], []
     for clip in clips:
-        found = [
-            corpus.embeddings[key]
-            for segment in range(64)
-            if (key := window_key(corpus.keys[clip.path], 0, segment)) in corpus.embeddings
-        ]
+        found = corpus.stored_windows(clip, 0)
         labels.append(GTZAN_GENRES.index(clip.genre))
         probabilities.append(probe.probabilities(np.stack(found)).mean(axis=0))
     return track_figures(np.array(labels), np.stack(probabilities), GTZAN_GENRES)
@@ -212,17 +210,7 @@ def full_tracks(clips: list[Clip]) -> list[Clip]:
 
 def held_out_set(clips: list[Clip]) -> fit.FeatureSet:
     """The full-length tracks of ``clips``, unshifted, for track-level figures."""
-    full = full_tracks(clips)
-    mels = [clip_mels(clip, 0, DEFAULT_CACHE) for clip in full]
-    return fit.FeatureSet(
-        mels=torch.cat(mels),
-        labels=torch.tensor([GTZAN_GENRES.index(c.genre) for c, m in zip(full, mels, strict=True) for _ in m]),
-        tracks=torch.tensor([index for index, m in enumerate(mels) for _ in m]),
-        weights=torch.ones(sum(len(m) for m in mels), dtype=torch.float64),
-        original=torch.ones(sum(len(m) for m in mels), dtype=torch.bool),
-        genres=GTZAN_GENRES,
-        track_names=[clip.track for clip in full],
-    )
+    return build_feature_set(full_tracks(clips), GTZAN_GENRES)
 
 
 def train_network(recipe: Recipe, data: fit.FeatureSet) -> tuple[torch.nn.Module, dict]:
@@ -353,15 +341,6 @@ def selection_table(summary: dict) -> str:
     return "\n".join(rows) + "\n"
 
 
-def data_counts(clips: list[Clip]) -> dict[str, dict[str, int]]:
-    """Clips per source and genre, for the model card."""
-    counts: dict[str, dict[str, int]] = {}
-    for clip in clips:
-        source = counts.setdefault("/".join(clip.source), {})
-        source[clip.genre or "unlabelled"] = source.get(clip.genre or "unlabelled", 0) + 1
-    return counts
-
-
 def fold_temperature(network: torch.nn.Module, temperature: float) -> None:
     """Divide the output layer by ``temperature``: softmax(z / T) without any change at inference."""
     output = fit.final_layer(network)
@@ -397,8 +376,8 @@ def ship_one(architecture: str, selection: dict, corpus: Corpus, out: Path) -> d
                 + "; no test-split track."
             ),
             "data": {
-                "train + valid": data_counts(labelled),
-                "unlabelled": data_counts(corpus.unlabelled if recipe.teacher else []),
+                "train + valid": source_counts(labelled),
+                "unlabelled": source_counts(corpus.unlabelled if recipe.teacher else []),
             },
             "recipe": asdict(recipe),
             "teacher": TEACHER_DESCRIPTION if recipe.teacher else None,

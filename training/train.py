@@ -14,7 +14,6 @@ import argparse
 import logging
 import platform
 import sys
-from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from training.corpus import (
     genre_order,
     gtzan_block,
     gtzan_corpus,
+    source_counts,
     stratified_split,
 )
 from training.evaluate import write_evaluation
@@ -58,14 +58,6 @@ class Recipe:
     seed: int = 0
     patience: int | None = 8
     threads: int | None = None
-
-
-def source_counts(clips: list[Clip]) -> dict[str, dict[str, int]]:
-    """Clips per source and genre, for the model card."""
-    counts: dict[str, Counter] = {}
-    for clip in clips:
-        counts.setdefault("/".join(clip.source) or "main", Counter())[clip.genre] += 1
-    return {source: dict(sorted(genres.items())) for source, genres in sorted(counts.items())}
 
 
 def _log_progress(event: fit.FitProgress) -> None:
