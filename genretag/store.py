@@ -325,11 +325,7 @@ def claim_tracks(
     with connection:
         connection.execute("BEGIN IMMEDIATE")  # one claimer at a time
         for path in paths:
-            row = connection.execute(
-                "SELECT pid FROM scan_claims WHERE path = ? AND model = ? AND model_sha256 = ? AND whole_track = ?",
-                (path, *key),
-            ).fetchone()
-            if row and process_alive(row[0]):
+            if _claimed_by_a_live_process(connection, path, key):
                 theirs.append(path)
                 continue
             connection.execute(
@@ -352,15 +348,16 @@ def release_claims(connection: sqlite3.Connection, paths: Iterable[str], model: 
 def claimed_by_others(connection: sqlite3.Connection, paths: Iterable[str], model: ModelIdentity) -> set[str]:
     """Which of ``paths`` a running scan other than this one has claimed."""
     key = (model.name, model.fingerprint, int(model.whole_track))
-    held = set()
-    for path in paths:
-        row = connection.execute(
-            "SELECT pid FROM scan_claims WHERE path = ? AND model = ? AND model_sha256 = ? AND whole_track = ?",
-            (path, *key),
-        ).fetchone()
-        if row and process_alive(row[0]):
-            held.add(path)
-    return held
+    return {path for path in paths if _claimed_by_a_live_process(connection, path, key)}
+
+
+def _claimed_by_a_live_process(connection: sqlite3.Connection, path: str, key: tuple) -> bool:
+    """Whether a running process (this one included) holds the claim on ``path`` for the model ``key``."""
+    row = connection.execute(
+        "SELECT pid FROM scan_claims WHERE path = ? AND model = ? AND model_sha256 = ? AND whole_track = ?",
+        (path, *key),
+    ).fetchone()
+    return bool(row) and process_alive(row[0])
 
 
 def record_scan_roots(connection: sqlite3.Connection, roots: Iterable[str | Path]) -> None:
