@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from genretag import audio
+from genretag import audio, store
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("GENRETAG_TEST_SHARED") or REPO.parent / "shared")
@@ -268,3 +268,12 @@ def build(folder: Path, source: Path, genres: tuple[str, ...] = (), seconds: flo
         container: add_tags(write_audio(folder / container / f"track.{container}", samples), genres)
         for container in CONTAINERS
     }
+
+
+def journal() -> list[store.JournalEntry]:
+    """Every entry of the tag journal in the store of the current genretag home."""
+    connection = store.connect()
+    try:
+        return store.journal_entries(connection)
+    finally:
+        connection.close()

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from conftest import CONTAINERS, VIBE_ACE, add_tags, build
+from conftest import CONTAINERS, VIBE_ACE, add_tags, build, journal
 from typer.testing import CliRunner
 
 from genretag import audio, config, store, tags
@@ -43,14 +43,6 @@ def audio_files(root: Path) -> list[Path]:
 
 def snapshots(root: Path) -> dict[Path, tuple[bytes, int]]:
     return {path: (path.read_bytes(), os.stat(path).st_mtime_ns) for path in root.rglob("*") if path.is_file()}
-
-
-def journal() -> list[store.JournalEntry]:
-    connection = store.connect()
-    try:
-        return store.journal_entries(connection)
-    finally:
-        connection.close()
 
 
 def test_preview_from_the_last_scan_changes_nothing(library):

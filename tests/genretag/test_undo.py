@@ -6,10 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import BRAHMS, CONTAINERS, add_tags, build, decoded, excerpt, other_tags, write_audio
+from conftest import BRAHMS, CONTAINERS, add_tags, build, decoded, excerpt, journal, other_tags, write_audio
 from typer.testing import CliRunner
 
-from genretag import store, tags
+from genretag import tags
 from genretag.cli import app
 
 ORIGINAL = ("Rock", "Ambient")  # a multi-value genre a user had
@@ -17,14 +17,6 @@ ORIGINAL = ("Rock", "Ambient")  # a multi-value genre a user had
 
 def invoke(*args):
     return CliRunner().invoke(app, [str(arg) for arg in args], env={"COLUMNS": "300"})
-
-
-def journal() -> list[store.JournalEntry]:
-    connection = store.connect()
-    try:
-        return store.journal_entries(connection)
-    finally:
-        connection.close()
 
 
 @pytest.fixture(scope="module")
