@@ -315,10 +315,10 @@ class GenreTagPlugin(BeetsPlugin):
         segment timelines too. Raises ``ui.UserError`` for an unusable model.
         """
         from genretag import scan, store
-        from genretag.weights import WeightsError, default_model_name, resolve_model
+        from genretag.weights import DEFAULT_MODEL, WeightsError, resolve_model
 
         if not settings.model:
-            settings = Settings(**{**settings.__dict__, "model": default_model_name()})
+            settings = Settings(**{**settings.__dict__, "model": DEFAULT_MODEL})
         try:
             model = resolve_model(settings.model)
         except WeightsError as error:

@@ -50,7 +50,7 @@ GENRETAG = shutil.which("genretag", path=str(Path(sys.executable).parent)) or "g
 RSS_POLL_S = 0.05
 STAGES = ("decode", "mel", "network", "store")  # "decode": decoding, resampling and cutting segments
 MB = 1024 * 1024
-# Scanned beside --model: the default model (models.DEFAULT_MODEL), the recurrent networks.
+# Scanned beside --model: the default model (weights.DEFAULT_MODEL), the recurrent networks.
 OTHER_MODELS = (None, "crnn", "bicrnn")
 
 
@@ -513,9 +513,9 @@ def main() -> None:  # noqa: C901 - one measurement after another, in report ord
             "| --- | ---: | --- | ---: | ---: | ---: | ---: |",
         )
         others = {}
-        from genretag.weights import default_model_name
+        from genretag.weights import DEFAULT_MODEL
 
-        for name in dict.fromkeys(name or default_model_name() for name in OTHER_MODELS if name != args.model):
+        for name in dict.fromkeys(name or DEFAULT_MODEL for name in OTHER_MODELS if name != args.model):
             if name == args.model:
                 continue
             command = scan_command([str(args.folder)], jobs, name, csv_path)

@@ -17,7 +17,7 @@ import genretag.classify  # noqa: E402,F401  (numpy only; torch stays lazy)
 
 
 def classify(path, model: str | None = None, whole_track: bool = False):
-    """Classify one audio file with a shipped or user model (default: ``models.DEFAULT_MODEL``);
+    """Classify one audio file with a shipped or user model (default: ``weights.DEFAULT_MODEL``);
     returns a ``TrackResult``."""
     from genretag.classify import classify_file
 
@@ -25,7 +25,7 @@ def classify(path, model: str | None = None, whole_track: bool = False):
 
 
 def load_model(name: str | None = None):
-    """Load a shipped or user model by name (default: ``models.DEFAULT_MODEL``), checking its hash and
+    """Load a shipped or user model by name (default: ``weights.DEFAULT_MODEL``), checking its hash and
     audio parameters."""
     from genretag.weights import load_model as load
 

@@ -3,7 +3,7 @@ hands the result to ``render``.
 
 Heavy modules (torch, librosa, numpy, rich) are imported inside commands, never at import
 time, so ``genretag --help`` stays fast. That is also why ``--model`` has no default here:
-the default model is ``models.DEFAULT_MODEL``, read by the library when no model is named.
+the default model is ``weights.DEFAULT_MODEL``, read by the library when no model is named.
 """
 
 from __future__ import annotations
@@ -177,7 +177,7 @@ def models(
 ) -> None:
     """List shipped and user models, one line each (the default marked); with NAME, that model's whole card."""
     from genretag import render
-    from genretag.weights import WeightsError, default_model_name, list_cards, model_card
+    from genretag.weights import DEFAULT_MODEL, WeightsError, list_cards, model_card
 
     if name:
         try:
@@ -186,7 +186,7 @@ def models(
             _fail_usage(str(error))
         render.print_card(card)
         return
-    listing = render.models_listing(list_cards(), default_model_name())
+    listing = render.models_listing(list_cards(), DEFAULT_MODEL)
     _print_listing(listing, output_format)
 
 

@@ -29,9 +29,6 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from genretag.audio import N_MELS
 from genretag.genres import GTZAN_GENRES
 
-# THE default model of every entry point (the CLI, the API, the beets plugin): the network
-# training.rebuild's selection rule chose on held-out full tracks (training/reports/selection.md).
-DEFAULT_MODEL = "v-kernel"
 DEFAULT_ARCHITECTURE = "crnn"  # what `genretag learn` fine-tunes and training.train trains unless told otherwise
 RECURRENT_UNITS = 64
 FRAME_PROJECTION_UNITS = 288

@@ -75,7 +75,7 @@ class TrackResult:
 @dataclass
 class ModelChoice:
     """The model a command uses and why: ``named`` (on the command line or in the config file), ``stored``
-    (the latest stored results for the paths came from it) or ``default`` (``models.DEFAULT_MODEL``)."""
+    (the latest stored results for the paths came from it) or ``default`` (``weights.DEFAULT_MODEL``)."""
 
     name: str
     why: str

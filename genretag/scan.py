@@ -279,7 +279,7 @@ def choose_model(paths: Iterable[str | Path], model: str | None) -> ModelChoice:
 
     Raises ``WeightsError`` for a model that does not exist (named, or stored by a model since removed).
     """
-    from genretag.weights import WeightsError, default_model_name, find_card
+    from genretag.weights import DEFAULT_MODEL, WeightsError, find_card
 
     if model:
         find_card(model)
@@ -295,7 +295,7 @@ def choose_model(paths: Iterable[str | Path], model: str | None) -> ModelChoice:
             return ModelChoice(stored, "stored")
         except WeightsError:  # the model of those results is gone: fall back to the default
             pass
-    return ModelChoice(default_model_name(), "default")
+    return ModelChoice(DEFAULT_MODEL, "default")
 
 
 def results_for(
@@ -309,7 +309,7 @@ def results_for(
 ) -> tuple[list[TrackResult], list[tuple[Path, str]]]:
     """Walk ``paths`` and return every audio file's result in walk order, analysing only what the store lacks.
 
-    ``model``: a name (default: ``models.DEFAULT_MODEL``) or an identity already resolved. Also returns the
+    ``model``: a name (default: ``weights.DEFAULT_MODEL``) or an identity already resolved. Also returns the
     walk's problems (unreadable folders). ``progress(event, total)`` is called for every file as its result
     comes. Raises ``library.LibraryPathError`` for a missing path, ``WeightsError`` for a bad model,
     ``NothingFound`` when there is no audio file under ``paths``.

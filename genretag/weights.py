@@ -22,6 +22,11 @@ from genretag.audio import audio_parameters
 from genretag.config import data_home, user_models_dir
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+# THE default model of every entry point (the CLI, the API, the beets plugin): the network
+# training.rebuild's selection rule chose on held-out full tracks (training/reports/selection.md).
+# It lives here, not in models.py, so that finding a model never imports torch: a scan's
+# main process only hashes weights, its workers load them.
+DEFAULT_MODEL = "v-kernel"
 
 
 class WeightsError(Exception):
@@ -91,13 +96,6 @@ def model_card(name: str, home: str | Path | None = None) -> dict:
     return read_card(find_card(name, home))
 
 
-def default_model_name() -> str:
-    """``models.DEFAULT_MODEL``: read when needed, so that a caller that names its model never imports torch."""
-    from genretag.models import DEFAULT_MODEL
-
-    return DEFAULT_MODEL
-
-
 @dataclass(frozen=True)
 class ModelIdentity:
     """One model, exactly: resolved once by ``resolve_model``, then passed on to workers and the store.
@@ -161,9 +159,9 @@ def _identity(card_path: Path, card: dict, weights_sha256: str, home: str | Path
 
 
 def resolve_model(name: str | None = None, home: str | Path | None = None) -> ModelIdentity:
-    """Find a shipped or user model by name (default: ``models.DEFAULT_MODEL``), hash its weights once and
+    """Find a shipped or user model by name (default: ``weights.DEFAULT_MODEL``), hash its weights once and
     check them and its front end against the card, without loading torch for a named model."""
-    card_path = find_card(name or default_model_name(), home)
+    card_path = find_card(name or DEFAULT_MODEL, home)
     card = read_card(card_path)
     return _identity(card_path, card, sha256_of(_weights_path(card_path)), home)
 
@@ -212,7 +210,7 @@ class LoadedModel:
 
 
 def load_model(model: str | ModelIdentity | None = None, home: str | Path | None = None) -> LoadedModel:
-    """Load a model by name (default: ``models.DEFAULT_MODEL``) or by an identity resolved before.
+    """Load a model by name (default: ``weights.DEFAULT_MODEL``) or by an identity resolved before.
 
     The weights are read once: their bytes are hashed and checked against the card (and,
     for an identity, against the fingerprint it was resolved with: a model changed on disk
@@ -224,7 +222,7 @@ def load_model(model: str | ModelIdentity | None = None, home: str | Path | None
         if loaded.fingerprint != model.fingerprint:
             raise WeightsError(f"model {model.name!r} changed on disk since it was resolved (or differs here)")
         return loaded
-    return _load(find_card(model or default_model_name(), home), home)
+    return _load(find_card(model or DEFAULT_MODEL, home), home)
 
 
 def load_model_card(card_path: Path) -> LoadedModel:

@@ -21,9 +21,8 @@ import pytest
 from conftest import BRAHMS, TRUMPET, VIBE_ACE
 
 from genretag import config, store
-from genretag.models import DEFAULT_MODEL
 from genretag.tags import display_name
-from genretag.weights import list_cards, resolve_model
+from genretag.weights import DEFAULT_MODEL, list_cards, resolve_model
 
 BEET = Path(sys.executable).with_name("beet")
 # Three short files (5-30 s: Ogg Vorbis, MP3, AAC in MP4) without tags but ours; the trumpet is tagged "Jazz".

@@ -11,8 +11,7 @@ import genretag
 from genretag import audio
 from genretag.classify import classify_file
 from genretag.genres import GTZAN_GENRES
-from genretag.models import DEFAULT_MODEL
-from genretag.weights import load_model
+from genretag.weights import DEFAULT_MODEL, load_model
 
 
 @pytest.fixture(scope="module")

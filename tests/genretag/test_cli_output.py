@@ -84,8 +84,7 @@ def write_user_card(home: Path, name: str) -> None:
 def test_models_lists_one_line_per_model_with_whole_names_and_the_default_marked(genretag_home):
     name = "a-user-model-with-a-very-long-name"
     write_user_card(genretag_home, name)
-    from genretag.models import DEFAULT_MODEL
-    from genretag.weights import list_cards
+    from genretag.weights import DEFAULT_MODEL, list_cards
 
     names = [card["name"] for card in list_cards()]
 

@@ -53,19 +53,49 @@ def test_log_mel_matches_the_stft_reference_on_real_music(brahms_segments):
     assert float((audio.log_mel(joined) - reference_log_mel(joined)).abs().max()) < 1e-4
 
 
-@pytest.mark.parametrize("suffix", [".flac", ".ogg", ".mp3", ".wav"])
-def test_ffmpeg_decoding_equals_libsndfile_channel_mean(tmp_path, suffix):
-    # Two different recordings as left and right, so the channel mean is not one channel.
+@pytest.mark.parametrize(
+    ("suffix", "subtype", "channels"),
+    [
+        (".flac", "PCM_16", 2),
+        (".flac", "PCM_24", 2),
+        (".ogg", "VORBIS", 2),
+        (".mp3", "MPEG_LAYER_III", 2),
+        (".wav", "PCM_16", 2),
+        (".wav", "PCM_U8", 2),
+        (".wav", "PCM_32", 1),
+        (".wav", "FLOAT", 6),
+        (".wav", "DOUBLE", 3),
+    ],
+)
+def test_ffmpeg_decoding_equals_libsndfile_channel_mean(tmp_path, suffix, subtype, channels):
+    # Different recordings in the channels, so the channel mean is not one channel; every sample
+    # format FFmpeg's decoders give (planar and interleaved, integer and float) is downmixed the same way.
     rate = audio.SAMPLE_RATE
-    stereo = np.stack([excerpt(BRAHMS, 2, 12), excerpt(FISHIN, 2, 12)], axis=1)
+    sources = [excerpt(BRAHMS, 2, 12), excerpt(FISHIN, 2, 12), 0.5 * excerpt(BRAHMS, 5, 12)]
+    signal = np.stack([sources[index % 3] * (1 - 0.1 * index) for index in range(channels)], axis=1)
     path = tmp_path / f"clip{suffix}"
-    soundfile.write(path, stereo, rate)
-    expected, _ = soundfile.read(path, dtype="float32", always_2d=True)
+    soundfile.write(path, signal, rate, subtype=subtype)
+    expected, _ = soundfile.read(path, dtype="float64", always_2d=True)
     blocks = list(audio._decoded_blocks(path))
     decoded = np.concatenate([block for block, _ in blocks])
     assert {block_rate for _, block_rate in blocks} == {rate}
+    assert all(block.dtype == np.float32 for block, _ in blocks)
     assert decoded.shape == (expected.shape[0],)
     np.testing.assert_allclose(decoded, expected.mean(axis=1), atol=1e-5)
+
+
+def test_a_stream_whose_rate_changes_is_resampled_piece_by_piece(tmp_path):
+    # Two MP3 files at different rates joined byte for byte: FFmpeg decodes each frame at its own rate.
+    first, second = tmp_path / "first.mp3", tmp_path / "second.mp3"
+    soundfile.write(first, excerpt(BRAHMS, 2, 6), audio.SAMPLE_RATE)
+    faster = librosa.resample(excerpt(FISHIN, 2, 6), orig_sr=audio.SAMPLE_RATE, target_sr=44_100)
+    soundfile.write(second, faster, 44_100)
+    chained = tmp_path / "chained.mp3"
+    chained.write_bytes(first.read_bytes() + second.read_bytes())
+    rates = [rate for _, rate in audio._decoded_blocks(chained)]
+    assert rates[0] == audio.SAMPLE_RATE and rates[-1] == 44_100
+    # 12 s, and each MP3's encoder delay and padding (a few frames) decoded as audio.
+    assert 12.0 <= audio.load(chained).size / audio.SAMPLE_RATE < 12.15
 
 
 @pytest.mark.parametrize("name", sorted(models.ARCHITECTURES))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import torch
 from conftest import SEGMENT_FRAMES
 
-from genretag import audio, models
+from genretag import audio, models, weights
 
 # The poster's counts are Keras-style (one LSTM bias per gate), so they are compared
 # with ``keras_convention=True``; PyTorch's own count is larger by 4*64 per LSTM direction.
@@ -88,8 +91,16 @@ def test_the_default_model_is_named_in_one_place_and_every_entry_point_uses_it()
     import genretag
     from genretag import scan, weights
 
-    # Every entry point takes None for "the default model", which only models.DEFAULT_MODEL names.
+    # Every entry point takes None for "the default model", which only weights.DEFAULT_MODEL names.
     assert inspect.signature(genretag.classify).parameters["model"].default is None
     assert inspect.signature(genretag.load_model).parameters["name"].default is None
     assert inspect.signature(scan.results_for).parameters["model"].default is None
-    assert weights.default_model_name() == models.DEFAULT_MODEL
+    assert weights.resolve_model(None).name == weights.DEFAULT_MODEL
+
+
+def test_resolving_the_default_model_does_not_import_torch():
+    # A scan's main process resolves the model before starting workers; importing torch there
+    # (a second on two cores) would hold every worker back.
+    code = "import sys; from genretag import weights; print(weights.resolve_model(None).name, 'torch' in sys.modules)"
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert shown == [weights.DEFAULT_MODEL, "False"]

@@ -21,8 +21,8 @@ from typer.testing import CliRunner
 from genretag import config, store
 from genretag.cli import app
 from genretag.genres import GTZAN_GENRES
-from genretag.models import DEFAULT_MODEL
 from genretag.report import SEGMENT_COLUMNS, TRACK_COLUMNS
+from genretag.weights import DEFAULT_MODEL
 
 RATE = 22_050
 

@@ -14,7 +14,8 @@ from conftest import REPO, TRUMPET
 
 from genretag import config, weights
 from genretag.genres import GTZAN_GENRES
-from genretag.models import ARCHITECTURES, DEFAULT_MODEL
+from genretag.models import ARCHITECTURES
+from genretag.weights import DEFAULT_MODEL
 
 MAX_WEIGHTS_BYTES = 2 * 1024 * 1024  # per network
 
