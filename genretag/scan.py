@@ -266,9 +266,11 @@ def _analyse(pending, model, connection, identity, jobs, whole_track, backend, s
         context, workers = nullcontext(), min(effective_n_jobs(jobs), len(pending))
     in_local_workers = backend != "dask" and workers > 1
     with context:
-        # One track per task so each result streams back (and is stored) as soon as it is done.
+        # One track per task so each result streams back (and is stored) as soon as it is done; the
+        # largest files first, so that no worker is left with a long track while the others idle.
         parallel = Parallel(n_jobs=workers, return_as="generator_unordered", batch_size=1)
-        tasks = (delayed(analyse_track)(path, model, whole_track, in_local_workers) for path in pending)
+        largest_first = sorted(pending, key=lambda path: pending[path].size, reverse=True)
+        tasks = (delayed(analyse_track)(path, model, whole_track, in_local_workers) for path in largest_first)
         for result in parallel(tasks):
             store.save_result(connection, result, pending[result.path], identity)
             yield ScanEvent(result, from_store=False)
