@@ -438,11 +438,11 @@ class FormatRow:
     ffmpeg_floor: Run
     decode_floor: Run
     scans: dict[str, Run]  # by model name
-    not_converted: int = 0
+    not_converted: int  # files ffmpeg could not convert, left out
 
 
 def measure_format(
-    name: str, paths: list[str], models: list[str], settings: argparse.Namespace, homes: Homes
+    name: str, paths: list[str], not_converted: int, models: list[str], settings: argparse.Namespace, homes: Homes
 ) -> FormatRow:
     """The FFmpeg floor, the decode floor and a cold scan per model of ``paths``, interleaved in each repeat."""
     csv_path = homes.scratch / f"tracks-{name}.csv"
@@ -456,23 +456,24 @@ def measure_format(
     audio_s, tracks, _ = read_durations(csv_path)
     medians = {key: median_runs(value) for key, value in runs.items()}
     scans = {model: medians[model] for model in models}
-    return FormatRow(name, tracks, audio_s, medians["ffmpeg"], medians["floor"], scans)
+    return FormatRow(name, tracks, audio_s, medians["ffmpeg"], medians["floor"], scans, not_converted)
 
 
-def per_format_rows(files: list[str], models: list[str], settings: argparse.Namespace, homes: Homes) -> list[FormatRow]:
-    """Each of ``settings.formats`` measured on ``files`` converted to it (needs ``ffmpeg``).
+def format_row(
+    name: str, files: list[str], models: list[str], settings: argparse.Namespace, homes: Homes
+) -> FormatRow | None:
+    """``files`` converted to format ``name`` (needs ``ffmpeg``) and measured; None when ffmpeg converted none.
 
-    Each format's converted files are removed once it is measured; conversion is not timed.
+    The converted files are removed once measured; conversion is not timed.
     """
-    rows = []
-    for name in settings.formats:
-        folder = homes.scratch / f"format-{name}"
+    folder = homes.scratch / f"format-{name}"
+    try:
         paths = files if name == AS_IS else convert_library(files, name, folder, settings.jobs)
-        row = measure_format(name, paths, models, settings, homes)
-        row.not_converted = len(files) - len(paths)
-        rows.append(row)
+        if not paths:
+            return None
+        return measure_format(name, paths, len(files) - len(paths), models, settings, homes)
+    finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return rows
 
 
 def per_format_lines(rows: list[FormatRow], models: list[str]) -> list[str]:
@@ -600,7 +601,9 @@ def per_format_section(report: Report, files: list[str], settings: argparse.Name
         report.add(f"Converting the folder needs the ffmpeg command line: {NO_FFMPEG}, section skipped.")
         return []
     models = list(dict.fromkeys([DEFAULT_MODEL, settings.model]))
-    rows = per_format_rows(files, models, settings, homes)
+    measured = {name: format_row(name, files, models, settings, homes) for name in settings.formats}
+    rows = [row for row in measured.values() if row is not None]
+    unconverted = [name for name, row in measured.items() if row is None]
     report.add(
         f"The folder's files converted by the ffmpeg command line (channels and sample rate kept; ogg: the files as"
         f" they are where they are Ogg Vorbis, else libvorbis -q:a 5; mp3: libmp3lame -q:a 2; flac: default"
@@ -610,6 +613,10 @@ def per_format_section(report: Report, files: list[str], settings: argparse.Name
         "",
         *per_format_lines(rows, models),
     )
+    if unconverted:
+        report.add(
+            "", f"ffmpeg converted no file to {', '.join(unconverted)} (no encoder in this build?): not measured."
+        )
     return rows
 
 
