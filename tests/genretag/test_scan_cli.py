@@ -18,11 +18,11 @@ import pytest
 from conftest import BRAHMS, VIBE_ACE, excerpt, write_audio
 from typer.testing import CliRunner
 
-from genretag import config, store
+from genretag import config, scan, store
 from genretag.cli import app
 from genretag.genres import GTZAN_GENRES
 from genretag.report import SEGMENT_COLUMNS, TRACK_COLUMNS
-from genretag.weights import DEFAULT_MODEL
+from genretag.weights import DEFAULT_MODEL, resolve_model
 
 RATE = 22_050
 
@@ -170,6 +170,18 @@ def test_rescan_analyses_nothing_and_a_touched_file_exactly_once(tmp_path, genre
     assert forced.exit_code == 0 and analyses(genretag_home)[str(files[0])][0] == 2
     with store.connect() as connection:
         assert store.last_scan_roots(connection) == [files[0]]
+
+
+def test_the_largest_files_are_analysed_first(tmp_path, genretag_home):
+    # So that no worker is left alone with a long track at the end of a scan. One worker
+    # (jobs=1) analyses them in dispatch order.
+    music = excerpt(VIBE_ACE, 0, 30)
+    for name, seconds in (("a.flac", 5), ("b.flac", 25), ("c.flac", 12), ("d.flac", 30)):
+        write_audio(tmp_path / "lib" / name, music[: int(seconds * 22_050)])
+    with store.connect() as connection:
+        model = resolve_model(None)
+        events = list(scan.scan_files(sorted((tmp_path / "lib").iterdir()), model, connection, jobs=1))
+    assert [Path(event.result.path).name for event in events] == ["d.flac", "b.flac", "c.flac", "a.flac"]
 
 
 def test_interrupted_scan_keeps_finished_tracks_and_resumes(tmp_path, genretag_home):
