@@ -508,10 +508,8 @@ def prefix_of_minutes(files: list[str], durations: dict[str, float], minutes: fl
     return prefix
 
 
-def musicnn_installed(python: str | None) -> bool:
+def musicnn_installed(python: str) -> bool:
     """Whether ``python`` (an interpreter of a side environment) can import musicnn."""
-    if python is None:
-        return False
     try:
         return subprocess.run([python, "-c", "import musicnn"], capture_output=True).returncode == 0
     except OSError:
