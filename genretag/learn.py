@@ -44,8 +44,12 @@ VALID_FRACTION = 0.2
 MIN_SAMPLES_PER_EPOCH = 128
 
 
-def genre_key(name: str) -> str:
-    """The identity of a genre spelling: case, spacing and punctuation ignored, ``&`` read as "and"."""
+def name_key(name: str) -> str:
+    """The identity of a genre, artist or album spelling: case, spacing and punctuation ignored, ``&`` read as "and".
+
+    Looser than ``tags.genre_key`` (case and surrounding space only), which decides whether a
+    file's genre tag already holds a value: learning groups spellings, tagging keeps the user's.
+    """
     return re.sub(r"[\W_]+", "", name.casefold().replace("&", "and"))
 
 
@@ -55,8 +59,8 @@ def split_genre_values(values: Iterable[str]) -> list[str]:
     for value in values:
         for part in GENRE_SEPARATORS.split(str(value)):
             name = " ".join(part.split())
-            if genre_key(name) and genre_key(name) not in seen:
-                seen.add(genre_key(name))
+            if name_key(name) and name_key(name) not in seen:
+                seen.add(name_key(name))
                 genres.append(name)
     return genres
 
@@ -69,7 +73,7 @@ def read_genre_map(path: Path) -> dict[str, str | None]:
     """A mapping file as ``{alias key: target genre}``; an empty target means "ignore this genre".
 
     One ``alias = genre`` per line; ``#`` starts a comment (``genres.read_map_lines``).
-    Aliases match by ``genre_key``, so ``hip hop = Hip-Hop`` also covers ``HIP-HOP``.
+    Aliases match by ``name_key``, so ``hip hop = Hip-Hop`` also covers ``HIP-HOP``.
     """
     from genretag.genres import read_map_lines
 
@@ -79,15 +83,15 @@ def read_genre_map(path: Path) -> dict[str, str | None]:
     except ValueError as error:
         raise GenreMapError(str(error)) from None
     for number, alias, target in lines:
-        if not genre_key(alias):
+        if not name_key(alias):
             raise GenreMapError(f"{path}:{number}: expected 'alias = genre', got {alias + ' = ' + target!r}")
-        mapping[genre_key(alias)] = " ".join(target.split()) or None
+        mapping[name_key(alias)] = " ".join(target.split()) or None
     return mapping
 
 
 def apply_genre_map(genres: list[str], mapping: dict[str, str | None]) -> list[str]:
     """``genres`` with aliases replaced by their targets and ignored genres removed (order kept)."""
-    mapped = [mapping.get(genre_key(genre), genre) for genre in genres]
+    mapped = [mapping.get(name_key(genre), genre) for genre in genres]
     return split_genre_values(genre for genre in mapped if genre)
 
 
@@ -130,9 +134,9 @@ def _album_group(path: Path) -> str:
     artist = _first(tags, "albumartist", "artist", "TPE2", "TPE1")
     album = _first(tags, "album", "TALB")
     if album:
-        return f"album:{genre_key(artist)}/{genre_key(album)}"
+        return f"album:{name_key(artist)}/{name_key(album)}"
     if artist:
-        return f"artist:{genre_key(artist)}"
+        return f"artist:{name_key(artist)}"
     return f"track:{path}"
 
 
@@ -188,14 +192,14 @@ def choose_genres(tracks: list[TaggedTrack], min_tracks: int) -> GenreChoice:
     variants: dict[str, Counter] = defaultdict(Counter)
     for track in tracks:
         for genre in track.genres:
-            variants[genre_key(genre)][genre] += 1
+            variants[name_key(genre)][genre] += 1
     display = {key: counter.most_common(1)[0][0] for key, counter in variants.items()}
     kept = set(display)
     first_counts: dict[str, int] = {}
     while True:
         labels = {}
         for track in tracks:
-            first = next((genre_key(g) for g in track.genres if genre_key(g) in kept), None)
+            first = next((name_key(g) for g in track.genres if name_key(g) in kept), None)
             if first is not None:
                 labels[track.path] = first
         counts = Counter(labels.values())
@@ -459,7 +463,7 @@ def save_user_model(
     card = {
         "architecture": base.architecture,
         "genres": list(choice.genres),
-        "base_model": {"name": base.name, "sha256": base.sha256},
+        "base_model": {"name": base.name, "sha256": base.fingerprint},
         "training": {
             "summary": f"fine-tuned from {base.name} on {sum(choice.counts.values())} tagged tracks of "
             + ", ".join(roots),

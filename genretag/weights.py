@@ -50,16 +50,6 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def results_fingerprint(card: dict, weights_sha256: str) -> str:
-    """What a model's results depend on: its weights' sha256, hashed together with the card's
-    ``inference`` section when it has one (how segments are read)."""
-    settings = card.get("inference")
-    if not settings:
-        return weights_sha256
-    text = weights_sha256 + json.dumps(settings, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def _card_paths(directory: Path) -> list[Path]:
     return sorted(directory.glob("*.json")) if directory.is_dir() else []
 
@@ -100,9 +90,8 @@ def model_card(name: str, home: str | Path | None = None) -> dict:
 class ModelIdentity:
     """One model, exactly: resolved once by ``resolve_model``, then passed on to workers and the store.
 
-    Small and picklable. ``fingerprint`` is what the model's results depend on
-    (``results_fingerprint``: the weights' sha256, with the card's reading settings when
-    it has any); stored results are keyed by name, fingerprint and ``whole_track`` (one
+    Small and picklable. ``fingerprint`` is what the model's results depend on: the
+    weights' sha256; stored results are keyed by name, fingerprint and ``whole_track`` (one
     pass over the whole track is another analysis than the mean of its segments). The
     card's front end has been checked against ``genretag.audio`` when resolving.
     ``home`` is the data home the model was found in: a worker process, which may have
@@ -113,7 +102,6 @@ class ModelIdentity:
     fingerprint: str
     architecture: str = ""
     genres: tuple[str, ...] = ()
-    weights_sha256: str = ""
     home: str = ""
     whole_track: bool = False
 
@@ -150,10 +138,9 @@ def _identity(card_path: Path, card: dict, weights_sha256: str, home: str | Path
     check_audio_parameters(card, name)
     return ModelIdentity(
         name=name,
-        fingerprint=results_fingerprint(card, weights_sha256),
+        fingerprint=weights_sha256,
         architecture=card["architecture"],
         genres=tuple(card["genres"]),
-        weights_sha256=weights_sha256,
         home=str(Path(home or data_home())),
     )
 
@@ -190,10 +177,6 @@ class LoadedModel:
     @property
     def fingerprint(self) -> str:
         return self.identity.fingerprint
-
-    @property
-    def sha256(self) -> str:
-        return self.identity.weights_sha256
 
     def predict(self, spectrograms) -> np.ndarray:
         """Genre probabilities ``(n, n_genres)`` for log-mels ``(n, N_MELS, frames)``."""

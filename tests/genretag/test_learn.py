@@ -16,9 +16,9 @@ from genretag.learn import DroppedGenre, TaggedTrack
 
 
 def test_spellings_of_one_genre_share_a_key():
-    assert len({learn.genre_key(g) for g in ("Hip-Hop", "hip hop", "HipHop", " HIP_HOP ")}) == 1
-    assert learn.genre_key("Drum & Bass") == learn.genre_key("drum and bass")
-    assert learn.genre_key("Rock") != learn.genre_key("Pop")
+    assert len({learn.name_key(g) for g in ("Hip-Hop", "hip hop", "HipHop", " HIP_HOP ")}) == 1
+    assert learn.name_key("Drum & Bass") == learn.name_key("drum and bass")
+    assert learn.name_key("Rock") != learn.name_key("Pop")
 
 
 def test_genre_values_are_split_trimmed_and_deduplicated():

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas
 import pytest
+import torch
 from conftest import BRAHMS, VIBE_ACE, excerpt, write_audio
 from typer.testing import CliRunner
 
@@ -276,7 +277,7 @@ def test_whole_track_pass_with_a_bicrnn_user_model(tmp_path, genretag_home):
         assert connection.execute("SELECT whole_track FROM track_results").fetchall() == [(1,)]
 
 
-def test_a_model_card_that_changes_how_segments_are_read_makes_stored_results_stale(tmp_path, genretag_home):
+def test_new_weights_under_the_same_model_name_make_its_stored_results_stale(tmp_path, genretag_home):
     import shutil
 
     from genretag import weights
@@ -295,9 +296,14 @@ def test_a_model_card_that_changes_how_segments_are_read_makes_stored_results_st
     before = json.loads(report.read_text())[0]["probabilities"]
     assert "0 analysed, 1 from the store" in runner.invoke(app, scan).output
 
-    # What a card says about reading segments is part of what its results depend on (weights.results_fingerprint).
-    card["inference"] = {**card.get("inference", {}), "reading": "changed"}
+    # The model retrained under the same name: its results are keyed by the weights' sha256.
+    state = torch.load(config.user_models_dir() / "mine.pt")
+    last_bias = [key for key in state if key.endswith("bias")][-1]
+    state[last_bias] = state[last_bias] + torch.linspace(-1.0, 1.0, state[last_bias].numel())
+    torch.save(state, config.user_models_dir() / "mine.pt")
+    card["sha256"] = weights.sha256_of(config.user_models_dir() / "mine.pt")
     card_path.write_text(json.dumps(card))
     again = runner.invoke(app, scan)
     assert "1 analysed, 0 from the store" in again.output
-    assert json.loads(report.read_text())[0]["probabilities"].keys() == before.keys()
+    after = json.loads(report.read_text())[0]["probabilities"]
+    assert after.keys() == before.keys() and after != before
