@@ -187,11 +187,14 @@ def _decoded_blocks(path: Path) -> Iterator[tuple[np.ndarray, int]]:
         downmix: _Downmix | None = None
         try:
             for frame in container.decode(stream):
-                if downmix is None or not downmix.add(frame):
-                    if downmix is not None and downmix.samples:
-                        yield downmix.take(), downmix.rate
-                    downmix = _Downmix(frame)
-                    downmix.add(frame)
+                if downmix is not None and downmix.add(frame):
+                    continue
+                if downmix is not None and downmix.samples:  # full, or the stream's format changed
+                    yield downmix.take(), downmix.rate
+                    if downmix.add(frame):  # the same kind of frame: the emptied buffer takes it
+                        continue
+                downmix = _Downmix(frame)
+                downmix.add(frame)
         except Exception as error:
             if downmix is not None and downmix.samples:  # keep what decoded before the damage; the caller reports it
                 yield downmix.take(), downmix.rate

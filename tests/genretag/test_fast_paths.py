@@ -84,6 +84,18 @@ def test_ffmpeg_decoding_equals_libsndfile_channel_mean(tmp_path, suffix, subtyp
     np.testing.assert_allclose(decoded, expected.mean(axis=1), atol=1e-5)
 
 
+def test_a_long_stream_decodes_block_after_block_into_the_same_samples(tmp_path):
+    # 75 s: two full 30 s blocks and a partial one, through the one reused buffer.
+    left = np.tile(excerpt(BRAHMS, 0, 25), 3)
+    right = np.tile(excerpt(FISHIN, 0, 25), 3)
+    path = tmp_path / "long.flac"
+    soundfile.write(path, np.stack([left, right], axis=1), audio.SAMPLE_RATE, subtype="PCM_16")
+    expected, _ = soundfile.read(path, dtype="float64", always_2d=True)
+    blocks = [block for block, _ in audio._decoded_blocks(path)]
+    assert [round(block.size / audio.SAMPLE_RATE) for block in blocks] == [30, 30, 15]
+    np.testing.assert_allclose(np.concatenate(blocks), expected.mean(axis=1), atol=1e-6)
+
+
 def test_a_stream_whose_rate_changes_is_resampled_piece_by_piece(tmp_path):
     # Two MP3 files at different rates joined byte for byte: FFmpeg decodes each frame at its own rate.
     first, second = tmp_path / "first.mp3", tmp_path / "second.mp3"
