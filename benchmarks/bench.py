@@ -22,23 +22,22 @@ must grow linearly with audio duration); the other shipped models; musicnn on ab
 ``--musicnn-minutes`` of the same files, run by the ``--musicnn-python`` interpreter of
 a side environment where it is installed; the worker's peak RSS on one
 ``--long-hours`` file.
+
+The timed subprocesses and the commands timed are in ``runs.py``, the per-format
+measurement in ``formats.py``, the musicnn comparison in ``musicnn_speed.py``.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import platform
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -47,166 +46,35 @@ import soundfile
 import soxr
 
 REPO = Path(__file__).resolve().parents[1]
-FLOOR_SCRIPT = REPO / "benchmarks" / "decode_floor.py"
 sys.path.insert(0, str(REPO))
+
+from formats import AS_IS, FORMATS, FormatRow, format_names, format_row, per_format_lines  # noqa: E402
+from musicnn_speed import musicnn_comparison, musicnn_installed, prefix_of_minutes  # noqa: E402
+from runs import (  # noqa: E402
+    FFMPEG,
+    GENRETAG,
+    MB,
+    NO_FFMPEG,
+    Homes,
+    Run,
+    decode_floor_command,
+    ffmpeg_floor_run,
+    median_runs,
+    per_track_durations,
+    read_durations,
+    scan_command,
+    spread,
+    timed_run,
+    wall_ratio,
+)
 
 from genretag import audio, config, store  # noqa: E402
 from genretag.library import walk_audio_files  # noqa: E402
 from genretag.weights import DEFAULT_MODEL  # noqa: E402
 
-GENRETAG = shutil.which("genretag", path=str(Path(sys.executable).parent)) or "genretag"
-FFMPEG = shutil.which("ffmpeg")
-NO_FFMPEG = "ffmpeg not installed"
-XARGS_SOME_FAILED = 123  # xargs's exit status when some command failed (a file FFmpeg could not decode)
-AS_IS = "as-is"  # --formats value: the folder's files as they are
-# Encoder options of each --formats value for the ffmpeg command line (channels and sample rate kept).
-FORMATS = {
-    "ogg": (".ogg", ["-c:a", "libvorbis", "-q:a", "5"]),
-    "mp3": (".mp3", ["-c:a", "libmp3lame", "-q:a", "2"]),
-    "flac": (".flac", ["-c:a", "flac"]),
-    "opus": (".opus", ["-c:a", "libopus", "-b:a", "128k"]),
-    "wav": (".wav", ["-c:a", "pcm_s16le"]),
-}
-RSS_POLL_S = 0.05
 STAGES = ("decode", "mel", "network", "store")  # "decode": decoding, resampling and cutting segments
-MB = 1024 * 1024
 # Scanned beside --model: the default model, v-kernel (a target of its own), the recurrent networks.
 OTHER_MODELS = (DEFAULT_MODEL, "v-kernel", "crnn", "bicrnn")
-MUSICNN_TAGGING = """\
-import sys
-from musicnn.tagger import top_tags
-failed = 0
-for path in sys.argv[1:]:
-    try:
-        top_tags(path, model="MTT_musicnn", topN=3, print_tags=False)
-    except Exception as error:
-        failed += 1
-        print(path, error, file=sys.stderr)
-sys.exit(1 if failed else 0)
-"""
-
-
-@dataclass
-class Run:
-    """One timed subprocess: wall seconds from launch to exit, CPU seconds of its whole process tree, peak RSS.
-
-    CPU seconds hardly change when other programs load the machine, where wall
-    seconds do; the linearity check and the CPU ratios rest on them.
-    """
-
-    wall_s: float
-    cpu_s: float
-    parent_rss: int
-    worker_rss: int
-    returncode: int
-
-
-def _children_cpu_s() -> float:
-    # Every descendant that has been waited for, grandchildren (workers) included.
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def timed_run(
-    command: list[str], env: dict[str, str] | None = None, stdin: bytes = b"", accepted: tuple[int, ...] = (0, 1)
-) -> Run:
-    """Run ``command`` with ``stdin`` as its input, polling the RSS of it and its child processes until it exits.
-
-    Raises ``RuntimeError`` when its exit status is not one of ``accepted``.
-    """
-    parent_rss = worker_rss = 0
-    cpu_before = _children_cpu_s()
-    with tempfile.TemporaryFile() as errors, tempfile.TemporaryFile() as given:
-        given.write(stdin)
-        given.seek(0)
-        started = time.perf_counter()
-        process = subprocess.Popen(command, env=env, stdin=given, stdout=subprocess.DEVNULL, stderr=errors)
-        watched = psutil.Process(process.pid)
-        while process.poll() is None:
-            try:
-                parent_rss = max(parent_rss, watched.memory_info().rss)
-                for child in watched.children(recursive=True):
-                    worker_rss = max(worker_rss, child.memory_info().rss)
-            except psutil.Error:  # a process ended between listing and reading it
-                pass
-            time.sleep(RSS_POLL_S)
-        wall = time.perf_counter() - started
-        cpu = _children_cpu_s() - cpu_before
-        if process.returncode not in accepted:
-            errors.seek(0)
-            tail = errors.read().decode(errors="replace")[-2000:]
-            raise RuntimeError(f"{' '.join(command[:3])}... exited {process.returncode}:\n{tail}")
-    return Run(wall, cpu, parent_rss, worker_rss, process.returncode)
-
-
-class Homes:
-    """Fresh ``GENRETAG_HOME`` folders, each with the current home's user models."""
-
-    def __init__(self, scratch: Path):
-        self.scratch = scratch
-        self.models = config.user_models_dir()
-        self.count = 0
-
-    def fresh(self) -> dict[str, str]:
-        self.count += 1
-        home = self.scratch / f"home-{self.count}"
-        if self.models.is_dir():
-            shutil.copytree(self.models, home / "models")
-        home.mkdir(exist_ok=True)
-        return {**os.environ, "GENRETAG_HOME": str(home)}
-
-
-def scan_command(paths: list[str], jobs: int, model: str, csv_path: Path | None = None) -> list[str]:
-    command = [GENRETAG, "scan", *paths, "--jobs", str(jobs), "--model", model]
-    return command + (["--csv", str(csv_path)] if csv_path else [])
-
-
-def decode_floor_command(files: list[str], jobs: int) -> list[str]:
-    """genretag's own decode-only floor (``decode_floor.py``) over ``files`` with ``jobs`` workers."""
-    return [sys.executable, str(FLOOR_SCRIPT), *files, "--jobs", str(jobs)]
-
-
-def ffmpeg_floor_command(jobs: int) -> list[str]:
-    """The issue's FFmpeg floor, for the NUL-separated file names on its input.
-
-    ``ls DIR/*.ogg | xargs -P{jobs} -I{} ffmpeg -loglevel error -i {} -ac 1 -ar 22050 -f f32le -y /dev/null``:
-    ``jobs`` ffmpeg processes at a time, one file each, decoding and resampling to 22.05 kHz mono.
-    """
-    decode = [FFMPEG, "-loglevel", "error", "-i", "{}", "-ac", "1", "-ar", str(audio.SAMPLE_RATE), "-f", "f32le"]
-    return ["xargs", "-0", f"-P{jobs}", "-I{}", *decode, "-y", os.devnull]
-
-
-def ffmpeg_floor_run(files: list[str], jobs: int) -> Run:
-    """The FFmpeg floor over ``files``, timed like a scan (needs ``ffmpeg``); a file it cannot decode is no error."""
-    names = b"\0".join(os.fsencode(path) for path in files)
-    return timed_run(ffmpeg_floor_command(jobs), stdin=names, accepted=(0, XARGS_SOME_FAILED))
-
-
-def wall_ratio(run: Run, floor: Run | None) -> str:
-    """``run``'s wall time over ``floor``'s, or why there is no FFmpeg floor."""
-    return NO_FFMPEG if floor is None else f"{run.wall_s / floor.wall_s:.2f} ×"
-
-
-def read_durations(csv_path: Path) -> tuple[float, int, int]:
-    """Total decoded seconds, tracks and failed tracks from a scan's tracks CSV."""
-    with open(csv_path, newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    total = sum(float(row["duration_s"] or 0) for row in rows)
-    return total, len(rows), sum(1 for row in rows if row["error"])
-
-
-def median_runs(runs: list[Run]) -> Run:
-    return Run(
-        statistics.median(run.wall_s for run in runs),
-        statistics.median(run.cpu_s for run in runs),
-        max(run.parent_rss for run in runs),
-        max(run.worker_rss for run in runs),
-        max(run.returncode for run in runs),
-    )
-
-
-def spread(values: list[float]) -> str:
-    return f"{min(values):.2f}–{max(values):.2f}" if len(values) > 1 else "–"
 
 
 def machine_description() -> list[str]:
@@ -389,146 +257,6 @@ def prefixes_by_duration(files: list[str], durations: dict[str, float]) -> list[
     return [*sizes, files]
 
 
-def per_track_durations(csv_path: Path) -> dict[str, float]:
-    with open(csv_path, newline="", encoding="utf-8") as handle:
-        return {os.path.abspath(row["path"]): float(row["duration_s"] or 0) for row in csv.DictReader(handle)}
-
-
-def is_ogg_vorbis(path: str) -> bool:
-    """Whether ``path`` is an Ogg file whose audio is Vorbis."""
-    import av
-
-    if Path(path).suffix.lower() not in (".ogg", ".oga"):
-        return False
-    try:
-        with av.open(path) as container:
-            return container.streams.audio[0].codec_context.name == "vorbis"
-    except (av.FFmpegError, IndexError):
-        return False
-
-
-def convert_library(files: list[str], name: str, folder: Path, jobs: int) -> list[str]:
-    """``files`` in format ``name`` (a key of ``FORMATS``): converted into ``folder`` by the ffmpeg command line,
-    ``jobs`` at a time, keeping channels and sample rate; Ogg Vorbis files are taken as they are for "ogg".
-
-    Returns the files of the format, in the order of ``files``, less those ffmpeg could not convert.
-    """
-    suffix, options = FORMATS[name]
-    folder.mkdir(parents=True, exist_ok=True)
-
-    def converted(index: int, path: str) -> str | None:
-        if name == "ogg" and is_ogg_vorbis(path):
-            return path
-        target = folder / f"{index:05d}-{Path(path).stem}{suffix}"
-        command = [FFMPEG, "-loglevel", "error", "-nostdin", "-i", path, "-vn", *options, "-y", str(target)]
-        return str(target) if subprocess.run(command, stdin=subprocess.DEVNULL).returncode == 0 else None
-
-    with ThreadPoolExecutor(jobs) as pool:
-        results = pool.map(converted, range(len(files)), files)
-        return [path for path in results if path is not None]
-
-
-@dataclass
-class FormatRow:
-    """The per-format measurement of one format: its library and the medians of its interleaved runs."""
-
-    name: str
-    tracks: int
-    audio_s: float
-    ffmpeg_floor: Run
-    decode_floor: Run
-    scans: dict[str, Run]  # by model name
-    not_converted: int  # files ffmpeg could not convert, left out
-
-
-def measure_format(
-    name: str, paths: list[str], not_converted: int, models: list[str], settings: argparse.Namespace, homes: Homes
-) -> FormatRow:
-    """The FFmpeg floor, the decode floor and a cold scan per model of ``paths``, interleaved in each repeat."""
-    csv_path = homes.scratch / f"tracks-{name}.csv"
-    runs: dict[str, list[Run]] = {"ffmpeg": [], "floor": [], **{model: [] for model in models}}
-    for _ in range(settings.repeat):
-        runs["ffmpeg"].append(ffmpeg_floor_run(paths, settings.jobs))
-        runs["floor"].append(timed_run(decode_floor_command(paths, settings.jobs)))
-        for model in models:
-            command = scan_command(paths, settings.jobs, model, csv_path if model == models[0] else None)
-            runs[model].append(timed_run(command, homes.fresh()))
-    audio_s, tracks, _ = read_durations(csv_path)
-    medians = {key: median_runs(value) for key, value in runs.items()}
-    scans = {model: medians[model] for model in models}
-    return FormatRow(name, tracks, audio_s, medians["ffmpeg"], medians["floor"], scans, not_converted)
-
-
-def format_row(
-    name: str, files: list[str], models: list[str], settings: argparse.Namespace, homes: Homes
-) -> FormatRow | None:
-    """``files`` converted to format ``name`` (needs ``ffmpeg``) and measured; None when ffmpeg converted none.
-
-    The converted files are removed once measured; conversion is not timed.
-    """
-    folder = homes.scratch / f"format-{name}"
-    try:
-        paths = files if name == AS_IS else convert_library(files, name, folder, settings.jobs)
-        if not paths:
-            return None
-        return measure_format(name, paths, len(files) - len(paths), models, settings, homes)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def per_format_lines(rows: list[FormatRow], models: list[str]) -> list[str]:
-    """The report's table of ``rows``: the floors, then each model's cold scan against the FFmpeg floor."""
-    header = "| format | tracks | audio h | FFmpeg floor wall s | decode floor wall s |"
-    for model in models:
-        header += f" `{model}` cold scan wall s | × realtime | scan / FFmpeg floor |"
-    lines = [header, "| --- |" + " ---: |" * (4 + 3 * len(models))]
-    for row in rows:
-        line = (
-            f"| {row.name} | {row.tracks} | {row.audio_s / 3600:.2f} | {row.ffmpeg_floor.wall_s:.2f} |"
-            f" {row.decode_floor.wall_s:.2f} |"
-        )
-        for model in models:
-            scan = row.scans[model]
-            line += f" {scan.wall_s:.2f} | {row.audio_s / scan.wall_s:,.0f} | {wall_ratio(scan, row.ffmpeg_floor)} |"
-        lines.append(line)
-    failed = [f"{row.name}: {row.not_converted}" for row in rows if row.not_converted]
-    if failed:
-        lines += ["", f"Files ffmpeg could not convert, left out: {', '.join(failed)}."]
-    return lines
-
-
-def prefix_of_minutes(files: list[str], durations: dict[str, float], minutes: float) -> list[str]:
-    """The shortest prefix of ``files`` holding ``minutes`` of audio (all of them when they hold less)."""
-    running, prefix = 0.0, []
-    for path in files:
-        if running >= minutes * 60:
-            break
-        prefix.append(path)
-        running += durations.get(path, 0.0)
-    return prefix
-
-
-def musicnn_installed(python: str) -> bool:
-    """Whether ``python`` (an interpreter of a side environment) can import musicnn."""
-    try:
-        return subprocess.run([python, "-c", "import musicnn"], capture_output=True).returncode == 0
-    except OSError:
-        return False
-
-
-def musicnn_comparison(
-    python: str, files: list[str], settings: argparse.Namespace, homes: Homes
-) -> tuple[list[Run], list[Run]]:
-    """musicnn tagging ``files`` (``top_tags``, MTT_musicnn, in one process of ``python``), and cold genretag
-    scans of the same files with the default model, interleaved in each repeat: (musicnn's, genretag's)."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    musicnn_runs, genretag_runs = [], []
-    for _ in range(settings.repeat):
-        musicnn_runs.append(timed_run([python, "-c", MUSICNN_TAGGING, *files], env))
-        genretag_runs.append(timed_run(scan_command(files, settings.jobs, DEFAULT_MODEL), homes.fresh()))
-    return musicnn_runs, genretag_runs
-
-
 class Report:
     """The markdown lines, printed as they are made."""
 
@@ -539,15 +267,6 @@ class Report:
         for line in lines:
             print(line, flush=True)
             self.lines.append(line)
-
-
-def format_names(text: str) -> list[str]:
-    """The ``--formats`` value: names of ``FORMATS`` or ``as-is``, comma-separated."""
-    names = list(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
-    unknown = [name for name in names if name != AS_IS and name not in FORMATS]
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown {', '.join(unknown)} (known: {', '.join([*FORMATS, AS_IS])})")
-    return names
 
 
 def parse_arguments() -> argparse.Namespace:
