@@ -189,18 +189,21 @@ def _decoded_blocks(path: Path) -> Iterator[tuple[np.ndarray, int]]:
             for frame in container.decode(stream):
                 if downmix is not None and downmix.add(frame):
                     continue
-                if downmix is not None and downmix.samples:  # full, or the stream's format changed
-                    yield downmix.take(), downmix.rate
-                    if downmix.add(frame):  # the same kind of frame: the emptied buffer takes it
-                        continue
+                yield from _held(downmix)  # full, or the stream's format changed
+                if downmix is not None and downmix.add(frame):  # the same kind of frame: the emptied buffer takes it
+                    continue
                 downmix = _Downmix(frame)
                 downmix.add(frame)
         except Exception as error:
-            if downmix is not None and downmix.samples:  # keep what decoded before the damage; the caller reports it
-                yield downmix.take(), downmix.rate
+            yield from _held(downmix)  # keep what decoded before the damage; the caller reports it
             raise AudioDecodeError(_decode_reason(error)) from None
-        if downmix is not None and downmix.samples:
-            yield downmix.take(), downmix.rate
+        yield from _held(downmix)
+
+
+def _held(downmix: _Downmix | None) -> Iterator[tuple[np.ndarray, int]]:
+    """The ``(block, rate)`` a downmix holds, if any, emptying it."""
+    if downmix is not None and downmix.samples:
+        yield downmix.take(), downmix.rate
 
 
 def _blocks_until_damage(path: Path, report: DecodeReport) -> Iterator[tuple[np.ndarray, int]]:
@@ -228,7 +231,7 @@ def _at_sample_rate(blocks: Iterator[tuple[np.ndarray, int]]) -> Iterator[np.nda
     resampler = None
     source_rate = None
     for block, rate in blocks:
-        if rate != source_rate:  # the first block, or a stream whose rate changes (chained Ogg)
+        if rate != source_rate:  # the first block, or a stream whose rate changes (MP3s joined, say)
             if resampler is not None:
                 yield resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
             resampler = None if rate == SAMPLE_RATE else soxr.ResampleStream(rate, SAMPLE_RATE, 1, "float32", "HQ")
