@@ -58,7 +58,7 @@ from runs import (  # noqa: E402
     Homes,
     Run,
     decode_floor_command,
-    ffmpeg_floor_run,
+    interleaved_runs,
     median_runs,
     per_track_durations,
     read_durations,
@@ -379,13 +379,9 @@ def main() -> None:  # noqa: C901 - one measurement after another, in report ord
     try:
         report.add("## Machine", "", *machine_description(), f"- at start: {load_line()}", "")
 
-        ffmpeg_runs, floor_runs, cold_runs = [], [], []
         csv_path = scratch / "tracks.csv"
-        for _ in range(repeat):  # interleaved, so all see the same load
-            if FFMPEG:
-                ffmpeg_runs.append(ffmpeg_floor_run(files, jobs))
-            floor_runs.append(timed_run(decode_floor_command(files, jobs)))
-            cold_runs.append(timed_run(scan_command([str(args.folder)], jobs, args.model, csv_path), homes.fresh()))
+        throughput = interleaved_runs(files, [str(args.folder)], [args.model], jobs, repeat, homes, csv_path)
+        ffmpeg_runs, floor_runs, cold_runs = throughput["ffmpeg"], throughput["floor"], throughput[args.model]
         audio_s, tracks, failed = read_durations(csv_path)
         durations = per_track_durations(csv_path)
         env = homes.fresh()

@@ -15,12 +15,9 @@ from runs import (
     FFMPEG,
     Homes,
     Run,
-    decode_floor_command,
-    ffmpeg_floor_run,
+    interleaved_runs,
     median_runs,
     read_durations,
-    scan_command,
-    timed_run,
     wall_ratio,
 )
 
@@ -87,13 +84,7 @@ def measure_format(
 ) -> FormatRow:
     """The FFmpeg floor, the decode floor and a cold scan per model of ``paths``, interleaved in each repeat."""
     csv_path = homes.scratch / f"tracks-{name}.csv"
-    runs: dict[str, list[Run]] = {"ffmpeg": [], "floor": [], **{model: [] for model in models}}
-    for _ in range(settings.repeat):
-        runs["ffmpeg"].append(ffmpeg_floor_run(paths, settings.jobs))
-        runs["floor"].append(timed_run(decode_floor_command(paths, settings.jobs)))
-        for model in models:
-            command = scan_command(paths, settings.jobs, model, csv_path if model == models[0] else None)
-            runs[model].append(timed_run(command, homes.fresh()))
+    runs = interleaved_runs(paths, paths, models, settings.jobs, settings.repeat, homes, csv_path)
     audio_s, tracks, _ = read_durations(csv_path)
     medians = {key: median_runs(value) for key, value in runs.items()}
     scans = {model: medians[model] for model in models}

@@ -136,6 +136,23 @@ def wall_ratio(run: Run, floor: Run | None) -> str:
     return NO_FFMPEG if floor is None else f"{run.wall_s / floor.wall_s:.2f} ×"
 
 
+def interleaved_runs(
+    files: list[str], scan_paths: list[str], models: list[str], jobs: int, repeat: int, homes: Homes, csv_path: Path
+) -> dict[str, list[Run]]:
+    """``repeat`` rounds of, one after another so that load hits all alike: the FFmpeg floor of ``files``
+    (when ffmpeg is installed), genretag's decode floor of ``files``, and a cold scan of ``scan_paths`` per
+    model in a fresh home (the first model's writes ``csv_path``). Keyed "ffmpeg", "floor" and by model."""
+    runs: dict[str, list[Run]] = {"ffmpeg": [], "floor": [], **{model: [] for model in models}}
+    for _ in range(repeat):
+        if FFMPEG:
+            runs["ffmpeg"].append(ffmpeg_floor_run(files, jobs))
+        runs["floor"].append(timed_run(decode_floor_command(files, jobs)))
+        for model in models:
+            command = scan_command(scan_paths, jobs, model, csv_path if model == models[0] else None)
+            runs[model].append(timed_run(command, homes.fresh()))
+    return runs
+
+
 def read_durations(csv_path: Path) -> tuple[float, int, int]:
     """Total decoded seconds, tracks and failed tracks from a scan's tracks CSV."""
     with open(csv_path, newline="", encoding="utf-8") as handle:
