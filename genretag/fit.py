@@ -44,6 +44,30 @@ class FeatureSet:
     track_names: list[str]
     targets: torch.Tensor | None = None
 
+    @classmethod
+    def from_segments(
+        cls,
+        mels: list[torch.Tensor],
+        labels: list[int],
+        tracks: list[int],
+        weights: list[float],
+        original: list[bool],
+        genres: tuple[str, ...],
+        track_names: list[str],
+        targets: list[np.ndarray] | None = None,
+    ) -> FeatureSet:
+        """A set from per-segment lists, as corpus builders collect them (``mels``: one tensor per group)."""
+        return cls(
+            mels=torch.cat(mels),
+            labels=torch.tensor(labels, dtype=torch.int64),
+            tracks=torch.tensor(tracks, dtype=torch.int64),
+            weights=torch.tensor(weights, dtype=torch.float64),
+            original=torch.tensor(original, dtype=torch.bool),
+            genres=genres,
+            track_names=track_names,
+            targets=None if targets is None else torch.tensor(np.stack(targets), dtype=torch.float32),
+        )
+
     def __len__(self) -> int:
         return int(self.labels.numel())
 

@@ -375,15 +375,8 @@ def feature_set(paths: list[Path], features: dict[Path, np.ndarray], labels: dic
         label_ids += [genres.index(labels[path])] * count
         tracks += [index] * count
         weights += [1.0 / (genre_tracks[labels[path]] * count)] * count
-    return FeatureSet(
-        mels=torch.cat(mels),
-        labels=torch.tensor(label_ids, dtype=torch.int64),
-        tracks=torch.tensor(tracks, dtype=torch.int64),
-        weights=torch.tensor(weights, dtype=torch.float64),
-        original=torch.ones(len(label_ids), dtype=torch.bool),
-        genres=genres,
-        track_names=[str(path) for path in paths],
-    )
+    original = [True] * len(label_ids)
+    return FeatureSet.from_segments(mels, label_ids, tracks, weights, original, genres, [str(path) for path in paths])
 
 
 @dataclass(frozen=True)

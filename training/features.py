@@ -105,12 +105,4 @@ def build_feature_set(
             progress(position + 1, len(clips))
     if not parts:
         raise ValueError("no clip could be decoded")
-    return FeatureSet(
-        mels=torch.cat(parts),
-        labels=torch.tensor(labels, dtype=torch.int64),
-        tracks=torch.tensor(tracks, dtype=torch.int64),
-        weights=torch.tensor(segment_weights, dtype=torch.float64),
-        original=torch.tensor(original, dtype=torch.bool),
-        genres=genres,
-        track_names=names,
-    )
+    return FeatureSet.from_segments(parts, labels, tracks, segment_weights, original, genres, names)

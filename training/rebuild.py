@@ -191,15 +191,9 @@ def feature_set(
         labels += [GTZAN_GENRES.index(clip.genre) if clip.genre else -1] * len(kept_mels)
         tracks += [track_index] * len(kept_mels)
         segment_weights += [weight / len(kept_mels)] * len(kept_mels)
-    return fit.FeatureSet(
-        mels=torch.cat(parts),
-        labels=torch.tensor(labels, dtype=torch.int64),
-        tracks=torch.tensor(tracks, dtype=torch.int64),
-        weights=torch.tensor(segment_weights, dtype=torch.float64),
-        original=torch.tensor(original, dtype=torch.bool),
-        genres=GTZAN_GENRES,
-        track_names=[clip.track for clip in labelled + unlabelled],
-        targets=torch.tensor(np.stack(targets), dtype=torch.float32),
+    track_names = [clip.track for clip in labelled + unlabelled]
+    return fit.FeatureSet.from_segments(
+        parts, labels, tracks, segment_weights, original, GTZAN_GENRES, track_names, targets
     )
 
 
