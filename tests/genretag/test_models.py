@@ -89,7 +89,7 @@ def test_the_default_model_is_named_in_one_place_and_every_entry_point_uses_it()
     import inspect
 
     import genretag
-    from genretag import scan, weights
+    from genretag import scan
 
     # Every entry point takes None for "the default model", which only weights.DEFAULT_MODEL names.
     assert inspect.signature(genretag.classify).parameters["model"].default is None
