@@ -113,55 +113,22 @@ _SAMPLE_TYPES = {
 }
 
 
-class _Downmix:
-    """Frames of one sample format, channel count and rate, summed to mono into one reused buffer.
-
-    Codecs such as Vorbis give frames of a few hundred samples (400 000 of them in two
-    hours), so the work per frame is kept to a few numpy calls that write the channel
-    sum straight into place; ``take`` scales the sum to the channel mean at full scale
-    1.0 in a new array and empties the buffer.
-    """
-
-    def __init__(self, frame) -> None:
-        self.key = _frame_key(frame)
-        self.dtype, self.scale, self.offset = _SAMPLE_TYPES[frame.format.name.removesuffix("p")]
-        self.planar = frame.format.is_planar
-        self.channels = frame.layout.nb_channels
-        self.rate = frame.sample_rate
-        self.sums = np.empty(max(int(self.rate * DECODE_BLOCK_SECONDS), frame.samples), dtype=np.float32)
-        self.samples = 0
-
-    def add(self, frame) -> bool:
-        """Add ``frame``'s channel sum; False (nothing added) for another format, channel count or rate, or no room."""
-        n = frame.samples
-        if self.samples + n > self.sums.size or _frame_key(frame) != self.key:
-            return False
-        out = self.sums[self.samples : self.samples + n]
-        if self.planar:
-            channels = [np.frombuffer(plane, self.dtype, n) for plane in frame.planes[: self.channels]]
-        else:  # interleaved: each channel a strided view (numpy's sum along a short axis is ten times slower)
-            interleaved = np.frombuffer(frame.planes[0], self.dtype, n * self.channels).reshape(n, self.channels)
-            channels = [interleaved[:, index] for index in range(self.channels)]
-        if self.channels == 1:
-            out[:] = channels[0]
-        else:
-            np.add(channels[0], channels[1], out=out, dtype=np.float32)
-            for channel in channels[2:]:
-                out += channel
-        self.samples += n
-        return True
-
-    def take(self) -> np.ndarray:
-        """The buffered audio as a new mono float32 array (the plain mean of the channels), and an empty buffer."""
-        sums = self.sums[: self.samples]
-        if self.offset:
-            sums -= np.float32(self.offset * self.channels)
-        self.samples = 0
-        return np.multiply(sums, np.float32(1.0 / (self.scale * self.channels)), dtype=np.float32)
-
-
-def _frame_key(frame) -> tuple[str, int, int]:
-    return frame.format.name, frame.layout.nb_channels, frame.sample_rate
+def _channel_mean(frame) -> np.ndarray:
+    """A decoded frame's channels averaged to one mono float32 array at full scale 1.0."""
+    dtype, scale, offset = _SAMPLE_TYPES[frame.format.name.removesuffix("p")]
+    samples, channels = frame.samples, frame.layout.nb_channels
+    if frame.format.is_planar:
+        parts = [np.frombuffer(plane, dtype, samples) for plane in frame.planes[:channels]]
+    else:  # interleaved: each channel a strided view (numpy's sum along a short axis is ten times slower)
+        interleaved = np.frombuffer(frame.planes[0], dtype, samples * channels).reshape(samples, channels)
+        parts = [interleaved[:, index] for index in range(channels)]
+    total = parts[0].astype(np.float32)
+    for part in parts[1:]:
+        total += part
+    if offset:
+        total -= np.float32(offset * channels)
+    total *= np.float32(1.0 / (scale * channels))
+    return total
 
 
 def _decoded_blocks(path: Path) -> Iterator[tuple[np.ndarray, int]]:
@@ -169,9 +136,11 @@ def _decoded_blocks(path: Path) -> Iterator[tuple[np.ndarray, int]]:
 
     FFmpeg (PyAV) decodes every container: measured on real Ogg Vorbis, Opus, MP3,
     FLAC and WAV it is 1.2 to 3 times faster than libsndfile, and it writes nothing
-    to stderr. The downmix is a plain channel mean of the decoder's own samples
-    (``_Downmix``); resampling happens once, later, in soxr. A change of format,
-    channels or rate inside a stream starts a new block.
+    to stderr. Codecs such as Vorbis give frames of a few hundred samples (400 000 of
+    them in two hours), so each frame only goes into FFmpeg's audio FIFO; a whole
+    block is then averaged to mono by numpy at once (``_channel_mean``), and
+    resampled later, once, in soxr. A change of format, channels or rate inside a
+    stream (the FIFO refuses the frame) starts a new block.
     """
     import av
 
@@ -184,26 +153,31 @@ def _decoded_blocks(path: Path) -> Iterator[tuple[np.ndarray, int]]:
         stream = next((s for s in container.streams if s.type == "audio"), None)
         if stream is None:
             raise AudioDecodeError("no audio stream")
-        downmix: _Downmix | None = None
+        fifo, block_samples = av.AudioFifo(), 0
         try:
             for frame in container.decode(stream):
-                if downmix is not None and downmix.add(frame):
-                    continue
-                yield from _held(downmix)  # full, or the stream's format changed
-                if downmix is not None and downmix.add(frame):  # the same kind of frame: the emptied buffer takes it
-                    continue
-                downmix = _Downmix(frame)
-                downmix.add(frame)
+                frame.pts = None  # the FIFO would otherwise refuse a gap in the timestamps
+                try:
+                    fifo.write(frame)
+                except ValueError:  # another format, channel count or rate
+                    yield from _held(fifo)
+                    fifo, block_samples = av.AudioFifo(), 0
+                    fifo.write(frame)
+                if not block_samples:
+                    block_samples = int(frame.sample_rate * DECODE_BLOCK_SECONDS)
+                if fifo.samples >= block_samples:
+                    yield from _held(fifo)
         except Exception as error:
-            yield from _held(downmix)  # keep what decoded before the damage; the caller reports it
+            yield from _held(fifo)  # keep what decoded before the damage; the caller reports it
             raise AudioDecodeError(_decode_reason(error)) from None
-        yield from _held(downmix)
+        yield from _held(fifo)
 
 
-def _held(downmix: _Downmix | None) -> Iterator[tuple[np.ndarray, int]]:
-    """The ``(block, rate)`` a downmix holds, if any, emptying it."""
-    if downmix is not None and downmix.samples:
-        yield downmix.take(), downmix.rate
+def _held(fifo) -> Iterator[tuple[np.ndarray, int]]:
+    """The ``(block, rate)`` a FIFO holds, if any, emptying it."""
+    if fifo.samples:
+        frame = fifo.read()
+        yield _channel_mean(frame), frame.sample_rate
 
 
 def _blocks_until_damage(path: Path, report: DecodeReport) -> Iterator[tuple[np.ndarray, int]]:
