@@ -43,6 +43,10 @@ TOP_DB = 80.0
 MIN_TAIL_SECONDS = 3.0
 MIN_TRACK_SECONDS = 1.0
 SILENCE_DBFS = -60.0  # RMS; the noise floor ffmpeg's silencedetect assumes by default
+# A file whose header promises more audio than decodes (by both margins) is reported as truncated;
+# the fraction allows for durations that FFmpeg estimates from the bit rate.
+TRUNCATION_TOLERANCE_S = 1.0
+TRUNCATION_TOLERANCE_FRACTION = 0.02
 # Slaney's mel scale (the "slaney" of the model cards).
 SLANEY_HZ_PER_MEL = 200.0 / 3
 SLANEY_KNEE_HZ = 1000.0
@@ -89,7 +93,16 @@ class DecodeReport:
     """What decoding found out about a file, filled in while segments stream."""
 
     duration_s: float = 0.0
+    declared_s: float | None = None  # the duration the container's header declares, if any
     warning: str | None = None
+
+    def check_truncation(self) -> None:
+        """Set ``warning`` (unless one is set) when much less audio decoded than the header declares."""
+        declared, decoded = self.declared_s, self.duration_s
+        if self.warning or not declared:
+            return
+        if declared - decoded > max(TRUNCATION_TOLERANCE_S, TRUNCATION_TOLERANCE_FRACTION * declared):
+            self.warning = f"truncated: decoded {decoded:.1f} s of the {declared:.1f} s its header declares"
 
 
 def _one_line(error: BaseException) -> str:
@@ -131,7 +144,7 @@ def _channel_mean(frame) -> np.ndarray:
     return total
 
 
-def _decoded_blocks(path: Path) -> Iterator[tuple[np.ndarray, int]]:
+def _decoded_blocks(path: Path, report: DecodeReport | None = None) -> Iterator[tuple[np.ndarray, int]]:
     """Yield ``(mono float32 block, source rate)`` of about ``DECODE_BLOCK_SECONDS`` each.
 
     FFmpeg (PyAV) decodes every container: measured on real Ogg Vorbis, Opus, MP3,
@@ -140,7 +153,8 @@ def _decoded_blocks(path: Path) -> Iterator[tuple[np.ndarray, int]]:
     them in two hours), so each frame only goes into FFmpeg's audio FIFO; a whole
     block is then averaged to mono by numpy at once (``_channel_mean``), and
     resampled later, once, in soxr. A change of format, channels or rate inside a
-    stream (the FIFO refuses the frame) starts a new block.
+    stream (the FIFO refuses the frame) starts a new block. ``report`` receives the
+    duration the header declares.
     """
     import av
 
@@ -150,6 +164,8 @@ def _decoded_blocks(path: Path) -> Iterator[tuple[np.ndarray, int]]:
     except Exception as error:
         raise AudioDecodeError(_decode_reason(error)) from None
     with container:
+        if report is not None and container.duration:
+            report.declared_s = container.duration / av.time_base
         stream = next((s for s in container.streams if s.type == "audio"), None)
         if stream is None:
             raise AudioDecodeError("no audio stream")
@@ -183,7 +199,7 @@ def _held(fifo) -> Iterator[tuple[np.ndarray, int]]:
 def _blocks_until_damage(path: Path, report: DecodeReport) -> Iterator[tuple[np.ndarray, int]]:
     """The decoded blocks; an error after some audio ends the stream with ``report.warning`` instead of raising."""
     decoded_s = 0.0
-    blocks = _decoded_blocks(path)
+    blocks = _decoded_blocks(path, report)
     while True:
         try:
             item = next(blocks, None)
@@ -219,7 +235,8 @@ def stream_mono(path: str | Path, report: DecodeReport | None = None) -> Iterato
     """Yield the file's audio as mono float32 blocks at ``SAMPLE_RATE``.
 
     Decoding stops at the first error after some audio was read; the audio read so
-    far is kept and ``report.warning`` says what happened (a truncated MP3, say).
+    far is kept and ``report.warning`` says what happened (a damaged MP3, say, or
+    a file that ends long before its header says it does).
     """
     report = report if report is not None else DecodeReport()
     produced = 0
@@ -230,6 +247,7 @@ def stream_mono(path: str | Path, report: DecodeReport | None = None) -> Iterato
             yield out
     if produced == 0:
         raise AudioDecodeError("no audio could be decoded")
+    report.check_truncation()
 
 
 def load(path: str | Path) -> np.ndarray:

@@ -26,10 +26,6 @@ from genretag.library import walk_audio_files
 from genretag.results import ModelChoice, TrackResult
 from genretag.weights import LoadedModel, ModelIdentity, load_model, resolve_model
 
-# A track whose header promises more audio than decodes (by both margins) is reported as truncated;
-# the fraction allows for durations that FFmpeg estimates from the bit rate.
-TRUNCATION_TOLERANCE_S = 1.0
-TRUNCATION_TOLERANCE_FRACTION = 0.02
 DASK_CONNECT_TIMEOUT_S = 10
 CLAIM_POLL_S = 0.5  # how often a scan looks for the results of tracks another scan is analysing
 
@@ -77,23 +73,6 @@ def _native_stderr_discarded():
             os.close(saved)
 
 
-def _declared_duration(path: str) -> float | None:
-    import av
-
-    try:
-        with av.open(path) as container:
-            return container.duration / av.time_base if container.duration else None
-    except Exception:  # FFmpeg cannot read the header: nothing was declared
-        return None
-
-
-def _truncation_warning(path: str, decoded_s: float) -> str | None:
-    declared = _declared_duration(path)
-    if declared and declared - decoded_s > max(TRUNCATION_TOLERANCE_S, TRUNCATION_TOLERANCE_FRACTION * declared):
-        return f"truncated: decoded {decoded_s:.1f} s of the {declared:.1f} s its header declares"
-    return None
-
-
 def analyse_track(
     path: str, model: ModelIdentity, whole_track: bool = False, worker_process: bool = False
 ) -> TrackResult:
@@ -113,7 +92,6 @@ def analyse_track(
             return TrackResult(path=path, model=model.name, genres=model.genres, error=str(error))
         except OSError as error:
             return TrackResult(path=path, model=model.name, genres=model.genres, error=error.strerror or str(error))
-        result.warning = result.warning or _truncation_warning(path, result.duration_s)
     return result
 
 

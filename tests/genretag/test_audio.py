@@ -5,7 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import soundfile
-from conftest import BRAHMS, FISHIN, SEGMENT_FRAMES, SUGAR_PLUM, TRUMPET, VIBE_ACE, count_segments, excerpt
+from conftest import (
+    BRAHMS,
+    FISHIN,
+    SEGMENT_FRAMES,
+    SUGAR_PLUM,
+    TRUMPET,
+    VIBE_ACE,
+    count_segments,
+    excerpt,
+    write_audio,
+)
 
 from genretag import audio
 
@@ -146,6 +156,20 @@ def test_real_recordings_decode_and_segment(tmp_path):
     brahms_segments = list(audio.segments(BRAHMS, report))
     assert report.duration_s == pytest.approx(30.0, abs=0.05)
     assert len(brahms_segments) == count_segments(round(report.duration_s * RATE)) == 3
+
+
+def test_a_file_ending_before_its_header_says_is_reported_truncated(tmp_path):
+    whole = tmp_path / "whole.mp3"
+    write_audio(whole, excerpt(VIBE_ACE, 0, 24))
+    report = audio.DecodeReport()
+    list(audio.segments(whole, report))
+    assert report.declared_s == pytest.approx(24.0, abs=0.1) and report.warning is None
+    cut = tmp_path / "cut.mp3"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    report = audio.DecodeReport()
+    segments = list(audio.segments(cut, report))
+    assert len(segments) == 1 and report.duration_s == pytest.approx(12.0, abs=0.5)
+    assert report.warning == f"truncated: decoded {report.duration_s:.1f} s of the 24.0 s its header declares"
 
 
 def test_undecodable_file_raises_one_line_error(tmp_path):
