@@ -57,6 +57,28 @@ FormatOption = Annotated[
 ]
 
 
+ModelOption = Annotated[str | None, typer.Option("--model", "-m", metavar="NAME", help=MODEL_HELP, show_default=False)]
+StoredModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        "-m",
+        metavar="NAME",
+        help="Whose results (default: the model of the latest stored results for PATHS).",
+        show_default=False,
+    ),
+]
+PendingJobsOption = Annotated[
+    int | None,
+    typer.Option("--jobs", "-j", min=1, metavar="N", help="Worker processes for files not yet analysed."),
+]
+CsvOption = Annotated[str | None, typer.Option("--csv", metavar="FILE", help="Write the tracks CSV ('-': stdout).")]
+SegmentsCsvOption = Annotated[
+    str | None, typer.Option("--segments-csv", metavar="FILE", help="Write the per-segment CSV ('-': stdout).")
+]
+JsonOption = Annotated[str | None, typer.Option("--json", metavar="FILE", help="Write the JSON report ('-': stdout).")]
+
+
 def _format(value: OutputFormat | None) -> str | None:
     return value.value if value else None
 
@@ -195,21 +217,13 @@ def scan(
     paths: Annotated[
         list[Path], typer.Argument(metavar="PATH", help="Music files or folders (folders are walked recursively).")
     ],
-    model: Annotated[
-        str | None, typer.Option("--model", "-m", metavar="NAME", help=MODEL_HELP, show_default=False)
-    ] = None,
+    model: ModelOption = None,
     jobs: Annotated[
         int | None, typer.Option("--jobs", "-j", min=1, metavar="N", help="Worker processes (default: all cores).")
     ] = None,
-    csv: Annotated[
-        str | None, typer.Option("--csv", metavar="FILE", help="Write the tracks CSV ('-': stdout).")
-    ] = None,
-    segments_csv: Annotated[
-        str | None, typer.Option("--segments-csv", metavar="FILE", help="Write the per-segment CSV ('-': stdout).")
-    ] = None,
-    json_path: Annotated[
-        str | None, typer.Option("--json", metavar="FILE", help="Write the JSON report ('-': stdout).")
-    ] = None,
+    csv: CsvOption = None,
+    segments_csv: SegmentsCsvOption = None,
+    json_path: JsonOption = None,
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Re-analyse every file, ignoring stored results.")
     ] = False,
@@ -322,25 +336,10 @@ def export(
         list[Path] | None,
         typer.Argument(metavar="PATH", help="Only stored results for these files or folders (default: all)."),
     ] = None,
-    model: Annotated[
-        str | None,
-        typer.Option(
-            "--model",
-            "-m",
-            metavar="NAME",
-            help="Whose results to export (default: the model of the latest stored results for PATHS).",
-            show_default=False,
-        ),
-    ] = None,
-    csv: Annotated[
-        str | None, typer.Option("--csv", metavar="FILE", help="Write the tracks CSV ('-': stdout).")
-    ] = None,
-    segments_csv: Annotated[
-        str | None, typer.Option("--segments-csv", metavar="FILE", help="Write the per-segment CSV ('-': stdout).")
-    ] = None,
-    json_path: Annotated[
-        str | None, typer.Option("--json", metavar="FILE", help="Write the JSON report ('-': stdout).")
-    ] = None,
+    model: StoredModelOption = None,
+    csv: CsvOption = None,
+    segments_csv: SegmentsCsvOption = None,
+    json_path: JsonOption = None,
 ) -> None:
     """Write the scan reports from stored results, without analysing anything (tracks CSV on stdout by default)."""
     from genretag import render
@@ -366,9 +365,7 @@ def export(
 def timeline(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(metavar="FILE", help="One audio file.")],
-    model: Annotated[
-        str | None, typer.Option("--model", "-m", metavar="NAME", help=MODEL_HELP, show_default=False)
-    ] = None,
+    model: ModelOption = None,
     plot: Annotated[
         Path | None, typer.Option("--plot", metavar="PNG", help="Also save stacked probabilities over time as a PNG.")
     ] = None,
@@ -410,20 +407,8 @@ def report(
     ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(metavar="PATH", help="Music files or folders.")],
     html: Annotated[Path, typer.Option("--html", metavar="FILE", help="Write the HTML library report here.")],
-    model: Annotated[
-        str | None,
-        typer.Option(
-            "--model",
-            "-m",
-            metavar="NAME",
-            help="Whose results (default: the model of the latest stored results for PATHS).",
-            show_default=False,
-        ),
-    ] = None,
-    jobs: Annotated[
-        int | None,
-        typer.Option("--jobs", "-j", min=1, metavar="N", help="Worker processes for files not yet analysed."),
-    ] = None,
+    model: StoredModelOption = None,
+    jobs: PendingJobsOption = None,
 ) -> None:
     """Write one self-contained HTML page: genre chart, sortable and filterable track table, timelines."""
     from genretag import render
@@ -553,13 +538,8 @@ def tag(
     map_file: Annotated[
         Path | None, typer.Option("--map", metavar="FILE", help="Genre display names: 'label = Name' lines, or JSON.")
     ] = None,
-    model: Annotated[
-        str | None, typer.Option("--model", "-m", metavar="NAME", help=MODEL_HELP, show_default=False)
-    ] = None,
-    jobs: Annotated[
-        int | None,
-        typer.Option("--jobs", "-j", min=1, metavar="N", help="Worker processes for files not yet analysed."),
-    ] = None,
+    model: ModelOption = None,
+    jobs: PendingJobsOption = None,
     output_format: FormatOption = None,
 ) -> None:
     """Write genres into the files' own tags (preview unless --write); every write can be undone."""
