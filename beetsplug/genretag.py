@@ -339,7 +339,9 @@ class GenreTagPlugin(BeetsPlugin):
             by_path.setdefault(os.fsdecode(item.path), []).append(item)
         changes, analysed, written = [], 0, 0
         connection = store.connect()
-        events = scan.scan_files(list(by_path), model, connection, settings.jobs or -1, with_segments=with_segments)
+        events = scan.scan_files(
+            list(by_path), model, connection, scan.ScanOptions(settings.jobs or -1, with_segments=with_segments)
+        )
         try:
             with _Progress(len(by_path), progress, show) as bar:
                 for event in events:

@@ -248,15 +248,13 @@ def scan(
 
     from genretag import render, report
     from genretag.library import LibraryPathError
-    from genretag.scan import BackendError, plan_scan
+    from genretag.scan import BackendError, ScanOptions, plan_scan
     from genretag.weights import WeightsError
 
     started = time.perf_counter()
     try:
         # Every report needs the segments (the tracks CSV counts them).
-        library_scan = plan_scan(
-            paths,
-            model,
+        options = ScanOptions(
             jobs or -1,
             not no_cache,
             whole_track,
@@ -264,6 +262,7 @@ def scan(
             backend=backend.value,
             scheduler=scheduler,
         )
+        library_scan = plan_scan(paths, model, options)
     except (WeightsError, LibraryPathError, ValueError) as error:
         _fail_usage(str(error))
     if top_k > len(library_scan.model.genres):
@@ -373,14 +372,14 @@ def timeline(
     """Show one track's genre segment by segment (from the store, analysing it if needed)."""
     from genretag import render, report
     from genretag.library import LibraryPathError
-    from genretag.scan import choose_model, results_for
+    from genretag.scan import ScanOptions, choose_model, results_for
     from genretag.weights import WeightsError
 
     if file.is_dir():
         _fail_usage(f"{file}: is a folder; timeline takes one audio file")
     try:
         choice = choose_model([file], model)
-        results, _ = results_for([file], choice.name, jobs=1, with_segments=True)
+        results, _ = results_for([file], choice.name, ScanOptions(jobs=1, with_segments=True))
     except (WeightsError, LibraryPathError, ValueError) as error:
         _fail_usage(str(error))
     result = results[0]

@@ -481,10 +481,10 @@ def write_html_report(
 
     Raises ``WeightsError``, ``library.LibraryPathError``, ``scan.NothingFound`` or ``OSError``.
     """
-    from genretag.scan import choose_model, results_for
+    from genretag.scan import ScanOptions, choose_model, results_for
 
     choice = choose_model(paths, model)
-    results, problems = results_for(paths, choice.name, jobs, with_segments=True, progress=progress)
+    results, problems = results_for(paths, choice.name, ScanOptions(jobs, with_segments=True), progress)
     title = "genretag: " + ", ".join(display_path(path) for path in paths)
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from genretag import audio, store
@@ -95,6 +95,25 @@ def analyse_track(
     return result
 
 
+@dataclass(frozen=True)
+class ScanOptions:
+    """How a scan gets its results.
+
+    ``jobs``: worker processes (-1: all cores). ``use_cache``: take fresh stored results
+    instead of analysing again. ``whole_track``: the bicrnn's one pass over the whole
+    track. ``with_segments``: also read the segment timelines of stored results
+    (analysed ones always carry theirs). ``backend="dask"`` analyses on a Dask cluster
+    (see ``dask_backend``; ``scheduler`` names an existing one, ``jobs`` sizes a local one).
+    """
+
+    jobs: int = -1
+    use_cache: bool = True
+    whole_track: bool = False
+    with_segments: bool = False
+    backend: str = "local"
+    scheduler: str | None = None
+
+
 @dataclass
 class ScanEvent:
     """One file's outcome during a scan; ``from_store`` when no analysis was needed."""
@@ -165,23 +184,15 @@ def scan_files(
     files: Iterable[str | Path],
     model: ModelIdentity,
     connection: sqlite3.Connection,
-    jobs: int = -1,
-    use_cache: bool = True,
-    whole_track: bool = False,
-    with_segments: bool = False,
-    backend: str = "local",
-    scheduler: str | None = None,
+    options: ScanOptions | None = None,
 ) -> Iterator[ScanEvent]:
     """Results for ``files``: fresh stored ones first, then the others as workers finish them.
 
-    Every analysed result is committed to the store as it arrives. ``jobs`` is the
-    number of worker processes (-1: all cores). ``with_segments`` also reads the
-    segment timelines of stored results (analysed ones always carry theirs).
-    ``backend="dask"`` analyses on a Dask cluster instead (see ``dask_backend``;
-    ``scheduler`` names an existing one, ``jobs`` sizes a local one).
+    Every analysed result is committed to the store as it arrives.
     """
-    identity = model.reading(whole_track)
-    stored = store.fresh_stamps(connection, identity) if use_cache else {}
+    options = options or ScanOptions()
+    identity = model.reading(options.whole_track)
+    stored = store.fresh_stamps(connection, identity) if options.use_cache else {}
     fresh: list[str] = []
     pending: dict[str, store.FileStamp] = {}
     for file in files:
@@ -199,56 +210,54 @@ def scan_files(
             yield ScanEvent(empty, from_store=False)
         else:
             pending[path] = stamp
-    for result in store.load_results(connection, model.name, fresh, with_segments=with_segments):
+    for result in store.load_results(connection, model.name, fresh, with_segments=options.with_segments):
         yield ScanEvent(result, from_store=True)
     if not pending:
         return
     # Another scan of the same files at the same time: each track is analysed by one of them only.
     mine, theirs = store.claim_tracks(connection, list(pending), identity)
     try:
-        yield from _analyse(
-            {path: pending[path] for path in mine}, model, connection, identity, jobs, whole_track, backend, scheduler
-        )
+        yield from _analyse({path: pending[path] for path in mine}, model, connection, identity, options)
     finally:
         store.release_claims(connection, mine, identity)
-    yield from _wait_for_other_scans(
-        {path: pending[path] for path in theirs}, model, connection, identity, whole_track, with_segments
-    )
+    yield from _wait_for_other_scans({path: pending[path] for path in theirs}, model, connection, identity, options)
 
 
-def _wait_for_other_scans(waiting, model, connection, identity, whole_track, with_segments) -> Iterator[ScanEvent]:
+def _wait_for_other_scans(waiting, model, connection, identity, options: ScanOptions) -> Iterator[ScanEvent]:
     """Results of tracks another running scan claimed: read from the store when it saved them, else analysed here."""
     while waiting:
         fresh = store.fresh_stamps(connection, identity)
         done = [path for path, stamp in waiting.items() if fresh.get(path) == stamp]
-        for result in store.load_results(connection, model.name, done, with_segments=with_segments):
+        for result in store.load_results(connection, model.name, done, with_segments=options.with_segments):
             yield ScanEvent(result, from_store=True)
         held = store.claimed_by_others(connection, waiting, identity)
         orphaned = {path: stamp for path, stamp in waiting.items() if path not in done and path not in held}
         if orphaned:  # the other scan ended or died without a result for them
-            yield from _analyse(orphaned, model, connection, identity, 1, whole_track, "local", None)
+            here = replace(options, jobs=1, backend="local", scheduler=None)
+            yield from _analyse(orphaned, model, connection, identity, here)
         waiting = {path: stamp for path, stamp in waiting.items() if path in held and path not in done}
         if waiting:
             time.sleep(CLAIM_POLL_S)
 
 
-def _analyse(pending, model, connection, identity, jobs, whole_track, backend, scheduler) -> Iterator[ScanEvent]:
+def _analyse(pending, model, connection, identity, options: ScanOptions) -> Iterator[ScanEvent]:
     if not pending:
         return
     from joblib import Parallel, delayed, effective_n_jobs
 
-    if backend == "dask":
-        context, workers = dask_backend(scheduler, jobs if jobs > 0 else None), -1  # -1: every cluster core
+    jobs = options.jobs
+    if options.backend == "dask":
+        context, workers = dask_backend(options.scheduler, jobs if jobs > 0 else None), -1  # -1: every cluster core
     else:
         # A single pending track is analysed in this process: starting workers would cost more than it.
         context, workers = nullcontext(), min(effective_n_jobs(jobs), len(pending))
-    in_local_workers = backend != "dask" and workers > 1
+    in_local_workers = options.backend != "dask" and workers > 1
     with context:
         # One track per task so each result streams back (and is stored) as soon as it is done; the
         # largest files first, so that no worker is left with a long track while the others idle.
         parallel = Parallel(n_jobs=workers, return_as="generator_unordered", batch_size=1)
         largest_first = sorted(pending, key=lambda path: pending[path].size, reverse=True)
-        tasks = (delayed(analyse_track)(path, model, whole_track, in_local_workers) for path in largest_first)
+        tasks = (delayed(analyse_track)(path, model, options.whole_track, in_local_workers) for path in largest_first)
         for result in parallel(tasks):
             store.save_result(connection, result, pending[result.path], identity)
             yield ScanEvent(result, from_store=False)
@@ -281,15 +290,13 @@ def choose_model(paths: Iterable[str | Path], model: str | None) -> ModelChoice:
 def results_for(
     paths: Iterable[str | Path],
     model: str | ModelIdentity | None = None,
-    jobs: int = -1,
-    use_cache: bool = True,
-    whole_track: bool = False,
-    with_segments: bool = False,
+    options: ScanOptions | None = None,
     progress: Callable[[ScanEvent, int], None] | None = None,
 ) -> tuple[list[TrackResult], list[tuple[Path, str]]]:
     """Walk ``paths`` and return every audio file's result in walk order, analysing only what the store lacks.
 
-    ``model``: a name (default: ``weights.DEFAULT_MODEL``) or an identity already resolved. Also returns the
+    ``model``: a name (default: ``weights.DEFAULT_MODEL``) or an identity already resolved; ``options``: how
+    (default ``ScanOptions()``: all cores, fresh stored results taken as they are). Also returns the
     walk's problems (unreadable folders). ``progress(event, total)`` is called for every file as its result
     comes. Raises ``library.LibraryPathError`` for a missing path, ``WeightsError`` for a bad model,
     ``NothingFound`` when there is no audio file under ``paths``.
@@ -301,7 +308,7 @@ def results_for(
     connection = store.connect()
     try:
         by_path = {}
-        for event in scan_files(walk.files, identity, connection, jobs, use_cache, whole_track, with_segments):
+        for event in scan_files(walk.files, identity, connection, options):
             by_path[event.result.path] = event.result
             if progress:
                 progress(event, len(walk.files))
@@ -318,12 +325,7 @@ class LibraryScan:
     model: ModelIdentity
     files: list[Path]
     problems: list[tuple[Path, str]]
-    jobs: int = -1
-    use_cache: bool = True
-    whole_track: bool = False
-    with_segments: bool = False
-    backend: str = "local"
-    scheduler: str | None = None
+    options: ScanOptions = field(default_factory=ScanOptions)
 
     def run(self) -> Iterator[ScanEvent]:
         """Results from the store or analysed, as they come; the scan roots are recorded for ``tag``."""
@@ -331,17 +333,7 @@ class LibraryScan:
         try:
             if self.files:
                 store.record_scan_roots(connection, self.paths)
-            yield from scan_files(
-                self.files,
-                self.model,
-                connection,
-                self.jobs,
-                self.use_cache,
-                self.whole_track,
-                self.with_segments,
-                backend=self.backend,
-                scheduler=self.scheduler,
-            )
+            yield from scan_files(self.files, self.model, connection, self.options)
         finally:
             connection.close()
 
@@ -349,29 +341,23 @@ class LibraryScan:
 def plan_scan(
     paths: Iterable[str | Path],
     model: str | None = None,
-    jobs: int = -1,
-    use_cache: bool = True,
-    whole_track: bool = False,
-    with_segments: bool = False,
-    backend: str = "local",
-    scheduler: str | None = None,
+    options: ScanOptions | None = None,
 ) -> LibraryScan:
     """Resolve the model and walk ``paths`` for ``genretag scan``; nothing is analysed until ``run``.
 
     Raises ``WeightsError`` (bad model), ``library.LibraryPathError`` (missing path),
     ``NothingFound`` (no audio under ``paths``) or ``ValueError`` (options that do not fit together or the model).
     """
+    options = options or ScanOptions()
     identity = resolve_model(model)
     paths = [Path(path) for path in paths]
     walk = walk_audio_files(paths)
     if not walk.files and not walk.problems:  # not recorded as the last scan: `tag` keeps the one before
         raise NothingFound(nothing_found_message(paths))
-    if whole_track and identity.architecture != "bicrnn":
+    if options.whole_track and identity.architecture != "bicrnn":
         raise ValueError(
             f"--whole-track needs the bicrnn architecture; model {identity.name!r} is {identity.architecture}"
         )
-    if scheduler and backend != "dask":
+    if options.scheduler and options.backend != "dask":
         raise ValueError("--scheduler needs --backend dask")
-    return LibraryScan(
-        paths, identity, walk.files, walk.problems, jobs, use_cache, whole_track, with_segments, backend, scheduler
-    )
+    return LibraryScan(paths, identity, walk.files, walk.problems, options)

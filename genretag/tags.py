@@ -793,7 +793,7 @@ def tag_library(
     (no paths, no audio under them, a bad ``--map``), ``WeightsError``, ``library.LibraryPathError``
     or ``OSError``.
     """
-    from genretag.scan import choose_model, results_for
+    from genretag.scan import ScanOptions, choose_model, results_for
     from genretag.weights import resolve_model
 
     connection = store.connect()
@@ -806,7 +806,7 @@ def tag_library(
         identity = resolve_model(choice.name)
         names = load_display_names(map_file, identity.genres) if map_file else None
         settled = store.resolve_interrupted_writes(connection) if write else []
-        results, problems = results_for(paths, identity, jobs, progress=progress)
+        results, problems = results_for(paths, identity, ScanOptions(jobs), progress)
         stamps = {result.path: store.stored_stamp(connection, result.path, identity) for result in results}
         plans = plan_tags(results, stamps, Policy(policy), min_confidence, top_k, names)
         run_id = store.new_run_id() if write else None

@@ -181,7 +181,9 @@ def test_the_largest_files_are_analysed_first(tmp_path, genretag_home):
         write_audio(tmp_path / "lib" / name, music[: int(seconds * 22_050)])
     with store.connect() as connection:
         model = resolve_model(None)
-        events = list(scan.scan_files(sorted((tmp_path / "lib").iterdir()), model, connection, jobs=1))
+        events = list(
+            scan.scan_files(sorted((tmp_path / "lib").iterdir()), model, connection, scan.ScanOptions(jobs=1))
+        )
     assert [Path(event.result.path).name for event in events] == ["d.flac", "b.flac", "c.flac", "a.flac"]
 
 

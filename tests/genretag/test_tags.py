@@ -237,7 +237,7 @@ def test_corrupt_file_is_an_error_in_the_plan_and_refused_by_the_writer(tmp_path
     corrupt = tmp_path / "corrupt.mp3"
     corrupt.write_bytes(b"ID3\x04\x00\x00\x00\x00\x10\x00" + os.urandom(3000))
     before = snapshot(corrupt)
-    [result], _ = scan.results_for([corrupt], jobs=1)
+    [result], _ = scan.results_for([corrupt], options=scan.ScanOptions(jobs=1))
     assert not result.ok
     plan = tags.plan_tag(result, store.stamp_of(corrupt))
     assert plan.action is Action.ERROR and plan.reason == result.error
