@@ -153,18 +153,19 @@ def change_line(change: ItemChange, pretend: bool) -> str:
 
 def summary_line(changes: list[ItemChange], analysed: int, pretend: bool, written: int) -> str:
     """The run's totals."""
+    from genretag.render import plural
+
     count = {action: sum(change.action == action for change in changes) for action in {c.action for c in changes}}
     kept = count.get("kept: has genre", 0) + count.get("kept: low confidence", 0)
-    items = f"{len(changes)} item{'' if len(changes) == 1 else 's'}"
     line = (
-        f"{items}: {count.get('set', 0)} {'to set' if pretend else 'set'}, "
+        f"{plural(len(changes), 'item')}: {count.get('set', 0)} {'to set' if pretend else 'set'}, "
         f"{count.get('unchanged', 0)} unchanged, {kept} kept "
         f"({count.get('kept: has genre', 0)} with a genre, {count.get('kept: low confidence', 0)} low confidence), "
         f"{count.get('failed', 0)} failed; {analysed} analysed, {len(changes) - analysed} from genretag's store"
     )
     if pretend:
         return line + "; pretend: nothing changed"
-    return line + f"; {written} file{'' if written == 1 else 's'} written"
+    return line + f"; {plural(written, 'file')} written"
 
 
 class GenreTagPlugin(BeetsPlugin):
