@@ -169,7 +169,7 @@ def _decoded_blocks(path: Path, report: DecodeReport | None = None) -> Iterator[
         stream = next((s for s in container.streams if s.type == "audio"), None)
         if stream is None:
             raise AudioDecodeError("no audio stream")
-        fifo, block_samples = av.AudioFifo(), 0
+        fifo = av.AudioFifo()
         try:
             for frame in container.decode(stream):
                 frame.pts = None  # the FIFO would otherwise refuse a gap in the timestamps
@@ -177,11 +177,9 @@ def _decoded_blocks(path: Path, report: DecodeReport | None = None) -> Iterator[
                     fifo.write(frame)
                 except ValueError:  # another format, channel count or rate
                     yield from _held(fifo)
-                    fifo, block_samples = av.AudioFifo(), 0
+                    fifo = av.AudioFifo()
                     fifo.write(frame)
-                if not block_samples:
-                    block_samples = int(frame.sample_rate * DECODE_BLOCK_SECONDS)
-                if fifo.samples >= block_samples:
+                if fifo.samples >= fifo.sample_rate * DECODE_BLOCK_SECONDS:
                     yield from _held(fifo)
         except Exception as error:
             yield from _held(fifo)  # keep what decoded before the damage; the caller reports it
