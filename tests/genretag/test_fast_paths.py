@@ -85,7 +85,7 @@ def test_ffmpeg_decoding_equals_libsndfile_channel_mean(tmp_path, suffix, subtyp
 
 
 def test_a_long_stream_decodes_block_after_block_into_the_same_samples(tmp_path):
-    # 75 s: two full 30 s blocks and a partial one, through the one reused buffer.
+    # 75 s: two full 30 s blocks and a partial one, each emptied from the same FFmpeg FIFO.
     left = np.tile(excerpt(BRAHMS, 0, 25), 3)
     right = np.tile(excerpt(FISHIN, 0, 25), 3)
     path = tmp_path / "long.flac"
