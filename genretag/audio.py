@@ -55,9 +55,51 @@ MEL_BAND_GROUP = 16
 
 DECODE_BLOCK_SECONDS = 30.0
 
+# musicnn's front end, as its MSD model was trained: 16 kHz, a 512-point FFT every 256
+# samples, 96 Slaney mel bands (power), cast to float16, log10(1 + 10000 x); 187-frame
+# (3 s) patches. A 10 s segment has 626 frames; the network reads
+# MUSICNN_PATCHES_PER_SEGMENT non-overlapping patches of it, centred.
+MUSICNN_SAMPLE_RATE = 16_000
+MUSICNN_N_FFT = 512
+MUSICNN_HOP_LENGTH = 256
+MUSICNN_N_MELS = 96
+MUSICNN_PATCH_FRAMES = 187
+MUSICNN_PATCHES_PER_SEGMENT = 1
+LOG_MEL = "log-mel"
+MUSICNN = "musicnn"
+FRONT_ENDS = (LOG_MEL, MUSICNN)
 
-def audio_parameters() -> dict:
-    """The front-end parameters that a model card records and inference checks."""
+
+def sample_rate_of(front_end: str) -> int:
+    """The sample rate a front end's segments are cut at."""
+    return MUSICNN_SAMPLE_RATE if front_end == MUSICNN else SAMPLE_RATE
+
+
+def audio_parameters(front_end: str = LOG_MEL) -> dict:
+    """The front-end parameters that a model card records and inference checks.
+
+    The poster networks' log-mel front end has no ``front_end`` key (cards written before
+    there were two front ends must keep loading); musicnn's names itself.
+    """
+    if front_end == MUSICNN:
+        return {
+            "front_end": MUSICNN,
+            "sample_rate": MUSICNN_SAMPLE_RATE,
+            "segment_seconds": SEGMENT_SECONDS,
+            "n_fft": MUSICNN_N_FFT,
+            "hop_length": MUSICNN_HOP_LENGTH,
+            "n_mels": MUSICNN_N_MELS,
+            "f_min": F_MIN,
+            "f_max": MUSICNN_SAMPLE_RATE / 2,
+            "mel_scale": "slaney",
+            "log_scaling": "log10(1 + 10000 * float16(power))",
+            "patch_frames": MUSICNN_PATCH_FRAMES,
+            "patches_per_segment": MUSICNN_PATCHES_PER_SEGMENT,
+            "min_tail_seconds": MIN_TAIL_SECONDS,
+            "min_track_seconds": MIN_TRACK_SECONDS,
+        }
+    if front_end != LOG_MEL:
+        raise ValueError(f"unknown front end {front_end!r} (known: {', '.join(FRONT_ENDS)})")
     return {
         "sample_rate": SAMPLE_RATE,
         "segment_seconds": SEGMENT_SECONDS,
@@ -80,7 +122,7 @@ class AudioDecodeError(Exception):
 
 @dataclass
 class Segment:
-    """One classification window: ``SEGMENT_SAMPLES`` samples at ``SAMPLE_RATE``."""
+    """One classification window: ``SEGMENT_SECONDS`` of samples at the front end's rate."""
 
     index: int
     start_s: float
@@ -212,8 +254,8 @@ def _blocks_until_damage(path: Path, report: DecodeReport) -> Iterator[tuple[np.
         yield item
 
 
-def _at_sample_rate(blocks: Iterator[tuple[np.ndarray, int]]) -> Iterator[np.ndarray]:
-    """Resample ``(block, rate)`` pairs to ``SAMPLE_RATE`` with soxr, one stream per run of equal rates."""
+def _at_sample_rate(blocks: Iterator[tuple[np.ndarray, int]], target_rate: int) -> Iterator[np.ndarray]:
+    """Resample ``(block, rate)`` pairs to ``target_rate`` with soxr, one stream per run of equal rates."""
     import soxr
 
     resampler = None
@@ -222,15 +264,15 @@ def _at_sample_rate(blocks: Iterator[tuple[np.ndarray, int]]) -> Iterator[np.nda
         if rate != source_rate:  # the first block, or a stream whose rate changes (MP3s joined, say)
             if resampler is not None:
                 yield resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
-            resampler = None if rate == SAMPLE_RATE else soxr.ResampleStream(rate, SAMPLE_RATE, 1, "float32", "HQ")
+            resampler = None if rate == target_rate else soxr.ResampleStream(rate, target_rate, 1, "float32", "HQ")
             source_rate = rate
         yield block if resampler is None else resampler.resample_chunk(block)
     if resampler is not None:
         yield resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
 
 
-def stream_mono(path: str | Path, report: DecodeReport | None = None) -> Iterator[np.ndarray]:
-    """Yield the file's audio as mono float32 blocks at ``SAMPLE_RATE``.
+def stream_mono(path: str | Path, report: DecodeReport | None = None, rate: int = SAMPLE_RATE) -> Iterator[np.ndarray]:
+    """Yield the file's audio as mono float32 blocks at ``rate`` (default ``SAMPLE_RATE``).
 
     Decoding stops at the first error after some audio was read; the audio read so
     far is kept and ``report.warning`` says what happened (a damaged MP3, say, or
@@ -238,9 +280,9 @@ def stream_mono(path: str | Path, report: DecodeReport | None = None) -> Iterato
     """
     report = report if report is not None else DecodeReport()
     produced = 0
-    for out in _at_sample_rate(_blocks_until_damage(Path(path), report)):
+    for out in _at_sample_rate(_blocks_until_damage(Path(path), report), rate):
         produced += out.size
-        report.duration_s = produced / SAMPLE_RATE
+        report.duration_s = produced / rate
         if out.size:
             yield out
     if produced == 0:
@@ -248,9 +290,9 @@ def stream_mono(path: str | Path, report: DecodeReport | None = None) -> Iterato
     report.check_truncation()
 
 
-def load(path: str | Path) -> np.ndarray:
-    """Decode a whole file to one mono float32 array at ``SAMPLE_RATE``."""
-    blocks = list(stream_mono(path))
+def load(path: str | Path, rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Decode a whole file to one mono float32 array at ``rate`` (default ``SAMPLE_RATE``)."""
+    blocks = list(stream_mono(path, rate=rate))
     return np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)
 
 
@@ -260,10 +302,10 @@ def is_silent(samples: np.ndarray) -> bool:
     return float(np.dot(samples, samples)) / max(samples.size, 1) < 10 ** (SILENCE_DBFS / 10)
 
 
-def segments_from_blocks(blocks: Iterator[np.ndarray]) -> Iterator[Segment]:
-    """Cut a stream of sample blocks into segments, following the module's policy."""
+def segments_from_blocks(blocks: Iterator[np.ndarray], rate: int = SAMPLE_RATE) -> Iterator[Segment]:
+    """Cut a stream of sample blocks at ``rate`` into segments, following the module's policy."""
     audible = 0
-    for segment in _all_segments(blocks):
+    for segment in _all_segments(blocks, rate):
         if not is_silent(segment.samples):
             audible += 1
             yield segment
@@ -271,39 +313,40 @@ def segments_from_blocks(blocks: Iterator[np.ndarray]) -> Iterator[Segment]:
         raise AudioDecodeError(f"silent: no 10 s segment is louder than {SILENCE_DBFS:g} dBFS RMS")
 
 
-def _all_segments(blocks: Iterator[np.ndarray]) -> Iterator[Segment]:
+def _all_segments(blocks: Iterator[np.ndarray], rate: int) -> Iterator[Segment]:
     """Every segment of the policy, silent ones included."""
+    segment_samples = int(rate * SEGMENT_SECONDS)
     buffer = np.zeros(0, dtype=np.float32)
     previous: np.ndarray | None = None
     index = 0
     for block in blocks:
         buffer = np.concatenate([buffer, block]) if buffer.size else block
-        while buffer.size >= SEGMENT_SAMPLES:
-            previous = buffer[:SEGMENT_SAMPLES]
-            buffer = buffer[SEGMENT_SAMPLES:]
+        while buffer.size >= segment_samples:
+            previous = buffer[:segment_samples]
+            buffer = buffer[segment_samples:]
             start = index * SEGMENT_SECONDS
             yield Segment(index, start, start + SEGMENT_SECONDS, previous)
             index += 1
-    total = index * SEGMENT_SAMPLES + buffer.size
+    total = index * segment_samples + buffer.size
     if previous is None:
-        if buffer.size < MIN_TRACK_SECONDS * SAMPLE_RATE:
-            raise AudioDecodeError(f"too short: {buffer.size / SAMPLE_RATE:.2f} s of audio")
-        looped = np.resize(buffer, SEGMENT_SAMPLES).astype(np.float32)
-        yield Segment(0, 0.0, buffer.size / SAMPLE_RATE, looped)
-    elif buffer.size >= MIN_TAIL_SECONDS * SAMPLE_RATE:
+        if buffer.size < MIN_TRACK_SECONDS * rate:
+            raise AudioDecodeError(f"too short: {buffer.size / rate:.2f} s of audio")
+        looped = np.resize(buffer, segment_samples).astype(np.float32)
+        yield Segment(0, 0.0, buffer.size / rate, looped)
+    elif buffer.size >= MIN_TAIL_SECONDS * rate:
         last = np.concatenate([previous[buffer.size :], buffer])
-        end = total / SAMPLE_RATE
+        end = total / rate
         yield Segment(index, end - SEGMENT_SECONDS, end, last)
 
 
-def segments(path: str | Path, report: DecodeReport | None = None) -> Iterator[Segment]:
-    """Stream a file's segments; ``report`` receives its duration and any warning."""
-    return segments_from_blocks(stream_mono(path, report))
+def segments(path: str | Path, report: DecodeReport | None = None, rate: int = SAMPLE_RATE) -> Iterator[Segment]:
+    """Stream a file's segments at ``rate``; ``report`` receives its duration and any warning."""
+    return segments_from_blocks(stream_mono(path, report, rate), rate)
 
 
-def segment_array(samples: np.ndarray) -> np.ndarray:
-    """All segments of an in-memory signal, stacked as ``(n_segments, SEGMENT_SAMPLES)``."""
-    return np.stack([s.samples for s in segments_from_blocks(iter([samples.astype(np.float32)]))])
+def segment_array(samples: np.ndarray, rate: int = SAMPLE_RATE) -> np.ndarray:
+    """All segments of an in-memory signal at ``rate``, stacked as ``(n_segments, rate * SEGMENT_SECONDS)``."""
+    return np.stack([s.samples for s in segments_from_blocks(iter([samples.astype(np.float32)]), rate)])
 
 
 def _hz_to_slaney_mel(hz: np.ndarray) -> np.ndarray:
@@ -320,15 +363,17 @@ def _slaney_mel_to_hz(mel: np.ndarray) -> np.ndarray:
     return np.where(mel >= knee_mel, log_part, mel * SLANEY_HZ_PER_MEL)
 
 
-@lru_cache(maxsize=1)
-def mel_filterbank() -> np.ndarray:
-    """The ``(N_MELS, 1 + N_FFT // 2)`` Slaney-scale, area-normalised triangular filterbank.
+@lru_cache(maxsize=2)
+def mel_filterbank(
+    sample_rate: int = SAMPLE_RATE, n_fft: int = N_FFT, n_mels: int = N_MELS, f_max: float = F_MAX
+) -> np.ndarray:
+    """The ``(n_mels, 1 + n_fft // 2)`` Slaney-scale, area-normalised triangular filterbank (from ``F_MIN``).
 
     The same filters as ``librosa.filters.mel(norm="slaney", htk=False)`` (a test
     checks it), computed here because importing librosa costs a worker over a second.
     """
-    bin_hz = np.linspace(0.0, SAMPLE_RATE / 2, 1 + N_FFT // 2)
-    mel_edges = np.linspace(_hz_to_slaney_mel(np.float64(F_MIN)), _hz_to_slaney_mel(np.float64(F_MAX)), N_MELS + 2)
+    bin_hz = np.linspace(0.0, sample_rate / 2, 1 + n_fft // 2)
+    mel_edges = np.linspace(_hz_to_slaney_mel(np.float64(F_MIN)), _hz_to_slaney_mel(np.float64(f_max)), n_mels + 2)
     edges_hz = _slaney_mel_to_hz(mel_edges)
     lower, centre, upper = edges_hz[:-2, None], edges_hz[1:-1, None], edges_hz[2:, None]
     rising = (bin_hz - lower) / (centre - lower)
@@ -400,3 +445,39 @@ def log_mel(samples) -> torch.Tensor:  # noqa: F821 - torch is imported lazily
     for row, signal in zip(out, flat, strict=True):
         row.copy_(_log_mel_one(signal).T)
     return out.reshape(*audio.shape[:-1], N_MELS, n_frames)
+
+
+def musicnn_patch_starts(patches: int = MUSICNN_PATCHES_PER_SEGMENT) -> list[int]:
+    """First frames of a segment's ``patches`` non-overlapping patches, centred in its frames."""
+    frames = 1 + int(MUSICNN_SAMPLE_RATE * SEGMENT_SECONDS) // MUSICNN_HOP_LENGTH
+    offset = (frames - patches * MUSICNN_PATCH_FRAMES) // 2
+    return [offset + i * MUSICNN_PATCH_FRAMES for i in range(patches)]
+
+
+@lru_cache(maxsize=1)
+def _musicnn_constants() -> tuple:
+    import torch
+
+    bank = mel_filterbank(MUSICNN_SAMPLE_RATE, MUSICNN_N_FFT, MUSICNN_N_MELS, MUSICNN_SAMPLE_RATE / 2)
+    hann = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(MUSICNN_N_FFT) / MUSICNN_N_FFT)
+    return torch.from_numpy(np.ascontiguousarray(bank.T)), torch.from_numpy(hann.astype(np.float32))
+
+
+def musicnn_patches(samples, patches: int = MUSICNN_PATCHES_PER_SEGMENT) -> torch.Tensor:  # noqa: F821
+    """musicnn's input for segments ``(n, 10 s at MUSICNN_SAMPLE_RATE)``: ``(n * patches, PATCH_FRAMES, N_MELS)``.
+
+    The frames are librosa's centred ones (zero padding), so patch ``i`` of a segment is
+    what musicnn's own extractor computes for those frames; only the frames of the
+    patches read are computed.
+    """
+    import torch
+
+    bank, hann = _musicnn_constants()
+    audio = torch.as_tensor(np.asarray(samples, dtype=np.float32))
+    audio = audio.reshape(-1, audio.shape[-1])
+    padded = torch.nn.functional.pad(audio, (MUSICNN_N_FFT // 2, MUSICNN_N_FFT // 2))
+    frames = padded.unfold(1, MUSICNN_N_FFT, MUSICNN_HOP_LENGTH)  # (n, 626, N_FFT), a view
+    chosen = torch.cat([frames[:, s : s + MUSICNN_PATCH_FRAMES] for s in musicnn_patch_starts(patches)], dim=1)
+    power = torch.fft.rfft(chosen * hann, dim=-1).abs().square()
+    mel = (power @ bank).half().float()  # musicnn's float16 cast, then float32 arithmetic as in its numpy
+    return torch.log10(10000.0 * mel + 1.0).reshape(-1, MUSICNN_PATCH_FRAMES, MUSICNN_N_MELS)
