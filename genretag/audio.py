@@ -463,12 +463,13 @@ def _musicnn_constants() -> tuple:
     return torch.from_numpy(np.ascontiguousarray(bank.T)), torch.from_numpy(hann.astype(np.float32))
 
 
-def musicnn_patches(samples, patches: int = MUSICNN_PATCHES_PER_SEGMENT) -> torch.Tensor:  # noqa: F821
+def musicnn_patches(samples, starts: list[int] | None = None) -> torch.Tensor:  # noqa: F821
     """musicnn's input for segments ``(n, 10 s at MUSICNN_SAMPLE_RATE)``: ``(n * patches, PATCH_FRAMES, N_MELS)``.
 
-    The frames are librosa's centred ones (zero padding), so patch ``i`` of a segment is
-    what musicnn's own extractor computes for those frames; only the frames of the
-    patches read are computed.
+    ``starts`` are the patches' first frames (default: ``musicnn_patch_starts()``); a
+    segment's patches are consecutive rows. The frames are librosa's centred ones (zero
+    padding), so a patch is what musicnn's own extractor computes for those frames; only
+    the frames of the patches read are computed.
     """
     import torch
 
@@ -477,7 +478,8 @@ def musicnn_patches(samples, patches: int = MUSICNN_PATCHES_PER_SEGMENT) -> torc
     audio = audio.reshape(-1, audio.shape[-1])
     padded = torch.nn.functional.pad(audio, (MUSICNN_N_FFT // 2, MUSICNN_N_FFT // 2))
     frames = padded.unfold(1, MUSICNN_N_FFT, MUSICNN_HOP_LENGTH)  # (n, 626, N_FFT), a view
-    chosen = torch.cat([frames[:, s : s + MUSICNN_PATCH_FRAMES] for s in musicnn_patch_starts(patches)], dim=1)
+    starts = musicnn_patch_starts() if starts is None else starts
+    chosen = torch.cat([frames[:, s : s + MUSICNN_PATCH_FRAMES] for s in starts], dim=1)
     power = torch.fft.rfft(chosen * hann, dim=-1).abs().square()
     mel = (power @ bank).half().float()  # musicnn's float16 cast, then float32 arithmetic as in its numpy
     return torch.log10(10000.0 * mel + 1.0).reshape(-1, MUSICNN_PATCH_FRAMES, MUSICNN_N_MELS)

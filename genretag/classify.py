@@ -44,11 +44,14 @@ def classify_file(path: str | Path, model: LoadedModel, whole_track: bool = Fals
     bounds: list[tuple[float, float]] = []
     rows: list[np.ndarray] = []
     contiguous_mels = []
-    for batch in _batched(audio.segments(path, report), SEGMENT_BATCH):
-        mels = audio.log_mel(np.stack([segment.samples for segment in batch]))
-        rows.append(model.predict(mels))
+    for batch in _batched(audio.segments(path, report, model.identity.sample_rate), SEGMENT_BATCH):
+        samples = np.stack([segment.samples for segment in batch])
         bounds.extend((segment.start_s, segment.end_s) for segment in batch)
-        if whole_track:
+        if not whole_track:
+            rows.append(model.segment_probabilities(samples))
+        else:
+            mels = audio.log_mel(samples)
+            rows.append(model.predict(mels))
             contiguous_mels.extend(
                 m for m, s in zip(mels, batch, strict=True) if s.start_s == s.index * audio.SEGMENT_SECONDS
             )

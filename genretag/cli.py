@@ -446,7 +446,12 @@ def learn(
     name: Annotated[str, typer.Option("--name", "-n", help="Name of the new model (for --model later).")],
     base: Annotated[
         str | None,
-        typer.Option("--base", help="Model whose trained body is fine-tuned (default: crnn).", show_default=False),
+        typer.Option(
+            "--base",
+            help="Model to learn on: musicnn (the default) gets a new head on its embeddings, in seconds; "
+            "a poster network (v-kernel, crnn, ...) is fine-tuned.",
+            show_default=False,
+        ),
     ] = None,
     min_tracks: Annotated[
         int,
@@ -461,7 +466,10 @@ def learn(
         ),
     ] = None,
     epochs: Annotated[
-        int, typer.Option("--epochs", min=1, metavar="N", help="At most this many epochs (stops early).")
+        int,
+        typer.Option(
+            "--epochs", min=1, metavar="N", help="Fine-tuning a poster network: at most this many epochs (stops early)."
+        ),
     ] = 30,
     jobs: Annotated[
         int | None,

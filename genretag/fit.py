@@ -187,7 +187,9 @@ def replace_final_layer(network: nn.Module, n_genres: int, seed: int = 0) -> nn.
 def _batches(data: FeatureSet, batch_size: int):
     for start in range(0, len(data), batch_size):
         stop = start + batch_size
-        yield data.mels[start:stop].float().unsqueeze(1), data.labels[start:stop]
+        features = data.mels[start:stop].float()
+        # Spectrograms (n, mels, frames) gain a channel axis; embeddings (n, features) go in as they are.
+        yield (features.unsqueeze(1) if features.dim() == 3 else features), data.labels[start:stop]
 
 
 def predict_probabilities(network: nn.Module, data: FeatureSet, batch_size: int = 64) -> np.ndarray:

@@ -11,7 +11,9 @@ The steps, each a function returning data (``cli.learn`` renders what ``learn_mo
   parallel, cached on disk;
 * ``fine_tune`` and ``save_user_model``: a new genre head on a shipped model's
   pre-trained body, trained by ``genretag.fit.fit``, saved beside the other
-  user models with a card that says what it learnt from.
+  user models with a card that says what it learnt from. With the musicnn model as
+  base (the default), the features are its embeddings of each patch and only a new
+  linear head is fitted (``fit_embedding_head``): seconds, not minutes.
 
 Genre spellings are merged by a key that ignores case, spacing and punctuation
 (``Hip-Hop``, ``hip hop`` and ``HipHop`` are one genre, shown in its most common
@@ -281,7 +283,7 @@ def group_split(
     return Split(train=sorted(set(paths) - set(valid)), valid=valid, unit=unit)
 
 
-def _evenly_spread_segments(path: Path) -> list[audio.Segment]:
+def _evenly_spread_segments(path: Path, rate: int) -> list[audio.Segment]:
     """At most ``MAX_SEGMENTS_PER_TRACK`` segments spread over the whole track, in bounded memory.
 
     Segments stream in (silent ones are not among them); every ``stride``-th is kept and the
@@ -289,7 +291,7 @@ def _evenly_spread_segments(path: Path) -> list[audio.Segment]:
     """
     kept: list[tuple[int, audio.Segment]] = []  # (position among the audible segments, segment)
     stride = 1
-    for position, segment in enumerate(audio.segments(path)):
+    for position, segment in enumerate(audio.segments(path, rate=rate)):
         if position % stride == 0:
             kept.append((position, segment))
             if len(kept) > 2 * MAX_SEGMENTS_PER_TRACK:
@@ -299,32 +301,51 @@ def _evenly_spread_segments(path: Path) -> list[audio.Segment]:
     return [kept[i][1] for i in picks]
 
 
-def _cache_path(path: Path, cache_dir: Path) -> Path:
+def _cache_path(path: Path, cache_dir: Path, base) -> Path:
     stat = path.stat()
-    identity = [str(path.resolve()), stat.st_size, stat.st_mtime_ns, MAX_SEGMENTS_PER_TRACK, audio.audio_parameters()]
+    identity = [str(path.resolve()), stat.st_size, stat.st_mtime_ns, MAX_SEGMENTS_PER_TRACK]
+    if base.front_end == audio.MUSICNN:  # embeddings depend on the base model's trunk and head inputs
+        identity += [audio.audio_parameters(base.front_end), base.fingerprint]
+    else:  # log-mels (kept as before, so existing caches stay valid)
+        identity.append(audio.audio_parameters())
     return cache_dir / f"{hashlib.sha1(json.dumps(identity).encode()).hexdigest()}.npy"
 
 
-def track_features(path: Path, cache_dir: Path) -> tuple[Path, np.ndarray | None, str | None]:
-    """``(path, float16 log-mels (n, N_MELS, frames), None)``, or ``(path, None, reason)`` when it cannot be decoded.
+_BASE_MODELS: dict = {}
 
-    The unit of parallel work. Results are cached by path, size and mtime, so a
-    second ``genretag learn`` on the same library decodes nothing.
+
+def _features_of(segments: np.ndarray, base) -> np.ndarray:
+    """A log-mel base's log-mels ``(n, N_MELS, frames)``, or a musicnn base's embedding of each patch."""
+    if base.front_end != audio.MUSICNN:
+        return audio.log_mel(segments).numpy()
+    from genretag.weights import load_model
+
+    if base not in _BASE_MODELS:
+        _BASE_MODELS[base] = load_model(base)
+    return _BASE_MODELS[base].embeddings(segments)
+
+
+def track_features(path: Path, cache_dir: Path, base) -> tuple[Path, np.ndarray | None, str | None]:
+    """``(path, float16 features, None)``, or ``(path, None, reason)`` when it cannot be decoded.
+
+    The features are the segments' log-mels, or, for a musicnn ``base`` (a ``ModelIdentity``),
+    its embeddings of their patches. The unit of parallel work. Results are cached by
+    path, size and mtime (and the base), so a second ``genretag learn`` decodes nothing.
     """
     import torch
 
     # One worker per core: more torch threads per worker would only contend.
     torch.set_num_threads(1)
     try:
-        cached = _cache_path(path, cache_dir)
+        cached = _cache_path(path, cache_dir, base)
         if cached.is_file():
             return path, np.load(cached), None
-        segments = _evenly_spread_segments(path)
+        segments = _evenly_spread_segments(path, base.sample_rate)
     except audio.AudioDecodeError as error:
         return path, None, str(error)
     except OSError as error:
         return path, None, error.strerror or str(error)
-    mels = audio.log_mel(np.stack([s.samples for s in segments])).numpy().astype(np.float16)
+    mels = _features_of(np.stack([s.samples for s in segments]), base).astype(np.float16)
     cache_dir.mkdir(parents=True, exist_ok=True)
     partial = cached.with_name(cached.stem + ".partial.npy")
     np.save(partial, mels)
@@ -333,9 +354,10 @@ def track_features(path: Path, cache_dir: Path) -> tuple[Path, np.ndarray | None
 
 
 def extract_features(
-    paths: list[Path], jobs: int = -1, progress: Callable[[Path, str | None], None] | None = None
+    paths: list[Path], base, jobs: int = -1, progress: Callable[[Path, str | None], None] | None = None
 ) -> tuple[dict[Path, np.ndarray], list[tuple[Path, str]]]:
-    """Log-mels of every track (``jobs`` worker processes) and the tracks that could not be decoded.
+    """Features for ``base`` (log-mels or embeddings) of every track (``jobs`` worker processes) and the
+    tracks that could not be decoded.
 
     ``progress(path, error)`` is called as each track finishes, in completion order.
     """
@@ -346,7 +368,7 @@ def extract_features(
     cache_dir = feature_cache_dir()
     features, failures = {}, []
     parallel = Parallel(n_jobs=jobs, return_as="generator_unordered", batch_size=1)
-    for path, mels, error in parallel(delayed(track_features)(path, cache_dir) for path in paths):
+    for path, mels, error in parallel(delayed(track_features)(path, cache_dir, base) for path in paths):
         if error is None:
             features[path] = mels
         else:
@@ -421,6 +443,44 @@ def fine_tune(base, train, valid, recipe: FineTuneRecipe, progress=None):
     return network, history
 
 
+@dataclass(frozen=True)
+class HeadRecipe:
+    """How ``fit_embedding_head`` fits a new genre head on a musicnn base's embeddings; recorded in the card."""
+
+    weight_decay: float = 1e-3
+    epochs: int = 400
+    seed: int = 0
+
+
+def fit_embedding_head(base, train, recipe: HeadRecipe):
+    """``base`` (a musicnn ``LoadedModel``) with a new linear genre head fitted on ``train``'s embeddings.
+
+    The trunk is the base's, unchanged; the head is fitted full-batch on every patch of
+    the training tracks, each genre weighing the same and each track the same within
+    its genre (``train.weights``), in a few seconds.
+    """
+    import copy
+
+    import torch
+
+    from genretag.musicnn import fit_genre_head
+
+    network = copy.deepcopy(base.network)
+    weights = train.weights / train.weights.sum()
+    network.head = fit_genre_head(
+        train.mels.float(),
+        train.labels,
+        weights.float(),
+        len(train.genres),
+        weight_decay=recipe.weight_decay,
+        epochs=recipe.epochs,
+        seed=recipe.seed,
+    )
+    with torch.no_grad():
+        network.head.temperature.fill_(1.0)
+    return network.eval()
+
+
 def valid_model_name(name: str) -> str | None:
     """Why ``name`` cannot name a user model, or None when it can."""
     from genretag.weights import list_cards
@@ -435,10 +495,10 @@ def valid_model_name(name: str) -> str | None:
 def save_user_model(
     network, name: str, base, choice: GenreChoice, split: Split, evaluation, history, recipe: FineTuneRecipe, sources
 ) -> Path:
-    """Save the fine-tuned network as user model ``name``; returns its card's path.
+    """Save the fine-tuned network (or the base with a new head) as user model ``name``; returns its card's path.
 
     ``split`` holds the tracks actually used; ``evaluation`` is the validation
-    result (``fit.Evaluation``) and ``history`` the ``fit.FitHistory``.
+    result (``fit.Evaluation``) and ``history`` the ``fit.FitHistory`` (None for a new head on embeddings).
     """
     from dataclasses import asdict
 
@@ -453,32 +513,49 @@ def save_user_model(
         for genre in choice.genres
     }
     roots = [str(Path(source).resolve()) for source in sources]
+    if history is None:  # a new head on a musicnn base's embeddings
+        how = "new linear genre head on the base model's embeddings (its trunk unchanged)"
+        architecture = {"front_end": audio.MUSICNN, "head": {"head_inputs": base.network.head_inputs, "hidden": 0}}
+        fitting = {
+            "recipe": {**asdict(recipe), "head": how, "weights": "each genre the same, each track the same in it"}
+        }
+        held_out = f"valid (held out by {split.unit})"
+        if split.unit == "track":
+            held_out += ", optimistic: tracks of one album may sit on both sides"
+    else:
+        how = "new output layer; body from the base model, all layers trained"
+        architecture = {}
+        fitting = {
+            "recipe": {
+                **asdict(recipe),
+                "loss": "cross-entropy",
+                "sampling": f"genre-balanced, one segment per track per epoch (at least {MIN_SAMPLES_PER_EPOCH})",
+                "selection": "epoch with the lowest validation cross-entropy",
+                "head": how,
+            },
+            "epochs_run": len(history.train_loss),
+            "best_epoch": history.best_epoch,
+            "stopped_early": len(history.train_loss) < recipe.epochs,
+            "seconds_per_epoch": round(float(np.median(history.epoch_seconds)), 2),
+        }
+        held_out = "valid (used to pick the epoch)"
     card = {
         "architecture": base.architecture,
+        **architecture,
         "genres": list(choice.genres),
         "base_model": {"name": base.name, "sha256": base.fingerprint},
         "training": {
-            "summary": f"fine-tuned from {base.name} on {sum(choice.counts.values())} tagged tracks of "
-            + ", ".join(roots),
+            "summary": f"{'head fitted' if history is None else 'fine-tuned'} from {base.name} on "
+            f"{sum(choice.counts.values())} tagged tracks of " + ", ".join(roots),
             "source_library": roots,
             "tracks_per_genre": per_genre,
             "dropped_genres": {genre: asdict(counts) for genre, counts in choice.dropped.items()},
             "merged_spellings": choice.spellings,
             "split": f"by {split.unit}, {VALID_FRACTION:.0%} of each genre for validation",
             "segments_per_track": f"up to {MAX_SEGMENTS_PER_TRACK}, spread over the track",
-            "recipe": {
-                **asdict(recipe),
-                "loss": "cross-entropy",
-                "sampling": f"genre-balanced, one segment per track per epoch (at least {MIN_SAMPLES_PER_EPOCH})",
-                "selection": "epoch with the lowest validation cross-entropy",
-                "head": "new output layer; body from the base model, all layers trained",
-            },
-            "epochs_run": len(history.train_loss),
-            "best_epoch": history.best_epoch,
-            "stopped_early": len(history.train_loss) < recipe.epochs,
-            "seconds_per_epoch": round(float(np.median(history.epoch_seconds)), 2),
+            **fitting,
         },
-        "metrics": {"valid (used to pick the epoch)": evaluation.summary()},
+        "metrics": {held_out: evaluation.summary()},
         "confusion_matrix": {
             "rows": "true genre (validation tracks)",
             "columns": "predicted genre",
@@ -516,8 +593,8 @@ class LearnedModel:
     split: Split
     failures: list[tuple[Path, str]]  # tracks that could not be decoded (left out)
     evaluation: object  # fit.Evaluation on the validation tracks
-    history: object  # fit.FitHistory
-    recipe: FineTuneRecipe
+    history: object  # fit.FitHistory; None for a head fitted on embeddings
+    recipe: FineTuneRecipe | HeadRecipe
 
 
 def learn_model(
@@ -530,8 +607,11 @@ def learn_model(
     jobs: int = -1,
     events: LearnEvents | None = None,
 ) -> LearnedModel:
-    """``genretag learn``: read the genre tags under ``paths``, fine-tune ``base`` (default
-    ``models.DEFAULT_ARCHITECTURE``) on them and save user model ``name``.
+    """``genretag learn``: read the genre tags under ``paths``, teach ``base`` (default
+    ``weights.DEFAULT_MODEL``) their genres and save user model ``name``.
+
+    A musicnn base gets a new head on its embeddings; a poster network is fine-tuned
+    for at most ``epochs`` epochs.
 
     Raises ``ValueError`` for a bad name or mapping file, ``OSError`` for an unreadable mapping
     file, ``WeightsError`` / ``library.LibraryPathError`` for a bad base model or path (all
@@ -547,9 +627,9 @@ def learn_model(
         raise ValueError(problem)
     mapping = read_genre_map(map_file) if map_file else {}
     if base is None:
-        from genretag.models import DEFAULT_ARCHITECTURE
+        from genretag.weights import DEFAULT_MODEL
 
-        base = DEFAULT_ARCHITECTURE
+        base = DEFAULT_MODEL
     base_model = load_model(base)
     library = read_library(paths, mapping)
     choice = choose_genres(library.tracks, min_tracks)
@@ -565,7 +645,7 @@ def learn_model(
     split = group_split(choice.labels, groups)
     if events.decoding:
         events.decoding(len(choice.labels))
-    features, failures = extract_features(sorted(choice.labels), jobs, events.decoded)
+    features, failures = extract_features(sorted(choice.labels), base_model.identity, jobs, events.decoded)
     split = split.without(path for path, _ in failures)
     if not split.train or not split.valid:
         raise LearnError("too few tracks could be decoded to train and validate a model")
@@ -574,10 +654,15 @@ def learn_model(
     if events.split_made:
         events.split_made(split, len(train_set), len(valid_set))
     threads = fit.use_threads()
-    recipe = FineTuneRecipe(epochs=epochs)
     if events.fitting:
         events.fitting(base, threads)
-    network, history = fine_tune(base_model, train_set, valid_set, recipe, progress=events.fit_progress)
-    evaluation = fit.evaluate(network, valid_set)
+    if base_model.front_end == audio.MUSICNN:
+        recipe, history = HeadRecipe(), None
+        network = fit_embedding_head(base_model, train_set, recipe)
+        evaluation = fit.evaluate(network.head, valid_set)
+    else:
+        recipe = FineTuneRecipe(epochs=epochs)
+        network, history = fine_tune(base_model, train_set, valid_set, recipe, progress=events.fit_progress)
+        evaluation = fit.evaluate(network, valid_set)
     card_path = save_user_model(network, name, base_model, choice, split, evaluation, history, recipe, paths)
     return LearnedModel(name, card_path, library, choice, split, failures, evaluation, history, recipe)

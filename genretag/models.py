@@ -1,7 +1,9 @@
-"""The four "shallow" networks of de Matos, de Carvalho & Zanini (LAMIR 2024).
+"""The four "shallow" networks of de Matos, de Carvalho & Zanini (LAMIR 2024), and the registry.
 
-All four read a log-mel spectrogram ``(batch, 1, N_MELS, frames)`` from
-``genretag.audio.log_mel`` and return unnormalised genre scores (logits).
+The registry also holds ``musicnn`` (``genretag.musicnn``): musicnn's trunk with a genre
+head, which reads its own front end's patches. The four poster networks read a log-mel
+spectrogram ``(batch, 1, N_MELS, frames)`` from ``genretag.audio.log_mel`` and return
+unnormalised genre scores (logits).
 
 The poster gives the architectures in words and parameter counts only; the layer
 sizes here are ours, chosen to match those counts (the tests compare them)
@@ -28,6 +30,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from genretag.audio import N_MELS
 from genretag.genres import GTZAN_GENRES
+from genretag.musicnn import MusicnnGenre
 
 DEFAULT_ARCHITECTURE = "crnn"  # what `genretag learn` fine-tunes and training.train trains unless told otherwise
 RECURRENT_UNITS = 64
@@ -118,22 +121,26 @@ class RecurrentVKernel(nn.Module):
         return self.classifier(outputs.mean(dim=1))
 
 
-ARCHITECTURES: dict[str, Callable[[int], nn.Module]] = {
+ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "v-kernel": lambda n: VKernel(n),
     "v-kernel-l2": lambda n: VKernel(n, l2=True),
     "crnn": lambda n: RecurrentVKernel(n),
     "bicrnn": lambda n: RecurrentVKernel(n, bidirectional=True),
+    "musicnn": lambda n, **head: MusicnnGenre(n, **head),
 }
 
 
-def build(name: str, n_genres: int = len(GTZAN_GENRES)) -> nn.Module:
-    """A freshly initialised network by its registry name (``v-kernel``, ``crnn``, ...)."""
+def build(name: str, n_genres: int = len(GTZAN_GENRES), **head) -> nn.Module:
+    """A freshly initialised network by its registry name (``v-kernel``, ``crnn``, ``musicnn``, ...).
+
+    ``head`` holds a musicnn model's head settings (``head_inputs``, ``hidden``), from its card.
+    """
     try:
         constructor = ARCHITECTURES[name]
     except KeyError:
         known = ", ".join(ARCHITECTURES)
         raise ValueError(f"unknown architecture {name!r} (known: {known})") from None
-    return constructor(n_genres)
+    return constructor(n_genres, **head)
 
 
 def count_parameters(model: nn.Module, keras_convention: bool = False) -> int:
@@ -169,6 +176,8 @@ def inference_network(network):
     convolutions run channels-last: together 2.5 times faster for v-kernel, equal
     to float rounding. ``network`` itself is left as it is (still trainable).
     """
+    if isinstance(network, MusicnnGenre):
+        return network.inference_copy()
     fast = copy.deepcopy(network).eval()
     for sequence in [module for module in fast.modules() if isinstance(module, nn.Sequential)]:
         layers = list(sequence)

@@ -21,6 +21,8 @@ the mean over its patches.
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 from torch.nn import functional
@@ -37,6 +39,8 @@ TIMBRAL_BANDS = (int(0.4 * N_MELS), int(0.7 * N_MELS))  # 38 and 67
 TEMPORAL_FRAMES = (128, 64, 32)
 FRONT_CHANNELS = 2 * TIMBRAL_FILTERS + 3 * TEMPORAL_FILTERS  # 561
 POOLED_CHANNELS = FRONT_CHANNELS + 3 * MID_FILTERS  # 753
+HEAD_LEARNING_RATE = 0.01
+HEAD_DROPOUT = 0.2  # on the standardised input of a head with a hidden layer
 
 
 def _norm2d(channels: int) -> nn.BatchNorm2d:
@@ -160,6 +164,12 @@ class MusicnnGenre(nn.Module):
     def forward(self, patches: torch.Tensor) -> torch.Tensor:
         return self.head(self.embed(patches))
 
+    def inference_copy(self) -> MusicnnGenre:
+        """An eval-mode copy whose trunk is a ``FastMusicnn`` (same outputs, three times faster)."""
+        fast = copy.deepcopy(self).eval()
+        fast.trunk = FastMusicnn(fast.trunk).eval()
+        return fast
+
 
 class _FastFrontBlock(nn.Module):
     """A ``FrontBlock`` for inference: max over the mel axis straight after the convolution.
@@ -214,3 +224,38 @@ class FastMusicnn(nn.Module):
         pooled = torch.stack([features.amax(dim=2), features.mean(dim=2)], dim=2).flatten(1)
         embedding = self.embedding_norm(functional.relu(self.dense(self.pooled_norm(pooled))))
         return embedding, self.tags(embedding)
+
+
+def fit_genre_head(
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    weights: torch.Tensor,
+    n_genres: int,
+    hidden: int = 0,
+    weight_decay: float = 1e-3,
+    epochs: int = 400,
+    seed: int = 0,
+) -> GenreHead:
+    """A ``GenreHead`` fitted on embeddings ``(n, n_features)``: full-batch Adam, weighted cross-entropy.
+
+    ``weights`` (summing to one) balance genres and tracks; ``weight_decay`` is an L2
+    penalty on the weights (not the biases). A few seconds on one core for ten
+    thousand patches: training the trunk is never needed.
+    """
+    torch.manual_seed(seed)
+    head = GenreHead(features.shape[1], n_genres, hidden)
+    with torch.no_grad():
+        head.mean.copy_(features.mean(dim=0))
+        head.scale.copy_(features.std(dim=0).clamp_min(1e-3))
+    dropout = nn.Dropout(HEAD_DROPOUT if hidden else 0.0)
+    optimiser = torch.optim.Adam(head.parameters(), lr=HEAD_LEARNING_RATE)
+    decayed = [parameter for name, parameter in head.named_parameters() if name.endswith("weight")]
+    standardised = (features - head.mean) / head.scale
+    head.train()
+    for _ in range(epochs):
+        optimiser.zero_grad()
+        losses = functional.cross_entropy(head.layers(dropout(standardised)), labels, reduction="none")
+        loss = (losses * weights).sum() + weight_decay * sum((parameter**2).sum() for parameter in decayed)
+        loss.backward()
+        optimiser.step()
+    return head.eval()

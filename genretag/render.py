@@ -186,20 +186,49 @@ def held_out_accuracy(card: dict) -> tuple[str, str]:
     return "", ""
 
 
+def scan_speed(card: dict) -> str:
+    """The card's measured scan speed, "450×" (× realtime on the benchmark's machine), or ""."""
+    speed = card.get("speed", {}).get("x_realtime")
+    return f"{speed:,.0f}×" if speed else ""
+
+
+def model_advice(cards: list[dict]) -> str:
+    """One line on which model to choose: the most accurate against the fastest, from the shipped cards."""
+    measured = [
+        card
+        for card in cards
+        if card["source"] == "shipped" and "selection" in card.get("metrics", {}) and card.get("speed")
+    ]
+    if len(measured) < 2:
+        return ""
+    accurate = max(measured, key=lambda card: card["metrics"]["selection"]["accuracy"])
+    fastest = max(measured, key=lambda card: card["speed"]["x_realtime"])
+    if accurate is fastest:
+        return f"Choose {accurate['name']}: it is both the most accurate and the fastest."
+    accuracy = {card["name"]: card["metrics"]["selection"]["accuracy"] for card in (accurate, fastest)}
+    ratio = fastest["speed"]["x_realtime"] / accurate["speed"]["x_realtime"]
+    return (
+        f"Choose {accurate['name']} for the right genre ({accuracy[accurate['name']]:.0%} of held-out tracks); "
+        f"{fastest['name']} scans {ratio:.1f}× faster but is right on {accuracy[fastest['name']]:.0%}."
+    )
+
+
 def models_listing(cards: list[dict], default: str) -> Listing:
-    """``genretag models``: one row per model card, the default marked."""
-    columns = ["name", "default", "architecture", "parameters", "accuracy", "measured on", "source"]
+    """``genretag models``: one row per model card, the default marked, and which to choose."""
+    columns = ["name", "default", "architecture", "parameters", "speed", "accuracy", "measured on", "source"]
     rows, table_rows = [], []
     for card in cards:
         accuracy, measured_on = held_out_accuracy(card)
         is_default = card["name"] == default and card["source"] == "shipped"
         parameters = card["parameters"]["pytorch"]
+        speed = scan_speed(card)
         rows.append(
             [
                 card["name"],
                 "yes" if is_default else "",
                 card["architecture"],
                 str(parameters),
+                speed,
                 accuracy,
                 measured_on,
                 card["source"],
@@ -207,14 +236,17 @@ def models_listing(cards: list[dict], default: str) -> Listing:
         )
         shown = f"{accuracy}, {measured_on}" if accuracy else "—"
         name = card["name"] + (" *" if is_default else "")
-        table_rows.append([name, card["architecture"], f"{parameters:,}", shown, card["source"]])
+        table_rows.append([name, f"{parameters:,}", speed or "—", shown, card["source"]])
+    advice = model_advice(cards)
     return Listing(
         columns,
         rows,
-        table_columns=["name", "architecture", "parameters", "held-out accuracy", "source"],
+        table_columns=["name", "parameters", "× realtime", "held-out accuracy", "source"],
         table_rows=table_rows,
         caption="* the default model. Held-out accuracy: of a fit that never heard those full tracks, "
-        "with its 95 % interval (—: none in the card). All of a card: genretag models NAME",
+        "with its 95 % interval (—: none in the card); × realtime: a scan on 2 cores (benchmarks/). "
+        + (advice + " " if advice else "")
+        + "All of a card: genretag models NAME",
     )
 
 
@@ -434,7 +466,7 @@ class LearnDisplay:
         )
 
     def _fitting(self, base: str, threads: int) -> None:
-        self.console.print(f"fine-tuning {base} on {threads} threads", markup=False)
+        self.console.print(f"training a genre model on {base}'s features, {threads} threads", markup=False)
         self._start("training", "steps", None)
 
     def _fit_progress(self, update) -> None:
@@ -454,14 +486,22 @@ class LearnDisplay:
 
 def learned_lines(learned, epochs: int) -> list[str]:
     """The end of ``learn``: validation accuracy, the epoch kept, where the model went."""
-    epochs_run = len(learned.history.train_loss)
-    stopped = ""
-    if epochs_run < epochs:
-        stopped = f"; stopped after epoch {epochs_run} of {epochs}: no improvement in {learned.recipe.patience} epochs"
     evaluation = learned.evaluation
+    accuracy = (
+        f"validation accuracy {evaluation.track_accuracy:.2f} on {evaluation.n_tracks} tracks held out by "
+        f"{learned.split.unit} (chance {1 / len(learned.choice.genres):.2f})"
+    )
+    if learned.history is None:  # a head fitted on embeddings: no epochs to report
+        done = "; a new head on the base model's embeddings"
+    else:
+        epochs_run = len(learned.history.train_loss)
+        done = f"; kept epoch {learned.history.best_epoch}"
+        if epochs_run < epochs:
+            done += (
+                f"; stopped after epoch {epochs_run} of {epochs}: no improvement in {learned.recipe.patience} epochs"
+            )
     return [
-        f"validation accuracy {evaluation.track_accuracy:.2f} on {evaluation.n_tracks} tracks "
-        f"(chance {1 / len(learned.choice.genres):.2f}); kept epoch {learned.history.best_epoch}{stopped}",
+        accuracy + done,
         f"model {learned.name!r} saved to {learned.card_path.with_suffix('.pt')}",
         f"use it with: genretag scan PATH --model {learned.name}",
     ]

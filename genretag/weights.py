@@ -18,15 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
-from genretag.audio import audio_parameters
+from genretag.audio import LOG_MEL, MUSICNN, audio_parameters, musicnn_patches, sample_rate_of
 from genretag.config import data_home, user_models_dir
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-# THE default model of every entry point (the CLI, the API, the beets plugin): the network
-# training.rebuild's selection rule chose on held-out full tracks (training/reports/selection.md).
+# THE default model of every entry point (the CLI, the API, the beets plugin): the most accurate
+# model on the valid split's full tracks among those that scan at ≥ 300 × realtime on 2 cores
+# (training/reports/musicnn-head.md, benchmarks/README.md).
 # It lives here, not in models.py, so that finding a model never imports torch: a scan's
 # main process only hashes weights, its workers load them.
-DEFAULT_MODEL = "v-kernel"
+DEFAULT_MODEL = "musicnn"
 
 
 class WeightsError(Exception):
@@ -104,16 +105,30 @@ class ModelIdentity:
     genres: tuple[str, ...] = ()
     home: str = ""
     whole_track: bool = False
+    front_end: str = LOG_MEL
+
+    @property
+    def sample_rate(self) -> int:
+        """The rate this model's segments are cut at."""
+        return sample_rate_of(self.front_end)
 
     def reading(self, whole_track: bool) -> ModelIdentity:
         """This model's identity for results read whole-track (or not)."""
         return replace(self, whole_track=whole_track)
 
 
+def front_end_of(card: dict) -> str:
+    """The front end a card names (cards without one are the poster networks' log-mel)."""
+    return card.get("audio", {}).get("front_end", LOG_MEL)
+
+
 def check_audio_parameters(card: dict, name: str) -> None:
     """Refuse a card whose front end differs from this genretag's ``audio`` module."""
-    expected = audio_parameters()
     recorded = card.get("audio", {})
+    try:
+        expected = audio_parameters(front_end_of(card))
+    except ValueError as error:
+        raise WeightsError(f"model {name!r}: {error}") from None
     differing = [
         f"{key} {recorded.get(key)!r} != {value!r}" for key, value in expected.items() if recorded.get(key) != value
     ]
@@ -142,6 +157,7 @@ def _identity(card_path: Path, card: dict, weights_sha256: str, home: str | Path
         architecture=card["architecture"],
         genres=tuple(card["genres"]),
         home=str(Path(home or data_home())),
+        front_end=front_end_of(card),
     )
 
 
@@ -178,18 +194,49 @@ class LoadedModel:
     def fingerprint(self) -> str:
         return self.identity.fingerprint
 
-    def predict(self, spectrograms) -> np.ndarray:
-        """Genre probabilities ``(n, n_genres)`` for log-mels ``(n, N_MELS, frames)``."""
-        import torch
+    @property
+    def front_end(self) -> str:
+        return self.identity.front_end
 
+    def _fast(self):
         if self._inference_network is None:
             from genretag.models import inference_network
 
             self._inference_network = inference_network(self.network)
+        return self._inference_network
+
+    def predict(self, spectrograms) -> np.ndarray:
+        """Genre probabilities ``(n, n_genres)`` for log-mels ``(n, N_MELS, frames)`` (log-mel models)."""
+        import torch
+
         with torch.inference_mode():
             batch = torch.as_tensor(spectrograms, dtype=torch.float32).unsqueeze(1)
             batch = batch.contiguous(memory_format=torch.channels_last)
-            return torch.softmax(self._inference_network(batch), dim=1).numpy()
+            return torch.softmax(self._fast()(batch), dim=1).numpy()
+
+    def embeddings(self, segments: np.ndarray) -> np.ndarray:
+        """A musicnn model's head input for each patch of segments ``(n, samples at 16 kHz)``: ``(n * patches, F)``."""
+        import torch
+
+        with torch.inference_mode():
+            return self._fast().embed(musicnn_patches(segments)).numpy()
+
+    def segment_probabilities(self, segments: np.ndarray) -> np.ndarray:
+        """Genre probabilities ``(n, n_genres)`` of segments ``(n, samples at identity.sample_rate)``.
+
+        A musicnn model reads each segment's patches (``audio.musicnn_patches``) and
+        averages their probabilities; a log-mel model reads the segment's log-mel.
+        """
+        if self.front_end != MUSICNN:
+            from genretag.audio import log_mel
+
+            return self.predict(log_mel(segments))
+        import torch
+
+        with torch.inference_mode():
+            patches = musicnn_patches(segments)
+            probabilities = torch.softmax(self._fast()(patches), dim=1)
+            return probabilities.reshape(len(segments), -1, probabilities.shape[1]).mean(dim=1).numpy()
 
 
 def load_model(model: str | ModelIdentity | None = None, home: str | Path | None = None) -> LoadedModel:
@@ -224,7 +271,7 @@ def _load(card_path: Path, home: str | Path | None) -> LoadedModel:
     weights_path = _weights_path(card_path)
     data = weights_path.read_bytes()
     identity = _identity(card_path, card, hashlib.sha256(data).hexdigest(), home)
-    network = build(identity.architecture, len(identity.genres))
+    network = build(identity.architecture, len(identity.genres), **card.get("head", {}))
     try:
         state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         network.load_state_dict(state)
@@ -246,7 +293,7 @@ def save_model(network, name: str, directory: Path, card: dict) -> Path:
     full_card = {
         "name": name,
         **card,
-        "audio": audio_parameters(),
+        "audio": audio_parameters(card.get("front_end", LOG_MEL)),
         "parameters": {
             "pytorch": count_parameters(network),
             "keras_convention": count_parameters(network, keras_convention=True),

@@ -34,7 +34,10 @@ def test_track_probabilities_are_the_mean_of_segment_probabilities(brahms_clip):
     assert result.duration_s == pytest.approx(24.0, abs=0.01)
 
 
-def test_silence_inside_a_track_changes_its_timeline_and_nothing_else(tmp_path):
+# The 16 kHz resampler of musicnn's front end meets the gap at another block offset: the same
+# probabilities to float rounding (below 1e-6), which a relative bound alone cannot allow for tiny ones.
+@pytest.mark.parametrize(("model_name", "atol"), [("v-kernel", 0.0), ("musicnn", 1e-6)])
+def test_silence_inside_a_track_changes_its_timeline_and_nothing_else(tmp_path, model_name, atol):
     music = audio.load(BRAHMS)[: 20 * audio.SAMPLE_RATE]
     gap = np.zeros(10 * audio.SAMPLE_RATE, dtype=np.float32)
     plain, gapped = tmp_path / "music.flac", tmp_path / "with-silence.flac"
@@ -44,12 +47,12 @@ def test_silence_inside_a_track_changes_its_timeline_and_nothing_else(tmp_path):
         np.concatenate([music[: 10 * audio.SAMPLE_RATE], gap, music[10 * audio.SAMPLE_RATE :]]),
         audio.SAMPLE_RATE,
     )
-    model = load_model(DEFAULT_MODEL)
+    model = load_model(model_name)
     without, with_silence = classify_file(plain, model), classify_file(gapped, model)
     assert with_silence.segment_bounds == [(0.0, 10.0), (20.0, 30.0)]
     assert with_silence.duration_s == pytest.approx(30.0, abs=0.01)
-    np.testing.assert_allclose(with_silence.segment_probabilities, without.segment_probabilities, rtol=1e-5)
-    np.testing.assert_allclose(with_silence.probabilities, without.probabilities, rtol=1e-5)
+    np.testing.assert_allclose(with_silence.segment_probabilities, without.segment_probabilities, rtol=1e-5, atol=atol)
+    np.testing.assert_allclose(with_silence.probabilities, without.probabilities, rtol=1e-5, atol=atol)
 
 
 def test_top_k_is_sorted_and_names_the_track_genre(brahms_clip):

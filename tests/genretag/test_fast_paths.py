@@ -110,7 +110,8 @@ def test_a_stream_whose_rate_changes_is_resampled_piece_by_piece(tmp_path):
     assert 12.0 <= audio.load(chained).size / audio.SAMPLE_RATE < 12.15
 
 
-@pytest.mark.parametrize("name", sorted(models.ARCHITECTURES))
+# musicnn reads its own patches, not log-mels: its fast copy is checked in test_musicnn.py.
+@pytest.mark.parametrize("name", sorted(set(models.ARCHITECTURES) - {"musicnn"}))
 def test_inference_network_gives_the_eager_networks_outputs(name, brahms_segments):
     torch.manual_seed(0)
     network = models.build(name)

@@ -13,6 +13,7 @@ from conftest import CONTAINERS, SEGMENT_FRAMES, SUGAR_PLUM, VIBE_ACE, build, ex
 
 from genretag import audio, learn
 from genretag.learn import DroppedGenre, TaggedTrack
+from genretag.weights import resolve_model
 
 
 def test_spellings_of_one_genre_share_a_key():
@@ -140,7 +141,7 @@ def test_features_of_a_track_with_silent_stretches_spread_over_its_audible_segme
         music[start : start + audio.SEGMENT_SAMPLES] = 0  # every other 10 s is digital silence
     track = tmp_path / "gaps.wav"
     soundfile.write(track, music, audio.SAMPLE_RATE)
-    picked = learn._evenly_spread_segments(track)
+    picked = learn._evenly_spread_segments(track, audio.SAMPLE_RATE)
     assert len(picked) == learn.MAX_SEGMENTS_PER_TRACK
     assert all(segment.index % 2 == 1 for segment in picked)  # only the audible ones
     assert picked[0].start_s == 10 and picked[-1].start_s >= 300
@@ -150,22 +151,36 @@ def test_features_spread_over_a_long_track_and_come_from_the_cache_next_time(tmp
     long_track = tmp_path / "long.wav"
     # 400 s of real music (the recording looped), so 40 segments to choose from.
     soundfile.write(long_track, np.resize(recording(SUGAR_PLUM), 400 * audio.SAMPLE_RATE), audio.SAMPLE_RATE)
-    picked = learn._evenly_spread_segments(long_track)
+    picked = learn._evenly_spread_segments(long_track, audio.SAMPLE_RATE)
     starts = [segment.start_s for segment in picked]
     assert len(picked) == learn.MAX_SEGMENTS_PER_TRACK
     assert starts[0] == 0 and starts[-1] >= 300 and starts == sorted(starts)
 
     broken = tmp_path / "broken.flac"
     broken.write_bytes(b"fLaC" + bytes(100))
-    features, failures = learn.extract_features([long_track, broken], jobs=1)
+    features, failures = learn.extract_features([long_track, broken], resolve_model("v-kernel"), jobs=1)
     mels = features[long_track]
     assert mels.shape == (6, audio.N_MELS, SEGMENT_FRAMES) and mels.dtype == np.float16
     assert [path for path, _ in failures] == [broken]
     cache = genretag_home / "features"
     (cached,) = cache.glob("*.npy")
-    again, _ = learn.extract_features([long_track], jobs=1)
+    again, _ = learn.extract_features([long_track], resolve_model("v-kernel"), jobs=1)
     assert np.array_equal(again[long_track], mels)
     assert list(cache.glob("*.npy")) == [cached]
     os.utime(long_track, ns=(1_000_000_000, 1_000_000_000))  # a changed file is decoded again
-    learn.extract_features([long_track], jobs=1)
+    learn.extract_features([long_track], resolve_model("v-kernel"), jobs=1)
     assert len(list(cache.glob("*.npy"))) == 2
+
+
+def test_a_musicnn_base_gives_one_embedding_per_patch_cached_apart_from_log_mels(tmp_path, genretag_home):
+    track = tmp_path / "long.wav"
+    soundfile.write(track, np.resize(recording(SUGAR_PLUM), 400 * audio.SAMPLE_RATE), audio.SAMPLE_RATE)
+    base = resolve_model("musicnn")
+    features, failures = learn.extract_features([track], base, jobs=1)
+    per_patch = features[track]
+    assert not failures and per_patch.dtype == np.float16
+    assert per_patch.shape == (learn.MAX_SEGMENTS_PER_TRACK * audio.MUSICNN_PATCHES_PER_SEGMENT, 200)
+    learn.extract_features([track], resolve_model("v-kernel"), jobs=1)
+    assert len(list((genretag_home / "features").glob("*.npy"))) == 2  # one cache entry per kind of feature
+    again, _ = learn.extract_features([track], base, jobs=1)
+    assert np.array_equal(again[track], per_patch)

@@ -17,7 +17,8 @@ from genretag.genres import GTZAN_GENRES
 from genretag.models import ARCHITECTURES
 from genretag.weights import DEFAULT_MODEL
 
-MAX_WEIGHTS_BYTES = 2 * 1024 * 1024  # per network
+MAX_WEIGHTS_BYTES = 2 * 1024 * 1024  # per poster network
+MAX_MUSICNN_BYTES = 4 * 1024 * 1024  # musicnn's trunk (787 k float32 parameters) and its head
 
 
 def copy_as_user_model(source: str, name: str) -> tuple[Path, Path]:
@@ -36,7 +37,7 @@ def copy_as_user_model(source: str, name: str) -> tuple[Path, Path]:
 SHIPPED = sorted(path.stem for path in weights.shipped_weights_dir().glob("*.json"))
 
 
-def test_the_four_networks_are_shipped_and_the_default_is_one_of_them():
+def test_every_architecture_is_shipped_and_the_default_is_one_of_them():
     assert set(SHIPPED) == set(ARCHITECTURES)
     assert DEFAULT_MODEL in SHIPPED
 
@@ -46,7 +47,7 @@ def test_every_shipped_model_has_a_complete_card_and_loads(name):
     pt_path = weights.shipped_weights_dir() / f"{name}.pt"
     loaded = weights.load_model(name)
     card = loaded.card
-    assert pt_path.stat().st_size < MAX_WEIGHTS_BYTES
+    assert pt_path.stat().st_size < (MAX_MUSICNN_BYTES if name == "musicnn" else MAX_WEIGHTS_BYTES)
     assert card["architecture"] == name
     assert tuple(card["genres"]) == GTZAN_GENRES == loaded.genres
     assert card["sha256"] == weights.sha256_of(pt_path)

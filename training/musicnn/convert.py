@@ -7,7 +7,7 @@ of genretag's product, tests or CI imports TensorFlow or the musicnn package. Wr
   by ``genretag.musicnn.Musicnn``'s state-dict keys, already in PyTorch's layouts; the
   head rebuild (``python -m training.musicnn.head``) turns it into ``weights/musicnn.pt``.
 * ``tests/genretag/data/musicnn_parity.npz``: TensorFlow's outputs on three real CC clips
-  (``../shared/audio/cc``): for the network alone, two patches' float16 mel powers (the
+  of ``examples/`` (Ogg Vorbis twice, Opus): for the network alone, two patches' float16 mel powers (the
   input exactly as musicnn's extractor makes it) with their penultimate features and tag
   probabilities; for the whole pipeline, the patch each clip's second 10 s segment reads
   (track frames 844-1030) through musicnn's own front end (``librosa.load`` at 16 kHz).
@@ -29,12 +29,8 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
-CC_AUDIO = REPO.parent / "shared" / "audio" / "cc"
-PARITY_CLIPS = (
-    "Hungarian_Dance_number_5_-_Allegro_in_F_sharp_minor_(string_orchestra).ogg",
-    "Kevin_MacLeod_-_Vibe_Ace.ogg",
-    "Karissa_Hobbs_-_Lets_Go_Fishin.ogg",
-)
+EXAMPLES = REPO / "examples"
+PARITY_CLIPS = ("brahms-hungarian-dance-5.ogg", "lets-go-fishin.ogg", "sugar-plum-fairy.opus")
 NETWORK_PATCH_STARTS = (32, 1031)  # track frames: an edge patch of segment 0 and one of segment 1
 PIPELINE_PATCH_START = 844  # segment 1 starts at frame 625 (160 000 samples); its centred patch at 625 + 219
 PATCH_FRAMES = 187
@@ -137,7 +133,7 @@ def log_compress(mel16: np.ndarray) -> np.ndarray:
 def parity_references(network: TensorFlowMusicnn) -> dict[str, np.ndarray]:
     mels, pipeline = [], []
     for clip in PARITY_CLIPS:
-        mel16 = mel_power16(CC_AUDIO / clip)
+        mel16 = mel_power16(EXAMPLES / clip)
         mels += [mel16[start : start + PATCH_FRAMES] for start in NETWORK_PATCH_STARTS]
         pipeline.append(log_compress(mel16[PIPELINE_PATCH_START : PIPELINE_PATCH_START + PATCH_FRAMES]))
     mel16 = np.stack(mels)
