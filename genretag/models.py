@@ -30,7 +30,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from genretag.audio import N_MELS
 from genretag.genres import GTZAN_GENRES
-from genretag.musicnn import MusicnnGenre
+from genretag.musicnn import MusicnnGenre, MusicnnTags
 
 DEFAULT_ARCHITECTURE = "crnn"  # what `genretag learn` fine-tunes and training.train trains unless told otherwise
 RECURRENT_UNITS = 64
@@ -127,6 +127,7 @@ ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "crnn": lambda n: RecurrentVKernel(n),
     "bicrnn": lambda n: RecurrentVKernel(n, bidirectional=True),
     "musicnn": lambda n, **head: MusicnnGenre(n, **head),
+    "musicnn-tags": lambda n: MusicnnTags(n),
 }
 
 
@@ -176,7 +177,7 @@ def inference_network(network):
     convolutions run channels-last: together 2.5 times faster for v-kernel, equal
     to float rounding. ``network`` itself is left as it is (still trainable).
     """
-    if isinstance(network, MusicnnGenre):
+    if isinstance(network, (MusicnnGenre, MusicnnTags)):
         return network.inference_copy()
     fast = copy.deepcopy(network).eval()
     for sequence in [module for module in fast.modules() if isinstance(module, nn.Sequential)]:

@@ -171,6 +171,44 @@ class MusicnnGenre(nn.Module):
         return fast
 
 
+# The genre tags among the MSD model's 50 (moods, decades, voices and instruments left out), as
+# (tag index, the genre name written into files).
+MSD_GENRE_TAGS = (
+    (0, "Rock"), (1, "Pop"), (2, "Alternative"), (3, "Indie"), (4, "Electronic"), (6, "Dance"),
+    (8, "Alternative Rock"), (9, "Jazz"), (11, "Metal"), (12, "Chillout"), (14, "Classic Rock"), (15, "Soul"),
+    (16, "Indie Rock"), (18, "Electronica"), (20, "Folk"), (24, "Punk"), (26, "Blues"), (27, "Hard Rock"),
+    (28, "Ambient"), (30, "Experimental"), (33, "Hip-Hop"), (36, "Country"), (37, "Easy Listening"), (40, "Funk"),
+    (41, "Electro"), (42, "Heavy Metal"), (43, "Progressive Rock"), (45, "R&B"), (46, "Indie Pop"), (48, "House"),
+)  # fmt: skip
+
+
+class MusicnnTags(nn.Module):
+    """The musicnn trunk's own tag layer, kept for the genre tags of ``MSD_GENRE_TAGS``, recalibrated.
+
+    Several genres can apply at once: each output is an independent probability (a sigmoid of
+    ``scale * logit + shift``, one calibration shared by every tag), not a share of one.
+    """
+
+    multi_label = True
+
+    def __init__(self, n_genres: int = len(MSD_GENRE_TAGS)):
+        super().__init__()
+        self.trunk = Musicnn()
+        self.register_buffer("tag_index", torch.tensor([index for index, _ in MSD_GENRE_TAGS[:n_genres]]))
+        self.register_buffer("scale", torch.ones(()))
+        self.register_buffer("shift", torch.zeros(()))
+
+    def forward(self, patches: torch.Tensor) -> torch.Tensor:
+        _, tag_logits = self.trunk(patches)
+        return tag_logits[:, self.tag_index] * self.scale + self.shift
+
+    def inference_copy(self) -> MusicnnTags:
+        """An eval-mode copy whose trunk is a ``FastMusicnn``."""
+        fast = copy.deepcopy(self).eval()
+        fast.trunk = FastMusicnn(fast.trunk).eval()
+        return fast
+
+
 class _FastFrontBlock(nn.Module):
     """A ``FrontBlock`` for inference: max over the mel axis straight after the convolution.
 

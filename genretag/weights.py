@@ -225,7 +225,8 @@ class LoadedModel:
         """Genre probabilities ``(n, n_genres)`` of segments ``(n, samples at identity.sample_rate)``.
 
         A musicnn model reads each segment's patches (``audio.musicnn_patches``) and
-        averages their probabilities; a log-mel model reads the segment's log-mel.
+        averages their probabilities (independent ones for the multi-label MSD genre tags);
+        a log-mel model reads the segment's log-mel.
         """
         if self.front_end != MUSICNN:
             from genretag.audio import log_mel
@@ -234,8 +235,10 @@ class LoadedModel:
         import torch
 
         with torch.inference_mode():
-            patches = musicnn_patches(segments)
-            probabilities = torch.softmax(self._fast()(patches), dim=1)
+            scores = self._fast()(musicnn_patches(segments))
+            # A multi-label model's genres apply independently; the others share one probability.
+            multi_label = getattr(self.network, "multi_label", False)
+            probabilities = torch.sigmoid(scores) if multi_label else torch.softmax(scores, dim=1)
             return probabilities.reshape(len(segments), -1, probabilities.shape[1]).mean(dim=1).numpy()
 
 

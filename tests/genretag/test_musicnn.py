@@ -96,3 +96,16 @@ def test_a_clip_shorter_than_one_patch_is_looped_and_classified(model, tmp_path)
     result = classify_file(short, model)
     assert result.segment_probabilities.shape == (1, 10)
     assert result.duration_s == pytest.approx(2.0, abs=0.01)
+
+
+def test_msd_taxonomy_gives_independent_genre_probabilities_from_the_same_trunk(model):
+    msd = load_model("musicnn-msd")
+    assert msd.front_end == audio.MUSICNN and len(msd.genres) == 30
+    assert {"Electronic", "Folk", "Soul", "Punk", "House", "R&B", "Hard Rock"} <= set(msd.genres)
+    result = classify_file(EXAMPLES / "vibe-ace.mp3", msd)  # a jazz tune
+    assert result.genre == "Jazz"
+    assert np.all((result.segment_probabilities >= 0) & (result.segment_probabilities <= 1))
+    assert not np.allclose(result.segment_probabilities.sum(axis=1), 1.0, atol=0.05)  # several may apply
+    # Its tags are the trunk's own outputs, recalibrated: the same trunk as the genre model's.
+    for name, parameter in msd.network.trunk.state_dict().items():
+        assert torch.equal(parameter, model.network.trunk.state_dict()[name]), name
