@@ -102,7 +102,7 @@ def set_genres(item: Item, values: list[str]) -> None:
 
 def plan_item(item: Item, result, settings: Settings) -> ItemChange:
     """Decide what to do with one item from its genretag result (a ``TrackResult``)."""
-    from genretag.tags import display_name, distinct_genres, same_genres
+    from genretag.genres import display_name, distinct_genres, same_genres
 
     current = current_genres(item)
     if not result.ok:

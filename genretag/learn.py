@@ -47,7 +47,7 @@ MIN_SAMPLES_PER_EPOCH = 128
 def name_key(name: str) -> str:
     """The identity of a genre, artist or album spelling: case, spacing and punctuation ignored, ``&`` read as "and".
 
-    Looser than ``tags.genre_key`` (case and surrounding space only), which decides whether a
+    Looser than ``genres.genre_key`` (case and surrounding space only), which decides whether a
     file's genre tag already holds a value: learning groups spellings, tagging keeps the user's.
     """
     return re.sub(r"[\W_]+", "", name.casefold().replace("&", "and"))

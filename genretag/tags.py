@@ -60,7 +60,7 @@ Planning (``plan_tags``): a track's genres are its most probable ``top_k`` model
 genres whose probability reaches ``min_confidence`` (every written genre must
 reach it; probabilities sum to 1, so with the default 0.5 only one genre can
 pass: lower it, e.g. ``--top-k 2 --min-confidence 0.3``, for several), with
-display names (``genres.DISPLAY_NAMES``, changed by a mapping file). Policies:
+display names (``genres.display_name``, changed by a mapping file). Policies:
 ``fill`` writes only files without a genre, ``replace`` overwrites, ``append``
 adds genres not already present after the existing ones. A plan whose genres
 equal the file's (as a set, and held consistently by every tag the file has) is
@@ -71,7 +71,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import secrets
 import shutil
@@ -82,7 +81,7 @@ from enum import Enum
 from pathlib import Path
 
 from genretag import store
-from genretag.genres import DISPLAY_NAMES, read_map_lines
+from genretag.genres import display_name, distinct_genres, load_display_names, same_genres
 from genretag.library import special_file_kind
 from genretag.results import ModelChoice, TrackResult
 from genretag.store import ByteRestore, FileStamp, stamp_of
@@ -121,32 +120,6 @@ class Action(str, Enum):
     LOW_CONFIDENCE = "skip: low confidence"
     UNCHANGED = "skip: unchanged"
     ERROR = "error"
-
-
-# ---------------------------------------------------------------- genre values
-
-
-def genre_key(value: str) -> str:
-    """How two genre values are compared: ignoring case and surrounding space."""
-    return value.strip().casefold()
-
-
-def distinct_genres(values: Iterable[str]) -> tuple[str, ...]:
-    """``values`` stripped, without empty ones and without repeats (the first spelling kept)."""
-    seen, kept = set(), []
-    for value in values:
-        value = value.strip()
-        if value and genre_key(value) not in seen:
-            seen.add(genre_key(value))
-            kept.append(value)
-    return tuple(kept)
-
-
-def same_genres(first: Iterable[str], second: Iterable[str]) -> bool:
-    """Whether two lists of genre values hold the same genres (as sets, compared by ``genre_key``)."""
-    return {genre_key(value) for value in first if value.strip()} == {
-        genre_key(value) for value in second if value.strip()
-    }
 
 
 # ---------------------------------------------------------------- containers
@@ -547,40 +520,6 @@ def write_bytes(
     return _rewrite(target, original, before, build, journal or WriteJournal())
 
 
-# ---------------------------------------------------------------- display names
-
-
-def load_display_names(path: str | Path, genres: Iterable[str]) -> dict[str, str]:
-    """Display names for ``genres``: the defaults, overridden by a mapping file.
-
-    The file is JSON (``{"hiphop": "Hip Hop"}``) when its name ends in ``.json``,
-    else lines ``label = Name`` (blank lines and ``#`` comments ignored). Labels
-    are the model's genre labels. Raises ``ValueError`` naming the file and line.
-    """
-    genres = tuple(genres)
-    names = {genre: display_name(genre) for genre in genres}
-    is_json = str(path).lower().endswith(".json")
-    if is_json:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise ValueError(f"{path}: not a UTF-8 text file") from None
-        try:
-            pairs = [(str(label), value, 1) for label, value in json.loads(text).items()]
-        except (json.JSONDecodeError, AttributeError) as error:
-            raise ValueError(f"{path}: not a JSON object of label: name ({error})") from None
-    else:
-        pairs = [(label, value, number) for number, label, value in read_map_lines(path, "label = Name")]
-    for label, value, number in pairs:
-        where = str(path) if is_json else f"{path}:{number}"
-        if label not in names:
-            raise ValueError(f"{where}: unknown genre label {label!r} (labels: {', '.join(genres)})")
-        if not isinstance(value, str) or not value.strip():
-            raise ValueError(f"{where}: empty display name for {label!r}")
-        names[label] = value.strip()
-    return names
-
-
 # ---------------------------------------------------------------- planning
 
 
@@ -596,14 +535,6 @@ class TagPlan:
     reason: str = ""
     stamp: FileStamp | None = None  # the file as analysed; a write is refused when it differs
     id3_version: int | None = None  # the file's ID3 version before the write
-
-
-def display_name(label: str, names: dict[str, str] | None = None) -> str:
-    """How a model genre label is written into files: ``names`` first, then the defaults, else as it is.
-
-    A user model's labels are already the spellings its library used (``Drum & Bass``).
-    """
-    return (names or {}).get(label) or DISPLAY_NAMES.get(label, label)
 
 
 def _proposals(result: TrackResult, names: dict[str, str] | None, min_confidence: float, top_k: int):

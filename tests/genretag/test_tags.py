@@ -13,6 +13,7 @@ from conftest import CONTAINERS, VIBE_ACE, build, decoded, ffmpeg_genre, other_t
 
 from genretag import store, tags
 from genretag.classify import classify_file
+from genretag.genres import display_name, load_display_names
 from genretag.tags import Action, Policy, TagError
 from genretag.weights import load_model
 
@@ -65,7 +66,7 @@ def test_write_two_genres_keeps_audio_other_tags_and_permissions(
     second_probability = result.top_k(2)[1][1]
     plan = tags.plan_tag(result, stamp, Policy.FILL, min_confidence=second_probability, top_k=2)
     assert plan.action is Action.WRITE and plan.current == ()
-    expected = tuple(tags.display_name(label) for label, _ in result.top_k(2))
+    expected = tuple(display_name(label) for label, _ in result.top_k(2))
     assert plan.new_values == expected and len(set(expected)) == 2
 
     started = time.time_ns()
@@ -118,7 +119,7 @@ def test_policies(container, policy, existing, action, after, pristine, predicti
     from conftest import add_tags
 
     path, result, _ = copy_of(pristine, predictions, container, tmp_path)
-    best = tags.display_name(result.genre)
+    best = display_name(result.genre)
 
     def spelled(values):
         return tuple(value.format(best=best, BEST=best.upper()) for value in values)
@@ -143,7 +144,7 @@ def test_low_confidence_is_skipped_and_names_the_best_genre(pristine, prediction
     path, result, stamp = copy_of(pristine, predictions, "ogg", tmp_path)
     plan = tags.plan_tag(result, stamp, Policy.REPLACE, min_confidence=min(1.0, result.confidence + 0.01))
     assert plan.action is Action.LOW_CONFIDENCE
-    assert plan.proposed == ((tags.display_name(result.genre), result.confidence),)
+    assert plan.proposed == ((display_name(result.genre), result.confidence),)
     assert f"{result.confidence:.2f} <" in plan.reason
 
 
@@ -151,35 +152,35 @@ def test_top_k_writes_only_genres_passing_the_threshold(pristine, predictions, t
     path, result, stamp = copy_of(pristine, predictions, "flac", tmp_path)
     ranked = result.top_k(10)
     plan = tags.plan_tag(result, stamp, Policy.FILL, min_confidence=ranked[2][1], top_k=5)
-    assert plan.new_values == tuple(tags.display_name(label) for label, _ in ranked[:3])
-    assert plan.proposed == tuple((tags.display_name(label), p) for label, p in ranked[:3])
+    assert plan.new_values == tuple(display_name(label) for label, _ in ranked[:3])
+    assert plan.proposed == tuple((display_name(label), p) for label, p in ranked[:3])
 
 
 def test_mapping_file_lines_and_json(tmp_path, pristine, predictions):
     genres = predictions["mp3"].genres
     lines = tmp_path / "names.txt"
     lines.write_text("# my names\nhiphop = Hip Hop\n\nrock=Rock & Roll  # classic\n", encoding="utf-8")
-    names = tags.load_display_names(lines, genres)
+    names = load_display_names(lines, genres)
     assert names["hiphop"] == "Hip Hop" and names["rock"] == "Rock & Roll" and names["jazz"] == "Jazz"
     as_json = tmp_path / "names.json"
     as_json.write_text('{"classical": "Klassik"}', encoding="utf-8")
-    assert tags.load_display_names(as_json, genres)["classical"] == "Klassik"
+    assert load_display_names(as_json, genres)["classical"] == "Klassik"
 
     path, result, stamp = copy_of(pristine, predictions, "mp3", tmp_path / "music")
     everything = tmp_path / "all.txt"
     everything.write_text("".join(f"{label} = Genre {label}\n" for label in genres), encoding="utf-8")
-    plan = tags.plan_tag(result, stamp, names=tags.load_display_names(everything, genres), min_confidence=0.0)
+    plan = tags.plan_tag(result, stamp, names=load_display_names(everything, genres), min_confidence=0.0)
     assert plan.new_values == (f"Genre {result.genre}",)
 
 
 def test_user_model_labels_are_written_as_the_library_spelt_them():
-    assert tags.display_name("hiphop") == "Hip-Hop"
-    assert [tags.display_name(label) for label in ("Drum & Bass", "IDM", "post-rock")] == [
+    assert display_name("hiphop") == "Hip-Hop"
+    assert [display_name(label) for label in ("Drum & Bass", "IDM", "post-rock")] == [
         "Drum & Bass",
         "IDM",
         "post-rock",
     ]
-    assert tags.display_name("IDM", {"IDM": "Intelligent Dance Music"}) == "Intelligent Dance Music"
+    assert display_name("IDM", {"IDM": "Intelligent Dance Music"}) == "Intelligent Dance Music"
 
 
 @pytest.mark.parametrize(
@@ -194,7 +195,7 @@ def test_mapping_file_errors_name_the_line(tmp_path, text, message):
     mapping = tmp_path / "names.txt"
     mapping.write_text(text, encoding="utf-8")
     with pytest.raises(ValueError, match=message.replace(".", r"\.")):
-        tags.load_display_names(mapping, ["jazz", "hiphop"])
+        load_display_names(mapping, ["jazz", "hiphop"])
 
 
 # ---------------------------------------------------------------- refusals: the original stays exactly as it was
