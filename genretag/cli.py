@@ -17,6 +17,8 @@ from typing import Annotated
 
 import typer
 
+from genretag.tagrules import DEFAULT_MIN_CONFIDENCE, DEFAULT_TOP_K, POLICIES, Policy, TagOptions
+
 app = typer.Typer(
     name="genretag",
     help="Offline genre tagger for music libraries.",
@@ -28,7 +30,6 @@ app = typer.Typer(
 
 
 MODEL_HELP = "Model name (see `genretag models`; default: the default model)."
-POLICIES = ("fill", "replace", "append")  # tags.Policy, repeated here so --help does not import numpy
 
 
 class Backend(str, Enum):
@@ -509,7 +510,7 @@ def tag(
             metavar="fill|replace|append",
             help="fill: only files without a genre; replace: overwrite; append: add genres not yet present.",
         ),
-    ] = "fill",
+    ] = Policy.FILL.value,
     min_confidence: Annotated[
         float,
         typer.Option(
@@ -519,10 +520,10 @@ def tag(
             metavar="P",
             help="Every written genre needs at least this probability.",
         ),
-    ] = 0.5,
+    ] = DEFAULT_MIN_CONFIDENCE,
     top_k: Annotated[
         int, typer.Option("--top-k", min=1, metavar="K", help="Write up to K genres (each passing --min-confidence).")
-    ] = 1,
+    ] = DEFAULT_TOP_K,
     id3_version: Annotated[
         int | None,
         typer.Option(
@@ -556,13 +557,10 @@ def tag(
             run = tag_library(
                 paths,
                 model,
-                policy,
-                min_confidence,
-                top_k,
+                TagOptions(policy, min_confidence, top_k),
                 map_file,
                 write,
-                id3v23,
-                id3_version,
+                3 if id3v23 else id3_version,
                 jobs or -1,
                 progress=bar.update,
             )

@@ -56,15 +56,10 @@ the file's results (``store.journal_done``), so the file is not re-analysed.
 
 A symbolic link is followed: its target is rewritten and the link stays a link.
 
-Planning (``plan_tags``): a track's genres are its most probable ``top_k`` model
-genres whose probability reaches ``min_confidence`` (every written genre must
-reach it; probabilities sum to 1, so with the default 0.5 only one genre can
-pass: lower it, e.g. ``--top-k 2 --min-confidence 0.3``, for several), with
-display names (``genres.display_name``, changed by a mapping file). Policies:
-``fill`` writes only files without a genre, ``replace`` overwrites, ``append``
-adds genres not already present after the existing ones. A plan whose genres
-equal the file's (as a set, and held consistently by every tag the file has) is
-``unchanged`` and not written.
+Planning (``plan_tags``): the genres proposed for a file and what they do to the
+genres it holds follow the tag rule (``tagrules.propose``, with ``TagOptions``).
+A plan whose genres equal the file's (as a set, and held consistently by every
+tag the file has) is ``unchanged`` and not written.
 """
 
 from __future__ import annotations
@@ -76,17 +71,17 @@ import secrets
 import shutil
 import struct
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 
 from genretag import store
-from genretag.genres import display_name, distinct_genres, load_display_names, same_genres
+from genretag.genres import distinct_genres, load_display_names, same_genres
 from genretag.library import special_file_kind
 from genretag.results import ModelChoice, TrackResult
 from genretag.store import ByteRestore, FileStamp, stamp_of
+from genretag.tagrules import Outcome, TagOptions, propose
 
-DEFAULT_MIN_CONFIDENCE = 0.5
 ID3V23_SEPARATOR = "/"
 RIFF_INFO_SEPARATOR = ";"
 # RIFF INFO field ↔ ID3 text frame, copied into the tag a WAV write creates.
@@ -102,14 +97,6 @@ class TagError(Exception):
 
 class _RollbackFailed(TagError):
     """The original was being rewritten and its backup could not be copied back: the next run will."""
-
-
-class Policy(str, Enum):
-    """How proposed genres combine with the genres a file already has."""
-
-    FILL = "fill"
-    REPLACE = "replace"
-    APPEND = "append"
 
 
 class Action(str, Enum):
@@ -537,25 +524,9 @@ class TagPlan:
     id3_version: int | None = None  # the file's ID3 version before the write
 
 
-def _proposals(result: TrackResult, names: dict[str, str] | None, min_confidence: float, top_k: int):
-    proposals, seen = [], set()
-    for label, probability in result.top_k(top_k):
-        name = display_name(label, names)
-        if probability >= min_confidence and name.casefold() not in seen:
-            seen.add(name.casefold())
-            proposals.append((name, probability))
-    return proposals
-
-
-def plan_tag(
-    result: TrackResult,
-    stamp: FileStamp | None,
-    policy: Policy = Policy.FILL,
-    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
-    top_k: int = 1,
-    names: dict[str, str] | None = None,
-) -> TagPlan:
-    """Decide what to write into one analysed file (reads its current genre)."""
+def plan_tag(result: TrackResult, stamp: FileStamp | None, options: TagOptions | None = None) -> TagPlan:
+    """Decide what to write into one analysed file by the tag rule (reads its current genre)."""
+    options = options or TagOptions()
     if not result.ok:
         return TagPlan(result.path, Action.ERROR, reason=result.error or "not analysed", stamp=stamp)
     try:
@@ -563,33 +534,26 @@ def plan_tag(
     except TagError as error:
         return TagPlan(result.path, Action.ERROR, reason=str(error), stamp=stamp)
     plan = dict(path=result.path, current=current.values, stamp=stamp, id3_version=current.id3_version)
-    proposals = _proposals(result, names, min_confidence, top_k)
-    has_genre = bool(current.values)
-    if policy is Policy.FILL and has_genre:
-        return TagPlan(action=Action.HAS_GENRE, proposed=tuple(proposals), **plan)
-    if not proposals:
-        label, probability = result.top_k(1)[0]
-        shown = (display_name(label, names), probability)
-        reason = f"best genre {probability:.2f} < {min_confidence:.2f}"
-        return TagPlan(action=Action.LOW_CONFIDENCE, proposed=(shown,), reason=reason, **plan)
-    proposed_names = tuple(name for name, _ in proposals)
-    new_values = current.values + proposed_names if policy is Policy.APPEND else proposed_names
-    new_values = distinct_genres(new_values)
-    unchanged = same_genres(new_values, current.values) and current.consistent
+    ranked = result.top_k(options.top_k)
+    if not ranked:
+        return TagPlan(action=Action.ERROR, reason="no genre probabilities", **plan)
+    proposal = propose(ranked, current.values, options)
+    if proposal.outcome is Outcome.HAS_GENRE:
+        return TagPlan(action=Action.HAS_GENRE, proposed=proposal.proposed, **plan)
+    if proposal.outcome is Outcome.LOW_CONFIDENCE:
+        reason = f"best genre {proposal.reason}"
+        return TagPlan(action=Action.LOW_CONFIDENCE, proposed=(proposal.best,), reason=reason, **plan)
+    # A file whose tags disagree is rewritten even with the same values, so that they agree.
+    unchanged = proposal.outcome is Outcome.UNCHANGED and current.consistent
     action = Action.UNCHANGED if unchanged else Action.WRITE
-    return TagPlan(action=action, proposed=tuple(proposals), new_values=new_values, **plan)
+    return TagPlan(action=action, proposed=proposal.proposed, new_values=proposal.new_values, **plan)
 
 
 def plan_tags(
-    results: Iterable[TrackResult],
-    stamps: dict[str, FileStamp],
-    policy: Policy = Policy.FILL,
-    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
-    top_k: int = 1,
-    names: dict[str, str] | None = None,
+    results: Iterable[TrackResult], stamps: dict[str, FileStamp], options: TagOptions | None = None
 ) -> list[TagPlan]:
     """``plan_tag`` for every result; ``stamps`` maps a path to its stamp when it was analysed."""
-    return [plan_tag(result, stamps.get(result.path), policy, min_confidence, top_k, names) for result in results]
+    return [plan_tag(result, stamps.get(result.path), options) for result in results]
 
 
 # ---------------------------------------------------------------- journalled writes
@@ -706,12 +670,9 @@ class TagRun:
 def tag_library(
     paths: Iterable[str | Path] | None,
     model: str | None = None,
-    policy: Policy = Policy.FILL,
-    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
-    top_k: int = 1,
+    options: TagOptions | None = None,
     map_file: str | Path | None = None,
     write: bool = False,
-    id3v23: bool = False,
     id3_version: int | None = None,
     jobs: int = -1,
     progress=None,
@@ -720,7 +681,9 @@ def tag_library(
 
     ``paths`` default to the last scan's. The model: ``model``, else the one the latest stored results
     under ``paths`` came from, else the default (``TagRun.model`` says which and why); files not yet
-    analysed by it are analysed (``scan.results_for``, which calls ``progress``). Raises ``ValueError``
+    analysed by it are analysed (``scan.results_for``, which calls ``progress``). ``options``: the tag
+    rule's settings; ``map_file`` (``--map``) sets their display names for the model's genres.
+    ``id3_version`` (3 or 4): the ID3 version written (default: the file's). Raises ``ValueError``
     (no paths, no audio under them, a bad ``--map``), ``WeightsError``, ``library.LibraryPathError``
     or ``OSError``.
     """
@@ -735,15 +698,17 @@ def tag_library(
                 raise ValueError("no PATH given and no earlier scan to take the paths from")
         choice = choose_model(paths, model)
         identity = resolve_model(choice.name)
-        names = load_display_names(map_file, identity.genres) if map_file else None
+        options = options or TagOptions()
+        if map_file:
+            options = replace(options, names=load_display_names(map_file, identity.genres))
         settled = store.resolve_interrupted_writes(connection) if write else []
         results, problems = results_for(paths, identity, ScanOptions(jobs), progress)
         stamps = {result.path: store.stored_stamp(connection, result.path, identity) for result in results}
-        plans = plan_tags(results, stamps, Policy(policy), min_confidence, top_k, names)
+        plans = plan_tags(results, stamps, options)
         run_id = store.new_run_id() if write else None
         outcomes = {}
         if write:
-            outcomes = {o.path: o for o in write_planned(connection, plans, run_id, id3v23, id3_version)}
+            outcomes = {o.path: o for o in write_planned(connection, plans, run_id, id3_version=id3_version)}
     finally:
         connection.close()
     return TagRun(plans, outcomes, problems, settled, run_id, choice)

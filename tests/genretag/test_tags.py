@@ -14,7 +14,8 @@ from conftest import CONTAINERS, VIBE_ACE, build, decoded, ffmpeg_genre, other_t
 from genretag import store, tags
 from genretag.classify import classify_file
 from genretag.genres import display_name, load_display_names
-from genretag.tags import Action, Policy, TagError
+from genretag.tagrules import Policy, TagOptions
+from genretag.tags import Action, TagError
 from genretag.weights import load_model
 
 
@@ -64,7 +65,7 @@ def test_write_two_genres_keeps_audio_other_tags_and_permissions(
     os.chmod(path, 0o640)
     tags_before, audio_before = other_tags(path), decoded(path)
     second_probability = result.top_k(2)[1][1]
-    plan = tags.plan_tag(result, stamp, Policy.FILL, min_confidence=second_probability, top_k=2)
+    plan = tags.plan_tag(result, stamp, TagOptions(Policy.FILL, min_confidence=second_probability, top_k=2))
     assert plan.action is Action.WRITE and plan.current == ()
     expected = tuple(display_name(label) for label, _ in result.top_k(2))
     assert plan.new_values == expected and len(set(expected)) == 2
@@ -92,7 +93,7 @@ def test_id3v23_joins_values_in_one_frame(pristine, predictions, tmp_path, conne
 
     path, result, stamp = copy_of(pristine, predictions, "mp3", tmp_path)
     tags_before = other_tags(path)
-    plan = tags.plan_tag(result, stamp, Policy.FILL, min_confidence=0.0, top_k=2)
+    plan = tags.plan_tag(result, stamp, TagOptions(Policy.FILL, min_confidence=0.0, top_k=2))
     [outcome] = tags.write_planned(connection, [plan], store.new_run_id(), id3v23=True)
     assert outcome.written, outcome.reason
     assert ID3(path).version == (2, 3, 0)
@@ -127,7 +128,7 @@ def test_policies(container, policy, existing, action, after, pristine, predicti
     if existing:
         add_tags(path, spelled(existing))
     stamp = store.stamp_of(path)
-    plan = tags.plan_tag(result, stamp, policy, min_confidence=result.confidence)
+    plan = tags.plan_tag(result, stamp, TagOptions(policy, min_confidence=result.confidence))
     assert plan.action is action
     assert plan.current == spelled(existing)
     assert plan.proposed[0] == (best, result.confidence)  # shown in the preview, also when skipped
@@ -142,7 +143,7 @@ def test_policies(container, policy, existing, action, after, pristine, predicti
 
 def test_low_confidence_is_skipped_and_names_the_best_genre(pristine, predictions, tmp_path):
     path, result, stamp = copy_of(pristine, predictions, "ogg", tmp_path)
-    plan = tags.plan_tag(result, stamp, Policy.REPLACE, min_confidence=min(1.0, result.confidence + 0.01))
+    plan = tags.plan_tag(result, stamp, TagOptions(Policy.REPLACE, min_confidence=min(1.0, result.confidence + 0.01)))
     assert plan.action is Action.LOW_CONFIDENCE
     assert plan.proposed == ((display_name(result.genre), result.confidence),)
     assert f"{result.confidence:.2f} <" in plan.reason
@@ -151,7 +152,7 @@ def test_low_confidence_is_skipped_and_names_the_best_genre(pristine, prediction
 def test_top_k_writes_only_genres_passing_the_threshold(pristine, predictions, tmp_path):
     path, result, stamp = copy_of(pristine, predictions, "flac", tmp_path)
     ranked = result.top_k(10)
-    plan = tags.plan_tag(result, stamp, Policy.FILL, min_confidence=ranked[2][1], top_k=5)
+    plan = tags.plan_tag(result, stamp, TagOptions(Policy.FILL, min_confidence=ranked[2][1], top_k=5))
     assert plan.new_values == tuple(display_name(label) for label, _ in ranked[:3])
     assert plan.proposed == tuple((display_name(label), p) for label, p in ranked[:3])
 
@@ -169,7 +170,7 @@ def test_mapping_file_lines_and_json(tmp_path, pristine, predictions):
     path, result, stamp = copy_of(pristine, predictions, "mp3", tmp_path / "music")
     everything = tmp_path / "all.txt"
     everything.write_text("".join(f"{label} = Genre {label}\n" for label in genres), encoding="utf-8")
-    plan = tags.plan_tag(result, stamp, names=load_display_names(everything, genres), min_confidence=0.0)
+    plan = tags.plan_tag(result, stamp, TagOptions(names=load_display_names(everything, genres), min_confidence=0.0))
     assert plan.new_values == (f"Genre {result.genre}",)
 
 
@@ -211,7 +212,7 @@ def test_read_only_file_is_refused(pristine, predictions, tmp_path, connection):
     path, result, stamp = copy_of(pristine, predictions, "flac", tmp_path)
     os.chmod(path, 0o444)
     before = snapshot(path)
-    plan = tags.plan_tag(result, stamp, min_confidence=0.0)
+    plan = tags.plan_tag(result, stamp, TagOptions(min_confidence=0.0))
     [outcome] = tags.write_planned(connection, [plan], store.new_run_id())
     assert not outcome.written and outcome.reason == "read-only file; not written"
     assert_untouched(path, before, connection)
@@ -222,7 +223,7 @@ def test_file_changed_after_analysis_is_refused(pristine, predictions, tmp_path,
     from mutagen.flac import FLAC
 
     path, result, stamp = copy_of(pristine, predictions, "flac", tmp_path)
-    plan = tags.plan_tag(result, stamp, min_confidence=0.0)
+    plan = tags.plan_tag(result, stamp, TagOptions(min_confidence=0.0))
     edited = FLAC(path)  # another program edits the file between analysis and the write
     edited["title"] = "Edited elsewhere"
     edited.save()
@@ -251,7 +252,9 @@ def test_failed_verification_leaves_the_original(pristine, predictions, tmp_path
     path, result, stamp = copy_of(pristine, predictions, "mp3", tmp_path)
     before = snapshot(path)
     # A NUL inside a value is ID3v2.4's value separator: it reads back as two values.
-    plan = dataclasses.replace(tags.plan_tag(result, stamp, min_confidence=0.0), new_values=("Jazz\x00Blues",))
+    plan = dataclasses.replace(
+        tags.plan_tag(result, stamp, TagOptions(min_confidence=0.0)), new_values=("Jazz\x00Blues",)
+    )
     [outcome] = tags.write_planned(connection, [plan], store.new_run_id())
     assert outcome.reason.startswith("verification failed")
     assert_untouched(path, before, connection)
@@ -273,7 +276,7 @@ def test_failed_write_in_place_restores_the_original_and_marks_the_journal(
         real_copy_into(source, target)
 
     monkeypatch.setattr(store, "copy_into", disk_full_halfway)
-    [outcome] = tags.write_planned(connection, [tags.plan_tag(result, stamp, min_confidence=0.0)], "run-1")
+    [outcome] = tags.write_planned(connection, [tags.plan_tag(result, stamp, TagOptions(min_confidence=0.0))], "run-1")
     monkeypatch.undo()
     assert outcome.reason == "write failed: No space left on device; original left as it was"
     assert_untouched(path, before, connection)  # the backup's bytes and the old mtime came back
@@ -286,13 +289,14 @@ def test_symbolic_link_stays_a_link(pristine, predictions, tmp_path, connection)
     target, result, stamp = copy_of(pristine, predictions, "ogg", tmp_path / "real")
     link = tmp_path / "link.ogg"
     link.symlink_to(target)
-    plan = tags.plan_tag(dataclasses.replace(result, path=str(link)), stamp, min_confidence=0.0)
+    plan = tags.plan_tag(dataclasses.replace(result, path=str(link)), stamp, TagOptions(min_confidence=0.0))
     [outcome] = tags.write_planned(connection, [plan], store.new_run_id())
     assert outcome.written, outcome.reason
     assert link.is_symlink() and tags.read_genres(target) == plan.new_values
 
 
-def test_the_cli_knows_every_policy_tags_writes_by():
-    from genretag import cli
+def test_the_cli_and_the_config_file_know_every_policy_tags_writes_by():
+    from genretag import cli, config
 
-    assert tuple(policy.value for policy in tags.Policy) == cli.POLICIES
+    assert tuple(policy.value for policy in Policy) == cli.POLICIES
+    assert all(config.KEYS["policy"](policy.value) is None for policy in Policy)
