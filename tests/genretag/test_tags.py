@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import CONTAINERS, VIBE_ACE, build, decoded, ffmpeg_genre, other_tags
 
-from genretag import store, tags
+from genretag import journal, store, tags
 from genretag.classify import classify_file
 from genretag.genres import display_name, load_display_names
 from genretag.tagrules import Policy, TagOptions
@@ -71,7 +71,7 @@ def test_write_two_genres_keeps_audio_other_tags_and_permissions(
     assert plan.new_values == expected and len(set(expected)) == 2
 
     started = time.time_ns()
-    [outcome] = tags.write_planned(connection, [plan], store.new_run_id())
+    [outcome] = tags.write_planned(connection, [plan], journal.new_run_id())
 
     assert outcome.written, outcome.reason
     assert tags.read_genres(path) == expected  # two separate values, as mutagen reads them
@@ -81,7 +81,7 @@ def test_write_two_genres_keeps_audio_other_tags_and_permissions(
     assert (decoded(path) == audio_before).all()
     assert os.stat(path).st_mode & 0o777 == 0o640
     assert only_file_in_its_folder(path)
-    [entry] = store.journal_entries(connection)
+    [entry] = journal.journal_entries(connection)
     assert (entry.state, entry.kind, entry.path) == ("done", "tag", str(path))
     assert entry.previous_genres == () and entry.new_genres == expected
     assert entry.old_stamp == stamp and entry.new_stamp == store.stamp_of(path)
@@ -94,7 +94,7 @@ def test_id3v23_joins_values_in_one_frame(pristine, predictions, tmp_path, conne
     path, result, stamp = copy_of(pristine, predictions, "mp3", tmp_path)
     tags_before = other_tags(path)
     plan = tags.plan_tag(result, stamp, TagOptions(Policy.FILL, min_confidence=0.0, top_k=2))
-    [outcome] = tags.write_planned(connection, [plan], store.new_run_id(), id3v23=True)
+    [outcome] = tags.write_planned(connection, [plan], journal.new_run_id(), id3v23=True)
     assert outcome.written, outcome.reason
     assert ID3(path).version == (2, 3, 0)
     assert ID3(path).getall("TCON")[0].text == ["/".join(plan.new_values)]  # one string, as v2.3 has it
@@ -133,7 +133,7 @@ def test_policies(container, policy, existing, action, after, pristine, predicti
     assert plan.current == spelled(existing)
     assert plan.proposed[0] == (best, result.confidence)  # shown in the preview, also when skipped
     before = snapshot(path)
-    outcomes = tags.write_planned(connection, [plan], store.new_run_id())
+    outcomes = tags.write_planned(connection, [plan], journal.new_run_id())
     assert len(outcomes) == (action is Action.WRITE)
     assert all(outcome.written for outcome in outcomes)
     assert tags.read_genres(path) == spelled(after)
@@ -205,7 +205,7 @@ def test_mapping_file_errors_name_the_line(tmp_path, text, message):
 def assert_untouched(path: Path, before: tuple[bytes, int], connection) -> None:
     assert snapshot(path) == before
     assert only_file_in_its_folder(path)
-    assert store.undoable_entries(connection) == []
+    assert journal.undoable_entries(connection) == []
 
 
 def test_read_only_file_is_refused(pristine, predictions, tmp_path, connection):
@@ -213,10 +213,10 @@ def test_read_only_file_is_refused(pristine, predictions, tmp_path, connection):
     os.chmod(path, 0o444)
     before = snapshot(path)
     plan = tags.plan_tag(result, stamp, TagOptions(min_confidence=0.0))
-    [outcome] = tags.write_planned(connection, [plan], store.new_run_id())
+    [outcome] = tags.write_planned(connection, [plan], journal.new_run_id())
     assert not outcome.written and outcome.reason == "read-only file; not written"
     assert_untouched(path, before, connection)
-    assert store.journal_entries(connection) == []
+    assert journal.journal_entries(connection) == []
 
 
 def test_file_changed_after_analysis_is_refused(pristine, predictions, tmp_path, connection):
@@ -228,7 +228,7 @@ def test_file_changed_after_analysis_is_refused(pristine, predictions, tmp_path,
     edited["title"] = "Edited elsewhere"
     edited.save()
     before = snapshot(path)
-    [outcome] = tags.write_planned(connection, [plan], store.new_run_id())
+    [outcome] = tags.write_planned(connection, [plan], journal.new_run_id())
     assert "changed since it was analysed" in outcome.reason
     assert_untouched(path, before, connection)
 
@@ -255,7 +255,7 @@ def test_failed_verification_leaves_the_original(pristine, predictions, tmp_path
     plan = dataclasses.replace(
         tags.plan_tag(result, stamp, TagOptions(min_confidence=0.0)), new_values=("Jazz\x00Blues",)
     )
-    [outcome] = tags.write_planned(connection, [plan], store.new_run_id())
+    [outcome] = tags.write_planned(connection, [plan], journal.new_run_id())
     assert outcome.reason.startswith("verification failed")
     assert_untouched(path, before, connection)
 
@@ -265,24 +265,24 @@ def test_failed_write_in_place_restores_the_original_and_marks_the_journal(
 ):
     path, result, stamp = copy_of(pristine, predictions, "opus", tmp_path)
     before = snapshot(path)
-    real_copy_into = store.copy_into
+    real_copy_into = journal.copy_into
 
     def disk_full_halfway(source, target):  # the disk fills up while the new content goes in
         if str(target) == str(path):
             with open(source, "rb") as new, open(target, "r+b") as original:
                 original.write(new.read()[: os.stat(source).st_size // 2])
-            monkeypatch.setattr(store, "copy_into", real_copy_into)
+            monkeypatch.setattr(journal, "copy_into", real_copy_into)
             raise OSError(28, "No space left on device")
         real_copy_into(source, target)
 
-    monkeypatch.setattr(store, "copy_into", disk_full_halfway)
+    monkeypatch.setattr(journal, "copy_into", disk_full_halfway)
     [outcome] = tags.write_planned(connection, [tags.plan_tag(result, stamp, TagOptions(min_confidence=0.0))], "run-1")
     monkeypatch.undo()
     assert outcome.reason == "write failed: No space left on device; original left as it was"
     assert_untouched(path, before, connection)  # the backup's bytes and the old mtime came back
-    [entry] = store.journal_entries(connection)
+    [entry] = journal.journal_entries(connection)
     assert entry.state == "failed" and entry.error == outcome.reason and entry.temp_path is None
-    assert os.listdir(store.write_area()) == []
+    assert os.listdir(journal.write_area()) == []
 
 
 def test_symbolic_link_stays_a_link(pristine, predictions, tmp_path, connection):
@@ -290,7 +290,7 @@ def test_symbolic_link_stays_a_link(pristine, predictions, tmp_path, connection)
     link = tmp_path / "link.ogg"
     link.symlink_to(target)
     plan = tags.plan_tag(dataclasses.replace(result, path=str(link)), stamp, TagOptions(min_confidence=0.0))
-    [outcome] = tags.write_planned(connection, [plan], store.new_run_id())
+    [outcome] = tags.write_planned(connection, [plan], journal.new_run_id())
     assert outcome.written, outcome.reason
     assert link.is_symlink() and tags.read_genres(target) == plan.new_values
 
