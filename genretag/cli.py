@@ -319,11 +319,11 @@ def scan(
 
 
 def _write_reports(results, csv: str | None, segments_csv: str | None, json_path: str | None) -> None:
-    from genretag import render
+    from genretag import report
 
     try:
         with _closed_pipe_ends_quietly():
-            render.write_reports(results, csv, segments_csv, json_path)
+            report.write_reports(results, csv, segments_csv, json_path)
     except OSError as error:
         typer.echo(f"error: cannot write a report: {error}", err=True)
         raise typer.Exit(1) from None
@@ -391,7 +391,7 @@ def timeline(
     console = render.stdout_console()
     overview, table = render.timeline_text(result)
     console.print(
-        f"{report.display_path(result.path)}: {result.genre} {result.confidence:.2f} "
+        f"{render.display_path(result.path)}: {result.genre} {result.confidence:.2f} "
         f"({choice.name}, {render.plural(len(result.segments), 'segment')} of 10 s, {render.clock(result.duration_s)})",
         markup=False,
     )

@@ -15,7 +15,7 @@ Genre values (what files hold) are compared ignoring case and surrounding space
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +46,13 @@ DISPLAY_NAMES = {genre.label: genre.name for genre in GTZAN}
 COLOURS = {genre.label: genre.colour for genre in GTZAN}
 # Genres outside the table (a user model's) are coloured by their position among the model's genres.
 OTHER_COLOURS = ("#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354")
+
+
+def genre_colour(genre: str, genres: Sequence[str]) -> str:
+    """A stable hex colour for ``genre``; genres outside the table get one by their position in ``genres``."""
+    if genre in COLOURS:
+        return COLOURS[genre]
+    return OTHER_COLOURS[list(genres).index(genre) % len(OTHER_COLOURS)]
 
 
 def read_map_lines(path: str | Path, expected: str) -> list[tuple[int, str, str]]:
