@@ -271,15 +271,12 @@ def scan(
     console = render.stderr_console()
     for path, reason in library_scan.problems:
         render.problem_line(console, "error", str(path), reason)
-    results, analysed = [], set()
     try:
         with render.scan_progress(console) as progress:
             task = progress.add_task("scan", total=len(library_scan.files), hours=0.0)
             for event in library_scan.run():
                 result = event.result
-                results.append(result)
                 if not event.from_store:
-                    analysed.add(result.path)
                     if result.error:
                         render.problem_line(progress.console, "error", result.path, result.error)
                     elif result.warning:
@@ -288,19 +285,15 @@ def scan(
                 progress.update(task, advance=1, hours=hours)
     except KeyboardInterrupt:
         console.print(
-            f"interrupted: {len(analysed)} tracks analysed and stored; run the same scan again to resume",
+            f"interrupted: {len(library_scan.analysed)} tracks analysed and stored; run the same scan again to resume",
             markup=False,
         )
         raise typer.Exit(130) from None
     except BackendError as error:
         _fail_usage(str(error))
-    order = {str(file): index for index, file in enumerate(library_scan.files)}
-    results.sort(key=lambda result: order[result.path])
-    for result in results:
-        if result.path not in analysed and result.error:
-            render.problem_line(console, "error", result.path, f"{result.error} (stored result)")
-        elif result.path not in analysed and result.warning:
-            render.problem_line(console, "warning", result.path, f"{result.warning} (stored result)")
+    results = library_scan.results
+    for kind, path, reason in library_scan.stored_problems():
+        render.problem_line(console, kind, path, reason)
     to_stdout = "-" in (csv, segments_csv, json_path)
     listing = render.results_listing(results, top_k)
     if to_stdout:  # the report owns stdout: the table goes to stderr
@@ -310,7 +303,7 @@ def scan(
         shown = _print_listing(listing, output_format)
     # Summaries beside a table; with TSV or JSON on stdout they go to stderr, so the data stays clean.
     output = render.stdout_console() if shown == "table" and not to_stdout else console
-    summary = report.summarise(results, analysed, time.perf_counter() - started)
+    summary = report.summarise(results, library_scan.analysed, time.perf_counter() - started)
     for line in render.summary_lines(summary):
         output.print(line, markup=False, soft_wrap=True)
     _write_reports(results, csv, segments_csv, json_path)
