@@ -319,18 +319,6 @@ def _remove(*paths: str | None) -> None:
 
 
 def _settle_interrupted(connection: sqlite3.Connection, entry: JournalEntry) -> None:
-    if entry.state == "pending" and entry.backup_path is None:
-        # A write by genretag before in-place rewrites: its copy replaced the file by rename.
-        try:
-            replaced = stamp_of(entry.path) == entry.new_stamp
-        except OSError:
-            replaced = False
-        if replaced:
-            journal_done(connection, entry.id)
-        else:
-            _remove(entry.temp_path)
-            journal_failed(connection, entry.id, "interrupted before the file was replaced; file left as it was")
-        return
     if entry.state == "pending":  # the original was never touched
         _remove(entry.temp_path, entry.backup_path)
         journal_failed(connection, entry.id, "interrupted before the file was replaced; file left as it was")

@@ -475,7 +475,7 @@ def save_user_model(
             },
             "epochs_run": len(history.train_loss),
             "best_epoch": history.best_epoch,
-            "stopped_early": len(history.train_loss) < recipe.epochs,
+            "stopped_early": history.stopped_early,
             "seconds_per_epoch": round(float(np.median(history.epoch_seconds)), 2),
         },
         "metrics": {"valid (used to pick the epoch)": evaluation.summary()},

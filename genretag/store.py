@@ -6,9 +6,9 @@ Every table is created in ``SCHEMA`` (one place), with ``CREATE TABLE IF NOT EXI
 the rows of ``tag_journal`` are ``journal``'s (the safe write and its recovery).
 
 Track results are keyed by path and model name; a stored result is *fresh* for a
-file when the file's size and mtime (ns), the model's results fingerprint and the
-whole-track mode (``weights.ModelIdentity``) all match what was stored (the fingerprint changes with the
-weights and with how the model card says to read segments), so a rescan only stats files.
+file when the file's size and mtime (ns), the model's results fingerprint (its
+weights' sha256, ``weights.ModelIdentity``) and the whole-track mode all match what
+was stored, so a rescan only stats files.
 """
 
 from __future__ import annotations
