@@ -1,15 +1,18 @@
 """The ``genretag`` command line: each command parses its options, calls ONE library function and
 hands the result to ``render``.
 
-Heavy modules (torch, librosa, numpy, rich) are imported inside commands, never at import
-time, so ``genretag --help`` stays fast. That is also why ``--model`` has no default here:
-the default model is ``weights.DEFAULT_MODEL``, read by the library when no model is named.
+Modules that load heavy libraries (torch, librosa, numpy, pandas, mutagen, rich) are imported
+inside commands, never at import time, so ``genretag --help`` stays fast (a test checks it); the
+light ones (render, config, library, tagrules) are imported here. That is also why ``--model`` has
+no default here: the default model is ``weights.DEFAULT_MODEL``, read by the library when no model
+is named.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
@@ -17,6 +20,16 @@ from typing import Annotated
 
 import typer
 
+from genretag import render
+from genretag.config import (
+    KEYS,
+    ConfigError,
+    config_path,
+    effective_settings,
+    read_config,
+    settings_for,
+)
+from genretag.library import LibraryPathError
 from genretag.tagrules import DEFAULT_MIN_CONFIDENCE, DEFAULT_TOP_K, POLICIES, Policy, TagOptions
 
 app = typer.Typer(
@@ -91,7 +104,6 @@ def _fail_usage(message: str) -> None:
 
 def _config_keys(command) -> dict[str, str]:
     """A command's options that the config file may set: config key (the long option name) → parameter name."""
-    from genretag.config import KEYS
 
     return {
         opt[2:]: param.name
@@ -106,7 +118,6 @@ def main(ctx: typer.Context) -> None:
     """Read the config file: its settings become the options' defaults, so the command line overrides them."""
     if ctx.invoked_subcommand == "config" or ctx.resilient_parsing:
         return  # `config path` works with a broken file; `config show` reports what is wrong
-    from genretag.config import ConfigError, read_config, settings_for
 
     try:
         settings = read_config()
@@ -128,7 +139,6 @@ app.add_typer(config_app, name="config")
 @config_app.command("path")
 def config_path_command() -> None:
     """Print where the config file is read from (it need not exist)."""
-    from genretag.config import config_path
 
     typer.echo(str(config_path()))
 
@@ -136,8 +146,6 @@ def config_path_command() -> None:
 @config_app.command("show")
 def config_show(ctx: typer.Context, output_format: FormatOption = None) -> None:
     """Show every command's configurable options: the value in effect and where it came from."""
-    from genretag import render
-    from genretag.config import ConfigError, effective_settings
 
     commands = ctx.find_root().command.commands
     defaults = {}
@@ -173,7 +181,6 @@ def _closed_pipe_ends_quietly():
 
 def _print_listing(listing, output_format: OutputFormat | None) -> str:
     """Print ``listing`` on stdout in the format asked for (else the terminal's); return the format used."""
-    from genretag import render
 
     chosen = render.listing_format(_format(output_format))
     with _closed_pipe_ends_quietly():
@@ -199,7 +206,6 @@ def models(
     output_format: FormatOption = None,
 ) -> None:
     """List shipped and user models, one line each (the default marked); with NAME, that model's whole card."""
-    from genretag import render
     from genretag.weights import DEFAULT_MODEL, WeightsError, list_cards, model_card
 
     if name:
@@ -245,10 +251,8 @@ def scan(
     output_format: FormatOption = None,
 ) -> None:
     """Classify every audio file under PATHS; results are stored, so a rescan only re-analyses changed files."""
-    import time
 
-    from genretag import render, report
-    from genretag.library import LibraryPathError
+    from genretag import report
     from genretag.scan import BackendError, ScanOptions, plan_scan
     from genretag.weights import WeightsError
 
@@ -335,7 +339,6 @@ def export(
     json_path: JsonOption = None,
 ) -> None:
     """Write the scan reports from stored results, without analysing anything (tracks CSV on stdout by default)."""
-    from genretag import render
     from genretag.scan import choose_model
     from genretag.store import stored_results
     from genretag.weights import WeightsError
@@ -364,8 +367,7 @@ def timeline(
     ] = None,
 ) -> None:
     """Show one track's genre segment by segment (from the store, analysing it if needed)."""
-    from genretag import render, report
-    from genretag.library import LibraryPathError
+    from genretag import report
     from genretag.scan import ScanOptions, choose_model, results_for
     from genretag.weights import WeightsError
 
@@ -404,8 +406,6 @@ def report(
     jobs: PendingJobsOption = None,
 ) -> None:
     """Write one self-contained HTML page: genre chart, sortable and filterable track table, timelines."""
-    from genretag import render
-    from genretag.library import LibraryPathError
     from genretag.report import write_html_report
     from genretag.weights import WeightsError
 
@@ -463,9 +463,7 @@ def learn(
     ] = None,
 ) -> None:
     """Learn the genres your library is already tagged with; `scan --model NAME` then uses them."""
-    from genretag import render
     from genretag.learn import LearnError, learn_model
-    from genretag.library import LibraryPathError
     from genretag.weights import WeightsError
 
     display = render.LearnDisplay(render.stderr_console(), min_tracks)
@@ -536,8 +534,6 @@ def tag(
     output_format: FormatOption = None,
 ) -> None:
     """Write genres into the files' own tags (preview unless --write); every write can be undone."""
-    from genretag import render
-    from genretag.library import LibraryPathError
     from genretag.tags import tag_library
     from genretag.weights import WeightsError
 
@@ -588,7 +584,6 @@ def undo(
     output_format: FormatOption = None,
 ) -> None:
     """Restore the genre values files had before `genretag tag --write` (exactly, by the same safe write)."""
-    from genretag import render
     from genretag.undo import undo_writes
 
     if sum([bool(paths), last, all_runs]) != 1:
