@@ -28,7 +28,7 @@ torch and genretag are imported only when something is classified, so every othe
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from beets import ui
 from beets.dbcore import types
@@ -36,7 +36,8 @@ from beets.library import Item
 from beets.plugins import BeetsPlugin
 from beets.util import displayable_path
 
-POLICIES = ("fill", "replace", "append")
+from genretag.tagrules import DEFAULT_MIN_CONFIDENCE, DEFAULT_TOP_K, Outcome, Policy, TagOptions
+
 # beets before 2.x keeps one genre string; several are joined as lastgenre joins them.
 LEGACY_GENRE_SEPARATOR = ", "
 
@@ -46,10 +47,7 @@ class Settings:
     """What one run uses: the config section, overridden by the command line."""
 
     model: str
-    top_k: int
-    min_confidence: float
-    policy: str
-    names: dict[str, str]
+    rule: TagOptions
     jobs: int
 
 
@@ -100,32 +98,37 @@ def set_genres(item: Item, values: list[str]) -> None:
         item.genre = LEGACY_GENRE_SEPARATOR.join(values)
 
 
+# What a run calls each outcome of genretag's tag rule.
+ACTIONS = {
+    Outcome.SET: "set",
+    Outcome.UNCHANGED: "unchanged",
+    Outcome.HAS_GENRE: "kept: has genre",
+    Outcome.LOW_CONFIDENCE: "kept: low confidence",
+}
+
+
 def plan_item(item: Item, result, settings: Settings) -> ItemChange:
-    """Decide what to do with one item from its genretag result (a ``TrackResult``)."""
-    from genretag.tags import display_name, distinct_genres, same_genres
+    """Decide what to do with one item from its genretag result (a ``TrackResult``), by genretag's tag rule."""
+    from genretag.tagrules import propose
 
     current = current_genres(item)
     if not result.ok:
         return ItemChange(item, "failed", current, reason=result.error or "not analysed")
-    proposed, best = [], result.top_k(settings.top_k)
-    if not best:
+    ranked = result.top_k(settings.rule.top_k)
+    if not ranked:
         return ItemChange(item, "failed", current, reason="no genre probabilities")
-    for label, probability in best:
-        name = display_name(label, settings.names)
-        if probability >= settings.min_confidence and name.casefold() not in {n.casefold() for n, _ in proposed}:
-            proposed.append((name, probability))
-    genre, confidence = display_name(best[0][0], settings.names), best[0][1]
-    change = ItemChange(item, "", current, proposed=proposed, genre=genre, confidence=confidence)
-    if settings.policy == "fill" and current:
-        change.action = "kept: has genre"
-    elif not proposed:
-        change.action = "kept: low confidence"
-        change.reason = f"{confidence:.2f} < {settings.min_confidence:.2f}"
-    else:
-        names = [name for name, _ in proposed]
-        change.new = list(distinct_genres(current + names if settings.policy == "append" else names))
-        change.action = "unchanged" if same_genres(change.new, current) else "set"
-    return change
+    proposal = propose(ranked, current, settings.rule)
+    genre, confidence = proposal.best
+    return ItemChange(
+        item,
+        ACTIONS[proposal.outcome],
+        current,
+        new=list(proposal.new_values),
+        proposed=list(proposal.proposed),
+        genre=genre,
+        confidence=confidence,
+        reason=proposal.reason,
+    )
 
 
 def item_label(item: Item) -> str:
@@ -179,9 +182,9 @@ class GenreTagPlugin(BeetsPlugin):
         self.config.add(
             {
                 "model": "",
-                "top_k": 1,
-                "min_confidence": 0.5,
-                "policy": "fill",
+                "top_k": DEFAULT_TOP_K,
+                "min_confidence": DEFAULT_MIN_CONFIDENCE,
+                "policy": Policy.FILL.value,
                 "names": {},
                 "auto": False,
                 "jobs": 0,
@@ -208,23 +211,20 @@ class GenreTagPlugin(BeetsPlugin):
             return given if given is not None else self.config[name].get(kind)
 
         try:
-            settings = Settings(
-                model=pick("model", str) or "",
-                top_k=pick("top_k", int),
-                min_confidence=float(pick("min_confidence", float)),
+            model, jobs = pick("model", str) or "", self.config["jobs"].get(int)
+            rule = dict(
                 policy=pick("policy", str),
+                min_confidence=float(pick("min_confidence", float)),
+                top_k=pick("top_k", int),
                 names={str(label): str(name) for label, name in (self.config["names"].get(dict) or {}).items()},
-                jobs=self.config["jobs"].get(int),
             )
         except Exception as error:  # confuse's ConfigTypeError and friends
             raise ui.UserError(f"genretag: config: {error}") from None
-        if settings.policy not in POLICIES:
-            raise ui.UserError(f"genretag: policy {settings.policy!r}: choose one of {', '.join(POLICIES)}")
-        if not 0.0 <= settings.min_confidence <= 1.0:
-            raise ui.UserError(f"genretag: min_confidence {settings.min_confidence} is not between 0 and 1")
-        if settings.top_k < 1:
-            raise ui.UserError(f"genretag: top_k {settings.top_k} must be at least 1")
-        for label, name in settings.names.items():
+        try:
+            settings = Settings(model, TagOptions(**rule), jobs)
+        except ValueError as error:  # a value out of range: the message names the setting
+            raise ui.UserError(f"genretag: {error}") from None
+        for label, name in settings.rule.names.items():
             if not name.strip():
                 raise ui.UserError(f"genretag: names: empty name for {label!r}")
         return settings
@@ -319,14 +319,16 @@ class GenreTagPlugin(BeetsPlugin):
         from genretag.weights import DEFAULT_MODEL, WeightsError, resolve_model
 
         if not settings.model:
-            settings = Settings(**{**settings.__dict__, "model": DEFAULT_MODEL})
+            settings = replace(settings, model=DEFAULT_MODEL)
         try:
             model = resolve_model(settings.model)
         except WeightsError as error:
             raise ui.UserError(f"genretag: {error}") from None
-        if settings.top_k > len(model.genres):
-            raise ui.UserError(f"genretag: top_k {settings.top_k} is more than the model's {len(model.genres)} genres")
-        unknown = sorted(set(settings.names) - set(model.genres))
+        if settings.rule.top_k > len(model.genres):
+            raise ui.UserError(
+                f"genretag: top_k {settings.rule.top_k} is more than the model's {len(model.genres)} genres"
+            )
+        unknown = sorted(set(settings.rule.names) - set(model.genres))
         if unknown:
             # Not an error: one names map serves every model, and another model may not have a label.
             self._log.warning(

@@ -9,11 +9,25 @@ The small public API::
 
 from __future__ import annotations
 
+import sys
+import types
+
 __version__ = "0.1.0"
 
-# Load the submodule first: importing it later would rebind ``genretag.classify``
-# from the public function below to the module. Use ``from genretag.classify import``.
-import genretag.classify  # noqa: E402,F401  (numpy only; torch stays lazy)
+
+class _Package(types.ModuleType):
+    """The package module: importing the submodule ``genretag.classify`` (numpy) leaves
+    ``genretag.classify`` the public function below instead of rebinding it to the module,
+    so that submodule is imported only when something is classified, and
+    ``import genretag.cli`` stays light. Use ``from genretag.classify import``."""
+
+    def __setattr__(self, name: str, value) -> None:
+        if name == "classify" and isinstance(value, types.ModuleType):
+            return  # the submodule stays in sys.modules, where ``from genretag.classify import`` finds it
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def classify(path, model: str | None = None, whole_track: bool = False):

@@ -1,21 +1,36 @@
 """The ``genretag`` command line: each command parses its options, calls ONE library function and
 hands the result to ``render``.
 
-Heavy modules (torch, librosa, numpy, rich) are imported inside commands, never at import
-time, so ``genretag --help`` stays fast. That is also why ``--model`` has no default here:
-the default model is ``weights.DEFAULT_MODEL``, read by the library when no model is named.
+Modules that load heavy libraries (torch, librosa, numpy, pandas, mutagen, rich) are imported
+inside commands, never at import time, so ``genretag --help`` stays fast (a test checks it); the
+light ones (render, config, library, tagrules) are imported here. That is also why ``--model`` has
+no default here: the default model is ``weights.DEFAULT_MODEL``, read by the library when no model
+is named.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from genretag import render
+from genretag.config import (
+    KEYS,
+    ConfigError,
+    config_path,
+    effective_settings,
+    read_config,
+    settings_for,
+)
+from genretag.library import LibraryPathError
+from genretag.tagrules import DEFAULT_MIN_CONFIDENCE, DEFAULT_TOP_K, POLICIES, Policy, TagOptions
 
 app = typer.Typer(
     name="genretag",
@@ -28,7 +43,6 @@ app = typer.Typer(
 
 
 MODEL_HELP = "Model name (see `genretag models`; default: the default model)."
-POLICIES = ("fill", "replace", "append")  # tags.Policy, repeated here so --help does not import numpy
 
 
 class Backend(str, Enum):
@@ -90,7 +104,6 @@ def _fail_usage(message: str) -> None:
 
 def _config_keys(command) -> dict[str, str]:
     """A command's options that the config file may set: config key (the long option name) → parameter name."""
-    from genretag.config import KEYS
 
     return {
         opt[2:]: param.name
@@ -105,7 +118,6 @@ def main(ctx: typer.Context) -> None:
     """Read the config file: its settings become the options' defaults, so the command line overrides them."""
     if ctx.invoked_subcommand == "config" or ctx.resilient_parsing:
         return  # `config path` works with a broken file; `config show` reports what is wrong
-    from genretag.config import ConfigError, read_config, settings_for
 
     try:
         settings = read_config()
@@ -127,7 +139,6 @@ app.add_typer(config_app, name="config")
 @config_app.command("path")
 def config_path_command() -> None:
     """Print where the config file is read from (it need not exist)."""
-    from genretag.config import config_path
 
     typer.echo(str(config_path()))
 
@@ -135,8 +146,6 @@ def config_path_command() -> None:
 @config_app.command("show")
 def config_show(ctx: typer.Context, output_format: FormatOption = None) -> None:
     """Show every command's configurable options: the value in effect and where it came from."""
-    from genretag import render
-    from genretag.config import ConfigError, effective_settings
 
     commands = ctx.find_root().command.commands
     defaults = {}
@@ -172,7 +181,6 @@ def _closed_pipe_ends_quietly():
 
 def _print_listing(listing, output_format: OutputFormat | None) -> str:
     """Print ``listing`` on stdout in the format asked for (else the terminal's); return the format used."""
-    from genretag import render
 
     chosen = render.listing_format(_format(output_format))
     with _closed_pipe_ends_quietly():
@@ -198,7 +206,6 @@ def models(
     output_format: FormatOption = None,
 ) -> None:
     """List shipped and user models, one line each (the default marked); with NAME, that model's whole card."""
-    from genretag import render
     from genretag.weights import DEFAULT_MODEL, WeightsError, list_cards, model_card
 
     if name:
@@ -244,10 +251,8 @@ def scan(
     output_format: FormatOption = None,
 ) -> None:
     """Classify every audio file under PATHS; results are stored, so a rescan only re-analyses changed files."""
-    import time
 
-    from genretag import render, report
-    from genretag.library import LibraryPathError
+    from genretag import report
     from genretag.scan import BackendError, ScanOptions, plan_scan
     from genretag.weights import WeightsError
 
@@ -270,15 +275,12 @@ def scan(
     console = render.stderr_console()
     for path, reason in library_scan.problems:
         render.problem_line(console, "error", str(path), reason)
-    results, analysed = [], set()
     try:
         with render.scan_progress(console) as progress:
             task = progress.add_task("scan", total=len(library_scan.files), hours=0.0)
             for event in library_scan.run():
                 result = event.result
-                results.append(result)
                 if not event.from_store:
-                    analysed.add(result.path)
                     if result.error:
                         render.problem_line(progress.console, "error", result.path, result.error)
                     elif result.warning:
@@ -287,19 +289,15 @@ def scan(
                 progress.update(task, advance=1, hours=hours)
     except KeyboardInterrupt:
         console.print(
-            f"interrupted: {len(analysed)} tracks analysed and stored; run the same scan again to resume",
+            f"interrupted: {len(library_scan.analysed)} tracks analysed and stored; run the same scan again to resume",
             markup=False,
         )
         raise typer.Exit(130) from None
     except BackendError as error:
         _fail_usage(str(error))
-    order = {str(file): index for index, file in enumerate(library_scan.files)}
-    results.sort(key=lambda result: order[result.path])
-    for result in results:
-        if result.path not in analysed and result.error:
-            render.problem_line(console, "error", result.path, f"{result.error} (stored result)")
-        elif result.path not in analysed and result.warning:
-            render.problem_line(console, "warning", result.path, f"{result.warning} (stored result)")
+    results = library_scan.results
+    for kind, path, reason in library_scan.stored_problems():
+        render.problem_line(console, kind, path, reason)
     to_stdout = "-" in (csv, segments_csv, json_path)
     listing = render.results_listing(results, top_k)
     if to_stdout:  # the report owns stdout: the table goes to stderr
@@ -309,7 +307,7 @@ def scan(
         shown = _print_listing(listing, output_format)
     # Summaries beside a table; with TSV or JSON on stdout they go to stderr, so the data stays clean.
     output = render.stdout_console() if shown == "table" and not to_stdout else console
-    summary = report.summarise(results, analysed, time.perf_counter() - started)
+    summary = report.summarise(results, library_scan.analysed, time.perf_counter() - started)
     for line in render.summary_lines(summary):
         output.print(line, markup=False, soft_wrap=True)
     _write_reports(results, csv, segments_csv, json_path)
@@ -318,11 +316,11 @@ def scan(
 
 
 def _write_reports(results, csv: str | None, segments_csv: str | None, json_path: str | None) -> None:
-    from genretag import render
+    from genretag import report
 
     try:
         with _closed_pipe_ends_quietly():
-            render.write_reports(results, csv, segments_csv, json_path)
+            report.write_reports(results, csv, segments_csv, json_path)
     except OSError as error:
         typer.echo(f"error: cannot write a report: {error}", err=True)
         raise typer.Exit(1) from None
@@ -341,7 +339,6 @@ def export(
     json_path: JsonOption = None,
 ) -> None:
     """Write the scan reports from stored results, without analysing anything (tracks CSV on stdout by default)."""
-    from genretag import render
     from genretag.scan import choose_model
     from genretag.store import stored_results
     from genretag.weights import WeightsError
@@ -370,8 +367,7 @@ def timeline(
     ] = None,
 ) -> None:
     """Show one track's genre segment by segment (from the store, analysing it if needed)."""
-    from genretag import render, report
-    from genretag.library import LibraryPathError
+    from genretag import report
     from genretag.scan import ScanOptions, choose_model, results_for
     from genretag.weights import WeightsError
 
@@ -390,7 +386,7 @@ def timeline(
     console = render.stdout_console()
     overview, table = render.timeline_text(result)
     console.print(
-        f"{report.display_path(result.path)}: {result.genre} {result.confidence:.2f} "
+        f"{render.display_path(result.path)}: {result.genre} {result.confidence:.2f} "
         f"({choice.name}, {render.plural(len(result.segments), 'segment')} of 10 s, {render.clock(result.duration_s)})",
         markup=False,
     )
@@ -410,8 +406,6 @@ def report(
     jobs: PendingJobsOption = None,
 ) -> None:
     """Write one self-contained HTML page: genre chart, sortable and filterable track table, timelines."""
-    from genretag import render
-    from genretag.library import LibraryPathError
     from genretag.report import write_html_report
     from genretag.weights import WeightsError
 
@@ -477,9 +471,7 @@ def learn(
     ] = None,
 ) -> None:
     """Learn the genres your library is already tagged with; `scan --model NAME` then uses them."""
-    from genretag import render
     from genretag.learn import LearnError, learn_model
-    from genretag.library import LibraryPathError
     from genretag.weights import WeightsError
 
     display = render.LearnDisplay(render.stderr_console(), min_tracks)
@@ -517,7 +509,7 @@ def tag(
             metavar="fill|replace|append",
             help="fill: only files without a genre; replace: overwrite; append: add genres not yet present.",
         ),
-    ] = "fill",
+    ] = Policy.FILL.value,
     min_confidence: Annotated[
         float,
         typer.Option(
@@ -527,10 +519,10 @@ def tag(
             metavar="P",
             help="Every written genre needs at least this probability.",
         ),
-    ] = 0.5,
+    ] = DEFAULT_MIN_CONFIDENCE,
     top_k: Annotated[
         int, typer.Option("--top-k", min=1, metavar="K", help="Write up to K genres (each passing --min-confidence).")
-    ] = 1,
+    ] = DEFAULT_TOP_K,
     id3_version: Annotated[
         int | None,
         typer.Option(
@@ -550,8 +542,6 @@ def tag(
     output_format: FormatOption = None,
 ) -> None:
     """Write genres into the files' own tags (preview unless --write); every write can be undone."""
-    from genretag import render
-    from genretag.library import LibraryPathError
     from genretag.tags import tag_library
     from genretag.weights import WeightsError
 
@@ -564,13 +554,10 @@ def tag(
             run = tag_library(
                 paths,
                 model,
-                policy,
-                min_confidence,
-                top_k,
+                TagOptions(policy, min_confidence, top_k),
                 map_file,
                 write,
-                id3v23,
-                id3_version,
+                3 if id3v23 else id3_version,
                 jobs or -1,
                 progress=bar.update,
             )
@@ -605,7 +592,6 @@ def undo(
     output_format: FormatOption = None,
 ) -> None:
     """Restore the genre values files had before `genretag tag --write` (exactly, by the same safe write)."""
-    from genretag import render
     from genretag.undo import undo_writes
 
     if sum([bool(paths), last, all_runs]) != 1:

@@ -15,6 +15,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from genretag.tagrules import POLICIES
+
 DATABASE_NAME = "genretag.sqlite"
 MODELS_FOLDER = "models"
 FEATURES_FOLDER = "features"
@@ -65,7 +67,6 @@ def write_area_dir(home: str | Path | None = None) -> Path:
 
 CONFIG_NAME = "config.toml"
 COMMANDS = ("scan", "export", "timeline", "learn", "tag", "undo", "models")
-POLICIES = ("fill", "replace", "append")
 FORMATS = ("table", "tsv", "json")
 
 

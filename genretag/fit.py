@@ -116,7 +116,7 @@ class FitHistory:
     valid_track_log_loss: list[float] = field(default_factory=list)
     epoch_seconds: list[float] = field(default_factory=list)
     best_epoch: int = 0
-    stopped_early: bool = False
+    stopped_early: bool = False  # patience ended it before its last epoch
 
 
 @dataclass
@@ -132,7 +132,6 @@ class Evaluation:
     n_segments: int
     n_tracks: int
     confusion: np.ndarray
-    segment_confusion: np.ndarray
     track_names: list[str]
     track_labels: np.ndarray
     track_probabilities: np.ndarray
@@ -228,7 +227,6 @@ def evaluate(network: nn.Module, data: FeatureSet, batch_size: int = 64) -> Eval
         n_segments=len(labels),
         n_tracks=len(track_ids),
         confusion=_confusion(track_labels, track_predictions, size),
-        segment_confusion=_confusion(labels, segment_predictions, size),
         track_names=[data.track_names[t] for t in track_ids],
         track_labels=track_labels,
         track_probabilities=track_probabilities.astype(np.float32),
@@ -269,15 +267,6 @@ def recalibrate_batch_norm(network: nn.Module, data: FeatureSet, seed: int = 0, 
     network.eval()
 
 
-def _set_training_mode(network: nn.Module, head: nn.Module | None) -> None:
-    # A frozen body keeps its BatchNorm statistics: only the head learns.
-    if head is None:
-        network.train()
-    else:
-        network.eval()
-        head.train()
-
-
 def fit(
     network: nn.Module,
     train: FeatureSet,
@@ -290,11 +279,9 @@ def fit(
     weight_decay: float = 1e-4,
     samples_per_epoch: int | None = None,
     patience: int | None = None,
-    train_only_head: bool = False,
     select_on: str = "accuracy",
     augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
     progress: Callable[[FitProgress], None] | None = None,
-    loss: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
 ) -> FitHistory:
     """Train ``network`` in place with Adam and cross-entropy; returns the per-epoch history.
 
@@ -304,15 +291,11 @@ def fit(
     track-level validation accuracy are restored at the end, and ``patience``
     epochs without improvement stop training early. BatchNorm statistics are then
     recomputed over the original training segments (``recalibrate_batch_norm``).
-    ``train_only_head`` freezes everything but the output layer (fine-tuning a
-    shipped model on new genres) and leaves BatchNorm statistics as they were.
     ``select_on="log_loss"`` picks and stops on the track-level validation
     cross-entropy instead of accuracy: smoother on a small validation set, where
     accuracy moves in coarse steps and plateaus. ``augment(mels, generator)``, if
     given, transforms every training batch ``(batch, 1, mels, frames)`` (never
-    validation). ``loss(scores, labels, mels)`` replaces the cross-entropy of each
-    training batch (e.g. distillation from a teacher that sees the same ``mels``);
-    without it, a ``train.targets`` distribution is learnt by soft cross-entropy.
+    validation). A ``train.targets`` distribution is learnt by soft cross-entropy.
     Runs are deterministic for a given seed and thread count.
     """
     if select_on not in ("accuracy", "log_loss"):
@@ -322,21 +305,14 @@ def fit(
     # Channels-last convolutions train about 1.5 times faster on a CPU; the state
     # dict is converted back before it is returned, so saved weights do not change form.
     network.to(memory_format=torch.channels_last)
-    head = final_layer(network) if train_only_head else None
-    for parameter in network.parameters():
-        parameter.requires_grad_(head is None)
-    if head is not None:
-        for parameter in head.parameters():
-            parameter.requires_grad_(True)
-    trainable = [p for p in network.parameters() if p.requires_grad]
-    optimiser = torch.optim.Adam(trainable, lr=lr, weight_decay=weight_decay)
+    optimiser = torch.optim.Adam(network.parameters(), lr=lr, weight_decay=weight_decay)
     samples = samples_per_epoch or int(train.original.sum()) or len(train)
     steps = (samples + batch_size - 1) // batch_size
     history = FitHistory()
     best_state, best_score, since_best = None, -float("inf"), 0
     for epoch in range(1, epochs + 1):
         started = time.perf_counter()
-        _set_training_mode(network, head)
+        network.train()
         order = _epoch_order(train, samples, generator)
         loss_sum, correct, seen = 0.0, 0, 0
         for step in range(steps):
@@ -348,9 +324,7 @@ def fit(
             labels = train.labels[index]
             optimiser.zero_grad(set_to_none=True)
             scores = network(mels)
-            if loss:
-                batch_loss = loss(scores, labels, mels)
-            elif train.targets is not None:
+            if train.targets is not None:
                 batch_loss = -(train.targets[index].float() * functional.log_softmax(scores, dim=1)).sum(dim=1).mean()
             else:
                 batch_loss = functional.cross_entropy(scores, labels)
@@ -394,14 +368,11 @@ def fit(
                 )
             )
         if patience is not None and valid is not None and since_best >= patience:
-            history.stopped_early = True
+            history.stopped_early = epoch < epochs
             break
     if best_state is not None:
         network.load_state_dict(best_state)
-    if head is None:
-        recalibrate_batch_norm(network, train.originals(), seed)
+    recalibrate_batch_norm(network, train.originals(), seed)
     network.to(memory_format=torch.contiguous_format)
-    for parameter in network.parameters():
-        parameter.requires_grad_(True)
     network.eval()
     return history

@@ -5,12 +5,17 @@ store hold), a display name (what ``genretag tag`` writes into files) and a colo
 terminal timeline and the plot). A user model's labels are its library's own spellings:
 they are written as they are and coloured by position.
 
+Genre values (what files hold) are compared ignoring case and surrounding space
+(``genre_key``); a list of them is kept without repeats (``distinct_genres``).
+
 ``--map`` files come in one line format, ``left = right`` with ``#`` comments, read by
-``read_map_lines``; ``tag --map`` also takes JSON (``tags.load_display_names``).
+``read_map_lines``; ``tag --map`` also takes JSON (``load_display_names``).
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +48,13 @@ COLOURS = {genre.label: genre.colour for genre in GTZAN}
 OTHER_COLOURS = ("#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354")
 
 
+def genre_colour(genre: str, genres: Sequence[str]) -> str:
+    """A stable hex colour for ``genre``; genres outside the table get one by their position in ``genres``."""
+    if genre in COLOURS:
+        return COLOURS[genre]
+    return OTHER_COLOURS[list(genres).index(genre) % len(OTHER_COLOURS)]
+
+
 def read_map_lines(path: str | Path, expected: str) -> list[tuple[int, str, str]]:
     """``(line number, left, right)`` of every ``left = right`` line of a ``--map`` file, both sides stripped.
 
@@ -64,3 +76,71 @@ def read_map_lines(path: str | Path, expected: str) -> list[tuple[int, str, str]
             raise ValueError(f"{path}:{number}: expected {expected!r}, got {content!r}")
         pairs.append((number, left.strip(), right.strip()))
     return pairs
+
+
+# ---------------------------------------------------------------- genre values
+
+
+def genre_key(value: str) -> str:
+    """How two genre values are compared: ignoring case and surrounding space."""
+    return value.strip().casefold()
+
+
+def distinct_genres(values: Iterable[str]) -> tuple[str, ...]:
+    """``values`` stripped, without empty ones and without repeats (the first spelling kept)."""
+    seen, kept = set(), []
+    for value in values:
+        value = value.strip()
+        if value and genre_key(value) not in seen:
+            seen.add(genre_key(value))
+            kept.append(value)
+    return tuple(kept)
+
+
+def same_genres(first: Iterable[str], second: Iterable[str]) -> bool:
+    """Whether two lists of genre values hold the same genres (as sets, compared by ``genre_key``)."""
+    return {genre_key(value) for value in first if value.strip()} == {
+        genre_key(value) for value in second if value.strip()
+    }
+
+
+# ---------------------------------------------------------------- display names
+
+
+def display_name(label: str, names: dict[str, str] | None = None) -> str:
+    """How a model genre label is written into files: ``names`` first, then the defaults, else as it is.
+
+    A user model's labels are already the spellings its library used (``Drum & Bass``).
+    """
+    return (names or {}).get(label) or DISPLAY_NAMES.get(label, label)
+
+
+def load_display_names(path: str | Path, genres: Iterable[str]) -> dict[str, str]:
+    """Display names for ``genres``: the defaults, overridden by a mapping file.
+
+    The file is JSON (``{"hiphop": "Hip Hop"}``) when its name ends in ``.json``,
+    else lines ``label = Name`` (blank lines and ``#`` comments ignored). Labels
+    are the model's genre labels. Raises ``ValueError`` naming the file and line.
+    """
+    genres = tuple(genres)
+    names = {genre: display_name(genre) for genre in genres}
+    is_json = str(path).lower().endswith(".json")
+    if is_json:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}: not a UTF-8 text file") from None
+        try:
+            pairs = [(str(label), value, 1) for label, value in json.loads(text).items()]
+        except (json.JSONDecodeError, AttributeError) as error:
+            raise ValueError(f"{path}: not a JSON object of label: name ({error})") from None
+    else:
+        pairs = [(label, value, number) for number, label, value in read_map_lines(path, "label = Name")]
+    for label, value, number in pairs:
+        where = str(path) if is_json else f"{path}:{number}"
+        if label not in names:
+            raise ValueError(f"{where}: unknown genre label {label!r} (labels: {', '.join(genres)})")
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"{where}: empty display name for {label!r}")
+        names[label] = value.strip()
+    return names

@@ -49,7 +49,7 @@ MIN_SAMPLES_PER_EPOCH = 128
 def name_key(name: str) -> str:
     """The identity of a genre, artist or album spelling: case, spacing and punctuation ignored, ``&`` read as "and".
 
-    Looser than ``tags.genre_key`` (case and surrounding space only), which decides whether a
+    Looser than ``genres.genre_key`` (case and surrounding space only), which decides whether a
     file's genre tag already holds a value: learning groups spellings, tagging keeps the user's.
     """
     return re.sub(r"[\W_]+", "", name.casefold().replace("&", "and"))
@@ -535,7 +535,7 @@ def save_user_model(
             },
             "epochs_run": len(history.train_loss),
             "best_epoch": history.best_epoch,
-            "stopped_early": len(history.train_loss) < recipe.epochs,
+            "stopped_early": history.stopped_early,
             "seconds_per_epoch": round(float(np.median(history.epoch_seconds)), 2),
         }
         held_out = "valid (used to pick the epoch)"

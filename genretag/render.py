@@ -13,7 +13,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass
 
-from genretag.report import display_path
+from genretag.genres import genre_colour
 
 ORDINALS = {2: "2nd", 3: "3rd"}
 
@@ -51,8 +51,16 @@ def genres_text(values) -> str:
 
 
 def clock(seconds: float) -> str:
+    """``m:ss``: how a time in a track or its length is shown, here and in the HTML report."""
     minutes, seconds = divmod(int(round(seconds)), 60)
     return f"{minutes}:{seconds:02d}"
+
+
+def display_path(path) -> str:
+    """``path`` relative to the working directory when it lies below it, else absolute (every listing, every report)."""
+    absolute = os.path.abspath(path)
+    relative = os.path.relpath(absolute)
+    return absolute if relative.startswith("..") else relative
 
 
 def progress_bar(console, label: str, unit: str):
@@ -332,27 +340,10 @@ def summary_lines(summary) -> list[str]:
     ]
 
 
-def write_reports(results, csv: str | None, segments_csv: str | None, json_path: str | None) -> None:
-    """The requested CSV/JSON reports, each to its file or ('-') stdout; raises ``OSError``."""
-    from genretag import report
-
-    def target(value: str):
-        return sys.stdout if value == "-" else value
-
-    if csv:
-        report.write_csv(report.tracks_frame(results), target(csv))
-    if segments_csv:
-        report.write_csv(report.segments_frame(results), target(segments_csv))
-    if json_path:
-        report.write_json(report.track_records(results), target(json_path))
-
-
 def timeline_text(result):
     """A track's overview strip (one block per segment) and its table, segment by segment."""
     from rich.table import Table
     from rich.text import Text
-
-    from genretag.report import genre_colour
 
     overview = Text()
     for segment in result.segments:

@@ -17,7 +17,7 @@ Report schemas (fixed; probabilities and confidences are rounded to 4 decimals):
 from __future__ import annotations
 
 import json
-import os
+import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -26,26 +26,13 @@ from typing import TextIO
 
 import numpy as np
 
-from genretag.genres import COLOURS, OTHER_COLOURS
+from genretag.genres import genre_colour
+from genretag.render import clock, display_path
 from genretag.results import TrackResult
 
 TRACK_COLUMNS = ("path", "genre", "confidence", "genre_2", "confidence_2", "duration_s", "n_segments", "model", "error")
 SEGMENT_COLUMNS = ("path", "segment", "start_s", "end_s", "genre", "confidence")
 DECIMALS = 4
-
-
-def genre_colour(genre: str, genres: Sequence[str]) -> str:
-    """A stable hex colour for ``genre``; genres outside GTZAN get one by their position."""
-    if genre in COLOURS:
-        return COLOURS[genre]
-    return OTHER_COLOURS[list(genres).index(genre) % len(OTHER_COLOURS)]
-
-
-def display_path(path: str | Path) -> str:
-    """``path`` relative to the working directory when it lies below it, else absolute."""
-    absolute = os.path.abspath(path)
-    relative = os.path.relpath(absolute)
-    return absolute if relative.startswith("..") else relative
 
 
 def _rounded(value: float | None) -> float | None:
@@ -169,6 +156,20 @@ def write_csv(frame, destination: str | Path | TextIO) -> None:
     frame.to_csv(_prepared(destination), index=False)
 
 
+def write_reports(results, csv: str | None, segments_csv: str | None, json_path: str | None) -> None:
+    """The requested tracks CSV, segments CSV and JSON report, each to its file or ('-') stdout; raises ``OSError``."""
+
+    def target(value: str):
+        return sys.stdout if value == "-" else value
+
+    if csv:
+        write_csv(tracks_frame(results), target(csv))
+    if segments_csv:
+        write_csv(segments_frame(results), target(segments_csv))
+    if json_path:
+        write_json(track_records(results), target(json_path))
+
+
 def write_json(records: list[dict], destination: str | Path | TextIO) -> None:
     """Write the JSON report, one track object per line, to a file path (folders created) or a text stream."""
     # One track per line: readable, and written by json's C encoder (indenting is pure Python, slow).
@@ -271,7 +272,7 @@ def _svg_timeline(result: TrackResult, longest_s: float) -> str:
         # Each block runs to the next segment's start, so an overlapping last segment is not drawn twice.
         end = segments[position + 1].start_s if position + 1 < len(segments) else segment.end_s
         x, w = segment.start_s * scale, max((end - segment.start_s) * scale, 0.5)
-        tip = f"{_clock(segment.start_s)}–{_clock(segment.end_s)} {segment.genre} {segment.confidence:.2f}"
+        tip = f"{clock(segment.start_s)}–{clock(segment.end_s)} {segment.genre} {segment.confidence:.2f}"
         blocks.append(
             f'<rect x="{x:.1f}" y="0" width="{w:.1f}" height="{HTML_TIMELINE_HEIGHT}" '
             f'fill="{genre_colour(segment.genre, result.genres)}"><title>{escape(tip)}</title></rect>'
@@ -282,11 +283,6 @@ def _svg_timeline(result: TrackResult, longest_s: float) -> str:
         + "".join(blocks)
         + "</svg>"
     )
-
-
-def _clock(seconds: float) -> str:
-    minutes, seconds = divmod(int(round(seconds)), 60)
-    return f"{minutes}:{seconds:02d}"
 
 
 def _svg_distribution(results: Sequence[TrackResult]) -> str:
@@ -419,7 +415,7 @@ def html_report(results: Sequence[TrackResult], title: str) -> str:
             f'<td class="number" data-value="{confidence if confidence is not None else -1:.4f}">'
             f"{'' if confidence is None else f'{confidence:.2f}'}</td>"
             f"<td>{escape(runner_up)}</td>"
-            f'<td class="number" data-value="{result.duration_s:.2f}">{_clock(result.duration_s)}</td>'
+            f'<td class="number" data-value="{result.duration_s:.2f}">{clock(result.duration_s)}</td>'
             f"<td>{escape(status)}</td>"
             f"<td>{timeline}</td></tr>"
         )

@@ -319,13 +319,19 @@ def results_for(
 
 @dataclass
 class LibraryScan:
-    """A scan ready to run: the model resolved, the paths walked; ``run`` yields one ``ScanEvent`` per file."""
+    """A scan ready to run: the model resolved, the paths walked; ``run`` yields one ``ScanEvent`` per file.
+
+    What ``run`` has yielded so far stays: ``results`` (in walk order), ``analysed`` (the paths analysed
+    now, not taken from the store) and ``stored_problems``.
+    """
 
     paths: list[Path]
     model: ModelIdentity
     files: list[Path]
     problems: list[tuple[Path, str]]
     options: ScanOptions = field(default_factory=ScanOptions)
+    analysed: set[str] = field(default_factory=set, init=False)
+    _by_path: dict[str, TrackResult] = field(default_factory=dict, init=False, repr=False)
 
     def run(self) -> Iterator[ScanEvent]:
         """Results from the store or analysed, as they come; the scan roots are recorded for ``tag``."""
@@ -333,9 +339,32 @@ class LibraryScan:
         try:
             if self.files:
                 store.record_scan_roots(connection, self.paths)
-            yield from scan_files(self.files, self.model, connection, self.options)
+            for event in scan_files(self.files, self.model, connection, self.options):
+                self._by_path[event.result.path] = event.result
+                if not event.from_store:
+                    self.analysed.add(event.result.path)
+                yield event
         finally:
             connection.close()
+
+    @property
+    def results(self) -> list[TrackResult]:
+        """The results so far, in walk order (the order ``files`` lists them)."""
+        return [self._by_path[str(file)] for file in self.files if str(file) in self._by_path]
+
+    def stored_problems(self) -> list[tuple[str, str, str]]:
+        """``(kind, path, reason)``: the error or warning of every result taken from the store, in walk order.
+
+        A file analysed now reports its own problem as it comes; one from the store would
+        otherwise say nothing of it, so its reason ends in ``(stored result)``.
+        """
+        problems = []
+        for result in self.results:
+            if result.path not in self.analysed and result.error:
+                problems.append(("error", result.path, f"{result.error} (stored result)"))
+            elif result.path not in self.analysed and result.warning:
+                problems.append(("warning", result.path, f"{result.warning} (stored result)"))
+        return problems
 
 
 def plan_scan(

@@ -22,95 +22,49 @@ as a list without repeats. Only the genre is changed: other tags, pictures and t
 audio stream are copied as they are.
 
 Safe write (``write_genres``): the file is rewritten in place, so it stays the
-same file: same inode (its other hard links and open handles see the new tag),
-owner, group, mode bits (setuid, setgid, sticky), extended attributes and ACLs.
-A rename-over-the-original would give a new inode with none of those; writing in
-place instead needs a backup to stay crash-safe. Steps, under a write-ahead
-journal (``store``'s ``tag_journal``):
-
-1. the journal records the write and the names of its two temporary files (in
-   ``<data home>/tag-writes``, short random names, so any file name up to the
-   file system's limit can be tagged) before either exists;
-2. the new content is built in one temporary file (a copy tagged by mutagen) and
-   checked: its genre values read back as asked; when it equals the file byte for
-   byte nothing is written (no new bytes, mtime untouched);
-3. a backup copy of the original is made, compared with it, and synced to disk;
-4. the journal records that the original is being rewritten (and the bytes an
-   exact undo needs), synced to disk;
-5. the new content is copied into the original file, which is truncated, synced,
-   and compared with the new content;
-6. the journal marks the write done and both temporary files are removed.
-
-A failure in step 5 copies the backup back in; a crash anywhere is settled by the
-next ``tag`` or ``undo`` run (``store.resolve_interrupted_writes``): before step 4
-the original was never touched and the temporary files are removed; after it the
-file either holds the whole new content (the write is completed in the journal)
-or gets the backup's bytes and its old mtime back. A file whose size or mtime
-differs from what was analysed, a read-only file (no write permission bit, even
-for root), a special file (FIFO, socket, device) or a failed check is left
-exactly as it was.
-
-mtime policy: a written file's mtime becomes the time of the write (backup and
-sync tools then see the change). The store records the new size and mtime for
-the file's results (``store.journal_done``), so the file is not re-analysed.
+same file (inode, owner, mode, extended attributes, ACLs), under a write-ahead
+journal that the next run uses to complete or roll back a write a crash
+interrupted; a write whose result equals the file writes nothing. The steps,
+the recovery and the mtime policy: ``journal``.
 
 A symbolic link is followed: its target is rewritten and the link stays a link.
 
-Planning (``plan_tags``): a track's genres are its most probable ``top_k`` model
-genres whose probability reaches ``min_confidence`` (every written genre must
-reach it; probabilities sum to 1, so with the default 0.5 only one genre can
-pass: lower it, e.g. ``--top-k 2 --min-confidence 0.3``, for several), with
-display names (``genres.DISPLAY_NAMES``, changed by a mapping file). Policies:
-``fill`` writes only files without a genre, ``replace`` overwrites, ``append``
-adds genres not already present after the existing ones. A plan whose genres
-equal the file's (as a set, and held consistently by every tag the file has) is
-``unchanged`` and not written.
+Planning (``plan_tags``): the genres proposed for a file and what they do to the
+genres it holds follow the tag rule (``tagrules.propose``, with ``TagOptions``).
+A plan whose genres equal the file's (as a set, and held consistently by every
+tag the file has) is ``unchanged`` and not written.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
 import os
-import secrets
-import shutil
 import struct
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 
 from genretag import store
-from genretag.genres import DISPLAY_NAMES, read_map_lines
-from genretag.library import special_file_kind
+from genretag.genres import distinct_genres, load_display_names, same_genres
+from genretag.journal import (
+    StoreJournal,
+    TagError,
+    WriteJournal,
+    WriteOutcome,
+    check_regular,
+    new_run_id,
+    resolve_interrupted_writes,
+    rewrite,
+    writable,
+)
 from genretag.results import ModelChoice, TrackResult
-from genretag.store import ByteRestore, FileStamp, stamp_of
+from genretag.store import FileStamp
+from genretag.tagrules import Outcome, TagOptions, propose
 
-DEFAULT_MIN_CONFIDENCE = 0.5
 ID3V23_SEPARATOR = "/"
 RIFF_INFO_SEPARATOR = ";"
 # RIFF INFO field ↔ ID3 text frame, copied into the tag a WAV write creates.
 INFO_ID3_FIELDS = {"INAM": "TIT2", "IART": "TPE1", "IPRD": "TALB", "ICRD": "TDRC", "ITRK": "TRCK", "ICOP": "TCOP"}
-# An exact undo keeps the original bytes a write changed in the journal, up to this much.
-MAX_RESTORE_BYTES = 16 << 20
-HASH_CHUNK = 1 << 20
-
-
-class TagError(Exception):
-    """One file's genre could not be read or written; the message is the reason."""
-
-
-class _RollbackFailed(TagError):
-    """The original was being rewritten and its backup could not be copied back: the next run will."""
-
-
-class Policy(str, Enum):
-    """How proposed genres combine with the genres a file already has."""
-
-    FILL = "fill"
-    REPLACE = "replace"
-    APPEND = "append"
 
 
 class Action(str, Enum):
@@ -121,32 +75,6 @@ class Action(str, Enum):
     LOW_CONFIDENCE = "skip: low confidence"
     UNCHANGED = "skip: unchanged"
     ERROR = "error"
-
-
-# ---------------------------------------------------------------- genre values
-
-
-def genre_key(value: str) -> str:
-    """How two genre values are compared: ignoring case and surrounding space."""
-    return value.strip().casefold()
-
-
-def distinct_genres(values: Iterable[str]) -> tuple[str, ...]:
-    """``values`` stripped, without empty ones and without repeats (the first spelling kept)."""
-    seen, kept = set(), []
-    for value in values:
-        value = value.strip()
-        if value and genre_key(value) not in seen:
-            seen.add(genre_key(value))
-            kept.append(value)
-    return tuple(kept)
-
-
-def same_genres(first: Iterable[str], second: Iterable[str]) -> bool:
-    """Whether two lists of genre values hold the same genres (as sets, compared by ``genre_key``)."""
-    return {genre_key(value) for value in first if value.strip()} == {
-        genre_key(value) for value in second if value.strip()
-    }
 
 
 # ---------------------------------------------------------------- containers
@@ -188,23 +116,11 @@ def _is_wave(audio) -> bool:
     return type(audio).__name__ == "WAVE"
 
 
-def _check_regular(path: str | Path) -> os.stat_result:
-    try:
-        info = os.stat(path)
-    except OSError as error:
-        raise TagError(f"cannot read: {error.strerror or error}") from None
-    kind = special_file_kind(info.st_mode)
-    if kind:
-        # Opening a FIFO for reading blocks until a writer comes: never open one.
-        raise TagError(f"not a regular file ({kind}); not read")
-    return info
-
-
 def _open(path: str | Path, file_type=None):
     """The mutagen object for ``path`` (its container detected from content and name unless given)."""
     import mutagen
 
-    _check_regular(path)
+    check_regular(path)
     try:
         audio = file_type(path) if file_type else mutagen.File(path, options=_file_types())
     except mutagen.MutagenError as error:
@@ -362,141 +278,6 @@ def _save(audio, id3_version: int | None) -> None:
         audio.save(v2_version=version, v23_sep=ID3V23_SEPARATOR)
 
 
-# ---------------------------------------------------------------- safe write
-
-
-def _fsync(path: str | Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def _sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as reader:
-        while chunk := reader.read(HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _byte_restore(original: str, new: str) -> ByteRestore | None:
-    """The original's bytes that differ from ``new`` (None when more than ``MAX_RESTORE_BYTES``)."""
-    with open(original, "rb") as old_file, open(new, "rb") as new_file:
-        old_size, new_size = os.fstat(old_file.fileno()).st_size, os.fstat(new_file.fileno()).st_size
-        offset = 0
-        while True:
-            old_chunk, new_chunk = old_file.read(HASH_CHUNK), new_file.read(HASH_CHUNK)
-            common = os.path.commonprefix([old_chunk, new_chunk])
-            offset += len(common)
-            if len(common) < len(old_chunk) or len(common) < len(new_chunk) or not old_chunk:
-                break
-        tail, limit = 0, min(old_size, new_size) - offset
-        while tail < limit:
-            step = min(HASH_CHUNK, limit - tail)
-            old_file.seek(old_size - tail - step)
-            new_file.seek(new_size - tail - step)
-            old_chunk, new_chunk = old_file.read(step)[::-1], new_file.read(step)[::-1]
-            common = len(os.path.commonprefix([old_chunk, new_chunk]))
-            tail += common
-            if common < step:
-                break
-        if old_size - offset - tail > MAX_RESTORE_BYTES:
-            return None
-        old_file.seek(offset)
-        return ByteRestore(offset, tail, old_file.read(old_size - offset - tail))
-
-
-def undo_bytes(content: bytes, restore: ByteRestore) -> bytes:
-    """The bytes of the file before a write, from the bytes that write left and its ``ByteRestore``."""
-    return content[: restore.offset] + restore.original_bytes + content[len(content) - restore.tail :]
-
-
-class WriteJournal:
-    """Where ``write_genres`` records its steps: nowhere here; ``journalled_write`` records them in the store."""
-
-    def begin(self, temp: str, backup: str) -> None:
-        """Before the temporary files exist."""
-
-    def writing(self, new_size: int, old_sha256: str, new_sha256: str, restore: ByteRestore | None) -> None:
-        """The backup is on disk and checked; the original is about to be rewritten."""
-
-
-def _temporary_names(target: str) -> tuple[str, str]:
-    # Short names whatever the original's: the suffix is kept (mutagen reads containers by it too).
-    area = store.write_area()
-    token = secrets.token_hex(8)
-    suffix = Path(target).suffix[:16]
-    return str(area / f"{token}.new{suffix}"), str(area / f"{token}.old{suffix}")
-
-
-def _writable(target: str, expected: FileStamp | None) -> tuple[os.stat_result, FileStamp]:
-    original = _check_regular(target)
-    before = FileStamp(original.st_size, original.st_mtime_ns)
-    if expected is not None and before != expected:
-        raise TagError("changed since it was analysed (size or modification time differs); not written")
-    # Root may write anything; a file without any write bit still says "do not change me".
-    if not original.st_mode & 0o222 or not os.access(target, os.W_OK):
-        raise TagError("read-only file; not written")
-    return original, before
-
-
-def _rewrite(
-    target: str,
-    original: os.stat_result,
-    before: FileStamp,
-    build: Callable[[str], None],
-    journal: WriteJournal,
-) -> FileStamp:
-    """Rewrite ``target`` in place with what ``build(temp)`` makes of a copy of it (see the module docstring)."""
-    temp, backup = _temporary_names(target)
-    journal.begin(temp, backup)
-    touched = False
-    try:
-        shutil.copyfile(target, temp)
-        build(temp)
-        if store.same_bytes(temp, target):  # nothing to write: the file already holds this content
-            new_stamp = before
-        else:
-            shutil.copyfile(target, backup)
-            _fsync(backup)
-            _fsync(temp)
-            if stamp_of(target) != before or not store.same_bytes(backup, target):
-                raise TagError("changed while genretag was writing it; not written")
-            restore = _byte_restore(backup, temp)
-            journal.writing(os.stat(temp).st_size, _sha256(backup), _sha256(temp), restore)
-            touched = True
-            store.copy_into(temp, target)
-            if not store.same_bytes(temp, target):
-                raise TagError("verification failed: the file does not hold what was written; original restored")
-            new_stamp = stamp_of(target)
-    except BaseException as error:
-        if touched:
-            try:
-                store.copy_into(backup, target)
-                os.utime(target, ns=(original.st_atime_ns, original.st_mtime_ns))
-            except OSError as rollback:
-                raise _RollbackFailed(
-                    f"write failed ({error}) and the original could not be restored yet "
-                    f"({rollback.strerror or rollback}); the next genretag run restores it from {backup}"
-                ) from None
-        for path in (temp, backup):
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(path)
-        if isinstance(error, TagError):
-            raise
-        if isinstance(error, OSError):
-            raise TagError(f"write failed: {error.strerror or error}; original left as it was") from None
-        if type(error).__module__.startswith("mutagen"):
-            raise TagError(f"write failed: {error}; original left as it was") from None
-        raise
-    for path in (temp, backup):
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(path)
-    return new_stamp
-
-
 def write_genres(
     path: str | Path,
     values: Iterable[str],
@@ -513,7 +294,7 @@ def write_genres(
     """
     values = distinct_genres(values)
     target = os.path.realpath(path)
-    original, before = _writable(target, expected)
+    original, before = writable(target, expected)
     audio = _open(target)
     file_type = type(audio)
 
@@ -529,7 +310,7 @@ def write_genres(
         if written.values != values or not written.consistent:
             raise TagError(f"verification failed: wrote {list(values)}, read back {list(written.values)}; not written")
 
-    return _rewrite(target, original, before, build, journal or WriteJournal())
+    return rewrite(target, original, before, build, journal or WriteJournal())
 
 
 def write_bytes(
@@ -537,48 +318,14 @@ def write_bytes(
 ) -> FileStamp:
     """Give ``path`` exactly ``content`` by the same safe write (an exact undo); returns the new stamp."""
     target = os.path.realpath(path)
-    original, before = _writable(target, expected)
+    original, before = writable(target, expected)
 
     def build(temp: str) -> None:
         with open(temp, "wb") as writer:
             writer.write(content)
         _open(temp)  # still a file genretag can read
 
-    return _rewrite(target, original, before, build, journal or WriteJournal())
-
-
-# ---------------------------------------------------------------- display names
-
-
-def load_display_names(path: str | Path, genres: Iterable[str]) -> dict[str, str]:
-    """Display names for ``genres``: the defaults, overridden by a mapping file.
-
-    The file is JSON (``{"hiphop": "Hip Hop"}``) when its name ends in ``.json``,
-    else lines ``label = Name`` (blank lines and ``#`` comments ignored). Labels
-    are the model's genre labels. Raises ``ValueError`` naming the file and line.
-    """
-    genres = tuple(genres)
-    names = {genre: display_name(genre) for genre in genres}
-    is_json = str(path).lower().endswith(".json")
-    if is_json:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise ValueError(f"{path}: not a UTF-8 text file") from None
-        try:
-            pairs = [(str(label), value, 1) for label, value in json.loads(text).items()]
-        except (json.JSONDecodeError, AttributeError) as error:
-            raise ValueError(f"{path}: not a JSON object of label: name ({error})") from None
-    else:
-        pairs = [(label, value, number) for number, label, value in read_map_lines(path, "label = Name")]
-    for label, value, number in pairs:
-        where = str(path) if is_json else f"{path}:{number}"
-        if label not in names:
-            raise ValueError(f"{where}: unknown genre label {label!r} (labels: {', '.join(genres)})")
-        if not isinstance(value, str) or not value.strip():
-            raise ValueError(f"{where}: empty display name for {label!r}")
-        names[label] = value.strip()
-    return names
+    return rewrite(target, original, before, build, journal or WriteJournal())
 
 
 # ---------------------------------------------------------------- planning
@@ -598,33 +345,9 @@ class TagPlan:
     id3_version: int | None = None  # the file's ID3 version before the write
 
 
-def display_name(label: str, names: dict[str, str] | None = None) -> str:
-    """How a model genre label is written into files: ``names`` first, then the defaults, else as it is.
-
-    A user model's labels are already the spellings its library used (``Drum & Bass``).
-    """
-    return (names or {}).get(label) or DISPLAY_NAMES.get(label, label)
-
-
-def _proposals(result: TrackResult, names: dict[str, str] | None, min_confidence: float, top_k: int):
-    proposals, seen = [], set()
-    for label, probability in result.top_k(top_k):
-        name = display_name(label, names)
-        if probability >= min_confidence and name.casefold() not in seen:
-            seen.add(name.casefold())
-            proposals.append((name, probability))
-    return proposals
-
-
-def plan_tag(
-    result: TrackResult,
-    stamp: FileStamp | None,
-    policy: Policy = Policy.FILL,
-    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
-    top_k: int = 1,
-    names: dict[str, str] | None = None,
-) -> TagPlan:
-    """Decide what to write into one analysed file (reads its current genre)."""
+def plan_tag(result: TrackResult, stamp: FileStamp | None, options: TagOptions | None = None) -> TagPlan:
+    """Decide what to write into one analysed file by the tag rule (reads its current genre)."""
+    options = options or TagOptions()
     if not result.ok:
         return TagPlan(result.path, Action.ERROR, reason=result.error or "not analysed", stamp=stamp)
     try:
@@ -632,67 +355,29 @@ def plan_tag(
     except TagError as error:
         return TagPlan(result.path, Action.ERROR, reason=str(error), stamp=stamp)
     plan = dict(path=result.path, current=current.values, stamp=stamp, id3_version=current.id3_version)
-    proposals = _proposals(result, names, min_confidence, top_k)
-    has_genre = bool(current.values)
-    if policy is Policy.FILL and has_genre:
-        return TagPlan(action=Action.HAS_GENRE, proposed=tuple(proposals), **plan)
-    if not proposals:
-        label, probability = result.top_k(1)[0]
-        shown = (display_name(label, names), probability)
-        reason = f"best genre {probability:.2f} < {min_confidence:.2f}"
-        return TagPlan(action=Action.LOW_CONFIDENCE, proposed=(shown,), reason=reason, **plan)
-    proposed_names = tuple(name for name, _ in proposals)
-    new_values = current.values + proposed_names if policy is Policy.APPEND else proposed_names
-    new_values = distinct_genres(new_values)
-    unchanged = same_genres(new_values, current.values) and current.consistent
+    ranked = result.top_k(options.top_k)
+    if not ranked:
+        return TagPlan(action=Action.ERROR, reason="no genre probabilities", **plan)
+    proposal = propose(ranked, current.values, options)
+    if proposal.outcome is Outcome.HAS_GENRE:
+        return TagPlan(action=Action.HAS_GENRE, proposed=proposal.proposed, **plan)
+    if proposal.outcome is Outcome.LOW_CONFIDENCE:
+        reason = f"best genre {proposal.reason}"
+        return TagPlan(action=Action.LOW_CONFIDENCE, proposed=(proposal.best,), reason=reason, **plan)
+    # A file whose tags disagree is rewritten even with the same values, so that they agree.
+    unchanged = proposal.outcome is Outcome.UNCHANGED and current.consistent
     action = Action.UNCHANGED if unchanged else Action.WRITE
-    return TagPlan(action=action, proposed=tuple(proposals), new_values=new_values, **plan)
+    return TagPlan(action=action, proposed=proposal.proposed, new_values=proposal.new_values, **plan)
 
 
 def plan_tags(
-    results: Iterable[TrackResult],
-    stamps: dict[str, FileStamp],
-    policy: Policy = Policy.FILL,
-    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
-    top_k: int = 1,
-    names: dict[str, str] | None = None,
+    results: Iterable[TrackResult], stamps: dict[str, FileStamp], options: TagOptions | None = None
 ) -> list[TagPlan]:
     """``plan_tag`` for every result; ``stamps`` maps a path to its stamp when it was analysed."""
-    return [plan_tag(result, stamps.get(result.path), policy, min_confidence, top_k, names) for result in results]
+    return [plan_tag(result, stamps.get(result.path), options) for result in results]
 
 
 # ---------------------------------------------------------------- journalled writes
-
-
-@dataclass(frozen=True)
-class WriteOutcome:
-    """One attempted write: its journal entry when the file was written, else the reason it was not."""
-
-    path: str
-    entry_id: int | None = None
-    reason: str = ""
-
-    @property
-    def written(self) -> bool:
-        return self.entry_id is not None and not self.reason
-
-
-class _StoreJournal(WriteJournal):
-    """Records a write's steps in the store's tag journal (see ``store``)."""
-
-    def __init__(self, connection, run_id, kind, path, previous, new, id3_version_before, reverts):
-        self.connection, self.entry_id = connection, None
-        self.row = (run_id, kind, path, previous, new, id3_version_before)
-        self.reverts = reverts
-
-    def begin(self, temp: str, backup: str) -> None:
-        run_id, kind, path, previous, new, id3_version = self.row
-        self.entry_id = store.journal_begin(
-            self.connection, run_id, kind, path, previous, new, id3_version, stamp_of(path), temp, backup, self.reverts
-        )
-
-    def writing(self, new_size: int, old_sha256: str, new_sha256: str, restore: ByteRestore | None) -> None:
-        store.journal_writing(self.connection, self.entry_id, new_size, old_sha256, new_sha256, restore)
 
 
 def journalled_write(
@@ -709,20 +394,10 @@ def journalled_write(
     content: bytes | None = None,
 ) -> WriteOutcome:
     """``write_genres`` (or, given ``content``, ``write_bytes``) recorded in the tag journal step by step."""
-    journal = _StoreJournal(connection, run_id, kind, path, previous, new, id3_version_before, reverts)
-    try:
-        if content is None:
-            new_stamp = write_genres(path, new, expected, id3_version, journal)
-        else:
-            new_stamp = write_bytes(path, content, expected, journal)
-    except _RollbackFailed as error:  # the entry stays 'writing': the next run restores from the backup
-        return WriteOutcome(path, None, str(error))
-    except TagError as error:
-        if journal.entry_id is not None:
-            store.journal_failed(connection, journal.entry_id, str(error))
-        return WriteOutcome(path, journal.entry_id, str(error))
-    store.journal_done(connection, journal.entry_id, new_stamp)
-    return WriteOutcome(path, journal.entry_id)
+    recorder = StoreJournal(connection, run_id, kind, path, previous, new, id3_version_before, reverts)
+    if content is None:
+        return recorder.run(lambda steps: write_genres(path, new, expected, id3_version, steps))
+    return recorder.run(lambda steps: write_bytes(path, content, expected, steps))
 
 
 def write_planned(
@@ -761,7 +436,7 @@ class TagRun:
     plans: list[TagPlan]
     outcomes: dict[str, WriteOutcome]
     problems: list[tuple[Path, str]]  # folders the walk could not read
-    settled: list  # store.JournalEntry of writes an interrupted run left, completed or rolled back first
+    settled: list  # journal.JournalEntry of writes an interrupted run left, completed or rolled back first
     run_id: str | None
     model: ModelChoice | None = None  # the model used, and why that one
 
@@ -775,12 +450,9 @@ class TagRun:
 def tag_library(
     paths: Iterable[str | Path] | None,
     model: str | None = None,
-    policy: Policy = Policy.FILL,
-    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
-    top_k: int = 1,
+    options: TagOptions | None = None,
     map_file: str | Path | None = None,
     write: bool = False,
-    id3v23: bool = False,
     id3_version: int | None = None,
     jobs: int = -1,
     progress=None,
@@ -789,7 +461,9 @@ def tag_library(
 
     ``paths`` default to the last scan's. The model: ``model``, else the one the latest stored results
     under ``paths`` came from, else the default (``TagRun.model`` says which and why); files not yet
-    analysed by it are analysed (``scan.results_for``, which calls ``progress``). Raises ``ValueError``
+    analysed by it are analysed (``scan.results_for``, which calls ``progress``). ``options``: the tag
+    rule's settings; ``map_file`` (``--map``) sets their display names for the model's genres.
+    ``id3_version`` (3 or 4): the ID3 version written (default: the file's). Raises ``ValueError``
     (no paths, no audio under them, a bad ``--map``), ``WeightsError``, ``library.LibraryPathError``
     or ``OSError``.
     """
@@ -804,15 +478,17 @@ def tag_library(
                 raise ValueError("no PATH given and no earlier scan to take the paths from")
         choice = choose_model(paths, model)
         identity = resolve_model(choice.name)
-        names = load_display_names(map_file, identity.genres) if map_file else None
-        settled = store.resolve_interrupted_writes(connection) if write else []
+        options = options or TagOptions()
+        if map_file:
+            options = replace(options, names=load_display_names(map_file, identity.genres))
+        settled = resolve_interrupted_writes(connection) if write else []
         results, problems = results_for(paths, identity, ScanOptions(jobs), progress)
         stamps = {result.path: store.stored_stamp(connection, result.path, identity) for result in results}
-        plans = plan_tags(results, stamps, Policy(policy), min_confidence, top_k, names)
-        run_id = store.new_run_id() if write else None
+        plans = plan_tags(results, stamps, options)
+        run_id = new_run_id() if write else None
         outcomes = {}
         if write:
-            outcomes = {o.path: o for o in write_planned(connection, plans, run_id, id3v23, id3_version)}
+            outcomes = {o.path: o for o in write_planned(connection, plans, run_id, id3_version=id3_version)}
     finally:
         connection.close()
     return TagRun(plans, outcomes, problems, settled, run_id, choice)

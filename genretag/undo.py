@@ -24,9 +24,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from genretag import store
+from genretag import journal, store
+from genretag.journal import TagError, WriteOutcome, undo_bytes
 from genretag.store import FileStamp
-from genretag.tags import TagError, WriteOutcome, journalled_write, read_genre_tags, undo_bytes
+from genretag.tags import journalled_write, read_genre_tags
 
 
 @dataclass(frozen=True)
@@ -62,18 +63,18 @@ def _problem(path: str, expected: FileStamp) -> str:
 
 def plan_undo(connection: sqlite3.Connection, last: bool = False, paths: Iterable[str | Path] = ()) -> list[UndoPlan]:
     """Plans for the latest run's writes (``last``), the writes to files under ``paths``, or else all writes."""
-    entries = store.undoable_entries(connection)
+    entries = journal.undoable_entries(connection)
     roots = [os.path.abspath(path) for path in paths]
     if last and entries:
         entries = [entry for entry in entries if entry.run_id == entries[-1].run_id]
     elif roots:
         entries = [entry for entry in entries if _is_under(entry.path, roots)]
-    by_path: dict[str, list[store.JournalEntry]] = {}
+    by_path: dict[str, list[journal.JournalEntry]] = {}
     for entry in entries:
         by_path.setdefault(entry.path, []).append(entry)
     plans = []
     for path, selected in by_path.items():
-        newest = store.journal_entries(connection, states=("done",), path=path)[-1]
+        newest = journal.journal_entries(connection, states=("done",), path=path)[-1]
         plans.append(
             UndoPlan(
                 path=path,
@@ -90,7 +91,7 @@ def plan_undo(connection: sqlite3.Connection, last: bool = False, paths: Iterabl
 
 def _exact_original(connection: sqlite3.Connection, plan: UndoPlan) -> bytes | None:
     """The file's bytes before the oldest reverted write, rebuilt from its current bytes; None when it cannot be."""
-    entries = [store.journal_entry(connection, entry_id) for entry_id in plan.reverts]
+    entries = [journal.journal_entry(connection, entry_id) for entry_id in plan.reverts]
     try:
         content = Path(plan.path).read_bytes()
     except OSError:
@@ -143,7 +144,7 @@ class UndoRun:
 
     plans: list[UndoPlan]
     outcomes: dict[str, WriteOutcome]
-    settled: list[store.JournalEntry]  # writes an interrupted run left, completed or rolled back first
+    settled: list[journal.JournalEntry]  # writes an interrupted run left, completed or rolled back first
     dry_run: bool
     force: bool
 
@@ -165,11 +166,11 @@ def undo_writes(
     """``genretag undo``: restore the files of the ``last`` run, or under ``paths``, or (neither) every file."""
     connection = store.connect()
     try:
-        settled = [] if dry_run else store.resolve_interrupted_writes(connection)
+        settled = [] if dry_run else journal.resolve_interrupted_writes(connection)
         plans = plan_undo(connection, last=last, paths=paths)
         outcomes = {}
         if plans and not dry_run:
-            run_id = store.new_run_id()
+            run_id = journal.new_run_id()
             outcomes = {o.path: o for o in apply_undo(connection, plans, run_id, force)}
     finally:
         connection.close()

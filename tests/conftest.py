@@ -27,6 +27,7 @@ import pytest
 import soundfile
 
 from genretag import audio, store
+from genretag.journal import JournalEntry, journal_entries
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("GENRETAG_TEST_SHARED") or REPO.parent / "shared")
@@ -270,10 +271,10 @@ def build(folder: Path, source: Path, genres: tuple[str, ...] = (), seconds: flo
     }
 
 
-def journal() -> list[store.JournalEntry]:
+def journal() -> list[JournalEntry]:
     """Every entry of the tag journal in the store of the current genretag home."""
     connection = store.connect()
     try:
-        return store.journal_entries(connection)
+        return journal_entries(connection)
     finally:
         connection.close()

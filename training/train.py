@@ -38,11 +38,6 @@ from training.features import DEFAULT_CACHE, build_feature_set
 
 log = logging.getLogger("training")
 
-REBUILD_NOTE = (
-    "To train on the real GTZAN instead, run: python -m training.train --gtzan PATH --model NAME --pitch-shift 2 "
-    "(see training/README.md)."
-)
-
 
 @dataclass
 class Recipe:

@@ -15,8 +15,9 @@ import soundfile
 from conftest import CONTAINERS, VIBE_ACE, add_tags, build, journal
 from typer.testing import CliRunner
 
-from genretag import audio, config, store, tags
+from genretag import audio, config, tags
 from genretag.cli import app
+from genretag.journal import write_area as journal_write_area
 
 WIDE = {"COLUMNS": "300"}  # rich tables keep whole paths
 
@@ -173,13 +174,13 @@ def test_usage_errors_exit_2(library, arguments, message):
 
 KILLED_WRITER = """
 import os, shutil, signal, sys
-from genretag import store
-moment, real_copyfile, real_copy_into = sys.argv[1], shutil.copyfile, store.copy_into
+from genretag import journal
+moment, real_copyfile, real_copy_into = sys.argv[1], shutil.copyfile, journal.copy_into
 def die():
     os.kill(os.getpid(), signal.SIGKILL)
 def copyfile_then_die(source, target, **options):  # the temporary copy exists, nothing else happened
     real_copyfile(source, target, **options)
-    if moment == "copied" and str(store.write_area()) in str(target):
+    if moment == "copied" and str(journal.write_area()) in str(target):
         die()
 def copy_into_and_die(source, target):  # the original is being rewritten in place
     if moment == "midway":
@@ -190,9 +191,10 @@ def copy_into_and_die(source, target):  # the original is being rewritten in pla
         die()
     real_copy_into(source, target)
     die()
-shutil.copyfile, store.copy_into = copyfile_then_die, copy_into_and_die
+shutil.copyfile, journal.copy_into = copyfile_then_die, copy_into_and_die
 sys.argv = ["genretag", *sys.argv[2:]]
 from genretag.cli import app
+from genretag.journal import write_area as journal_write_area
 app()
 """
 
@@ -205,7 +207,7 @@ def killed_write(moment: str, path: Path) -> subprocess.CompletedProcess:
 
 
 def write_area() -> list[str]:
-    return os.listdir(store.write_area())
+    return os.listdir(journal_write_area())
 
 
 def test_killed_after_the_temporary_copy_leaves_the_original_and_the_next_run_removes_the_copy(library):

@@ -24,7 +24,7 @@ from conftest import (
 )
 from typer.testing import CliRunner
 
-from genretag import config, store, tags
+from genretag import config, journal, store, tags
 from genretag.cli import app
 from genretag.library import walk_audio_files
 
@@ -82,7 +82,7 @@ def test_write_keeps_inode_hard_links_xattrs_owner_and_setgid(pristine, containe
     assert (after.st_uid, after.st_gid) == (before.st_uid, before.st_gid)
     assert stat.S_IMODE(after.st_mode) == 0o2750
     assert (decoded(path) == audio_before).all()
-    assert sorted(os.listdir(path.parent)) == [path.name] and os.listdir(store.write_area()) == []
+    assert sorted(os.listdir(path.parent)) == [path.name] and os.listdir(journal.write_area()) == []
 
 
 def test_open_handle_sees_the_new_tag(pristine, tmp_path):
@@ -115,7 +115,7 @@ def test_a_write_of_what_the_file_holds_writes_nothing(pristine, tmp_path):
     assert state(path) == written
     # the writer compares too: the same content gives no new bytes and keeps the mtime
     assert tags.write_genres(path, [f" {genre} "]) == store.stamp_of(path)
-    assert state(path) == written and os.listdir(store.write_area()) == []
+    assert state(path) == written and os.listdir(journal.write_area()) == []
 
 
 # ---------------------------------------------------------------- ID3v2.3 genres

@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 from conftest import CONTAINERS, VIBE_ACE, build, decoded, ffmpeg_genre, other_tags
 
-from genretag import store, tags
+from genretag import journal, store, tags
 from genretag.classify import classify_file
-from genretag.tags import Action, Policy, TagError
+from genretag.genres import display_name, load_display_names
+from genretag.tagrules import Policy, TagOptions
+from genretag.tags import Action, TagError
 from genretag.weights import load_model
 
 
@@ -63,13 +65,13 @@ def test_write_two_genres_keeps_audio_other_tags_and_permissions(
     os.chmod(path, 0o640)
     tags_before, audio_before = other_tags(path), decoded(path)
     second_probability = result.top_k(2)[1][1]
-    plan = tags.plan_tag(result, stamp, Policy.FILL, min_confidence=second_probability, top_k=2)
+    plan = tags.plan_tag(result, stamp, TagOptions(Policy.FILL, min_confidence=second_probability, top_k=2))
     assert plan.action is Action.WRITE and plan.current == ()
-    expected = tuple(tags.display_name(label) for label, _ in result.top_k(2))
+    expected = tuple(display_name(label) for label, _ in result.top_k(2))
     assert plan.new_values == expected and len(set(expected)) == 2
 
     started = time.time_ns()
-    [outcome] = tags.write_planned(connection, [plan], store.new_run_id())
+    [outcome] = tags.write_planned(connection, [plan], journal.new_run_id())
 
     assert outcome.written, outcome.reason
     assert tags.read_genres(path) == expected  # two separate values, as mutagen reads them
@@ -79,7 +81,7 @@ def test_write_two_genres_keeps_audio_other_tags_and_permissions(
     assert (decoded(path) == audio_before).all()
     assert os.stat(path).st_mode & 0o777 == 0o640
     assert only_file_in_its_folder(path)
-    [entry] = store.journal_entries(connection)
+    [entry] = journal.journal_entries(connection)
     assert (entry.state, entry.kind, entry.path) == ("done", "tag", str(path))
     assert entry.previous_genres == () and entry.new_genres == expected
     assert entry.old_stamp == stamp and entry.new_stamp == store.stamp_of(path)
@@ -91,8 +93,8 @@ def test_id3v23_joins_values_in_one_frame(pristine, predictions, tmp_path, conne
 
     path, result, stamp = copy_of(pristine, predictions, "mp3", tmp_path)
     tags_before = other_tags(path)
-    plan = tags.plan_tag(result, stamp, Policy.FILL, min_confidence=0.0, top_k=2)
-    [outcome] = tags.write_planned(connection, [plan], store.new_run_id(), id3v23=True)
+    plan = tags.plan_tag(result, stamp, TagOptions(Policy.FILL, min_confidence=0.0, top_k=2))
+    [outcome] = tags.write_planned(connection, [plan], journal.new_run_id(), id3v23=True)
     assert outcome.written, outcome.reason
     assert ID3(path).version == (2, 3, 0)
     assert ID3(path).getall("TCON")[0].text == ["/".join(plan.new_values)]  # one string, as v2.3 has it
@@ -118,7 +120,7 @@ def test_policies(container, policy, existing, action, after, pristine, predicti
     from conftest import add_tags
 
     path, result, _ = copy_of(pristine, predictions, container, tmp_path)
-    best = tags.display_name(result.genre)
+    best = display_name(result.genre)
 
     def spelled(values):
         return tuple(value.format(best=best, BEST=best.upper()) for value in values)
@@ -126,12 +128,12 @@ def test_policies(container, policy, existing, action, after, pristine, predicti
     if existing:
         add_tags(path, spelled(existing))
     stamp = store.stamp_of(path)
-    plan = tags.plan_tag(result, stamp, policy, min_confidence=result.confidence)
+    plan = tags.plan_tag(result, stamp, TagOptions(policy, min_confidence=result.confidence))
     assert plan.action is action
     assert plan.current == spelled(existing)
     assert plan.proposed[0] == (best, result.confidence)  # shown in the preview, also when skipped
     before = snapshot(path)
-    outcomes = tags.write_planned(connection, [plan], store.new_run_id())
+    outcomes = tags.write_planned(connection, [plan], journal.new_run_id())
     assert len(outcomes) == (action is Action.WRITE)
     assert all(outcome.written for outcome in outcomes)
     assert tags.read_genres(path) == spelled(after)
@@ -141,45 +143,45 @@ def test_policies(container, policy, existing, action, after, pristine, predicti
 
 def test_low_confidence_is_skipped_and_names_the_best_genre(pristine, predictions, tmp_path):
     path, result, stamp = copy_of(pristine, predictions, "ogg", tmp_path)
-    plan = tags.plan_tag(result, stamp, Policy.REPLACE, min_confidence=min(1.0, result.confidence + 0.01))
+    plan = tags.plan_tag(result, stamp, TagOptions(Policy.REPLACE, min_confidence=min(1.0, result.confidence + 0.01)))
     assert plan.action is Action.LOW_CONFIDENCE
-    assert plan.proposed == ((tags.display_name(result.genre), result.confidence),)
+    assert plan.proposed == ((display_name(result.genre), result.confidence),)
     assert f"{result.confidence:.2f} <" in plan.reason
 
 
 def test_top_k_writes_only_genres_passing_the_threshold(pristine, predictions, tmp_path):
     path, result, stamp = copy_of(pristine, predictions, "flac", tmp_path)
     ranked = result.top_k(10)
-    plan = tags.plan_tag(result, stamp, Policy.FILL, min_confidence=ranked[2][1], top_k=5)
-    assert plan.new_values == tuple(tags.display_name(label) for label, _ in ranked[:3])
-    assert plan.proposed == tuple((tags.display_name(label), p) for label, p in ranked[:3])
+    plan = tags.plan_tag(result, stamp, TagOptions(Policy.FILL, min_confidence=ranked[2][1], top_k=5))
+    assert plan.new_values == tuple(display_name(label) for label, _ in ranked[:3])
+    assert plan.proposed == tuple((display_name(label), p) for label, p in ranked[:3])
 
 
 def test_mapping_file_lines_and_json(tmp_path, pristine, predictions):
     genres = predictions["mp3"].genres
     lines = tmp_path / "names.txt"
     lines.write_text("# my names\nhiphop = Hip Hop\n\nrock=Rock & Roll  # classic\n", encoding="utf-8")
-    names = tags.load_display_names(lines, genres)
+    names = load_display_names(lines, genres)
     assert names["hiphop"] == "Hip Hop" and names["rock"] == "Rock & Roll" and names["jazz"] == "Jazz"
     as_json = tmp_path / "names.json"
     as_json.write_text('{"classical": "Klassik"}', encoding="utf-8")
-    assert tags.load_display_names(as_json, genres)["classical"] == "Klassik"
+    assert load_display_names(as_json, genres)["classical"] == "Klassik"
 
     path, result, stamp = copy_of(pristine, predictions, "mp3", tmp_path / "music")
     everything = tmp_path / "all.txt"
     everything.write_text("".join(f"{label} = Genre {label}\n" for label in genres), encoding="utf-8")
-    plan = tags.plan_tag(result, stamp, names=tags.load_display_names(everything, genres), min_confidence=0.0)
+    plan = tags.plan_tag(result, stamp, TagOptions(names=load_display_names(everything, genres), min_confidence=0.0))
     assert plan.new_values == (f"Genre {result.genre}",)
 
 
 def test_user_model_labels_are_written_as_the_library_spelt_them():
-    assert tags.display_name("hiphop") == "Hip-Hop"
-    assert [tags.display_name(label) for label in ("Drum & Bass", "IDM", "post-rock")] == [
+    assert display_name("hiphop") == "Hip-Hop"
+    assert [display_name(label) for label in ("Drum & Bass", "IDM", "post-rock")] == [
         "Drum & Bass",
         "IDM",
         "post-rock",
     ]
-    assert tags.display_name("IDM", {"IDM": "Intelligent Dance Music"}) == "Intelligent Dance Music"
+    assert display_name("IDM", {"IDM": "Intelligent Dance Music"}) == "Intelligent Dance Music"
 
 
 @pytest.mark.parametrize(
@@ -194,7 +196,7 @@ def test_mapping_file_errors_name_the_line(tmp_path, text, message):
     mapping = tmp_path / "names.txt"
     mapping.write_text(text, encoding="utf-8")
     with pytest.raises(ValueError, match=message.replace(".", r"\.")):
-        tags.load_display_names(mapping, ["jazz", "hiphop"])
+        load_display_names(mapping, ["jazz", "hiphop"])
 
 
 # ---------------------------------------------------------------- refusals: the original stays exactly as it was
@@ -203,30 +205,30 @@ def test_mapping_file_errors_name_the_line(tmp_path, text, message):
 def assert_untouched(path: Path, before: tuple[bytes, int], connection) -> None:
     assert snapshot(path) == before
     assert only_file_in_its_folder(path)
-    assert store.undoable_entries(connection) == []
+    assert journal.undoable_entries(connection) == []
 
 
 def test_read_only_file_is_refused(pristine, predictions, tmp_path, connection):
     path, result, stamp = copy_of(pristine, predictions, "flac", tmp_path)
     os.chmod(path, 0o444)
     before = snapshot(path)
-    plan = tags.plan_tag(result, stamp, min_confidence=0.0)
-    [outcome] = tags.write_planned(connection, [plan], store.new_run_id())
+    plan = tags.plan_tag(result, stamp, TagOptions(min_confidence=0.0))
+    [outcome] = tags.write_planned(connection, [plan], journal.new_run_id())
     assert not outcome.written and outcome.reason == "read-only file; not written"
     assert_untouched(path, before, connection)
-    assert store.journal_entries(connection) == []
+    assert journal.journal_entries(connection) == []
 
 
 def test_file_changed_after_analysis_is_refused(pristine, predictions, tmp_path, connection):
     from mutagen.flac import FLAC
 
     path, result, stamp = copy_of(pristine, predictions, "flac", tmp_path)
-    plan = tags.plan_tag(result, stamp, min_confidence=0.0)
+    plan = tags.plan_tag(result, stamp, TagOptions(min_confidence=0.0))
     edited = FLAC(path)  # another program edits the file between analysis and the write
     edited["title"] = "Edited elsewhere"
     edited.save()
     before = snapshot(path)
-    [outcome] = tags.write_planned(connection, [plan], store.new_run_id())
+    [outcome] = tags.write_planned(connection, [plan], journal.new_run_id())
     assert "changed since it was analysed" in outcome.reason
     assert_untouched(path, before, connection)
 
@@ -250,8 +252,10 @@ def test_failed_verification_leaves_the_original(pristine, predictions, tmp_path
     path, result, stamp = copy_of(pristine, predictions, "mp3", tmp_path)
     before = snapshot(path)
     # A NUL inside a value is ID3v2.4's value separator: it reads back as two values.
-    plan = dataclasses.replace(tags.plan_tag(result, stamp, min_confidence=0.0), new_values=("Jazz\x00Blues",))
-    [outcome] = tags.write_planned(connection, [plan], store.new_run_id())
+    plan = dataclasses.replace(
+        tags.plan_tag(result, stamp, TagOptions(min_confidence=0.0)), new_values=("Jazz\x00Blues",)
+    )
+    [outcome] = tags.write_planned(connection, [plan], journal.new_run_id())
     assert outcome.reason.startswith("verification failed")
     assert_untouched(path, before, connection)
 
@@ -261,37 +265,38 @@ def test_failed_write_in_place_restores_the_original_and_marks_the_journal(
 ):
     path, result, stamp = copy_of(pristine, predictions, "opus", tmp_path)
     before = snapshot(path)
-    real_copy_into = store.copy_into
+    real_copy_into = journal.copy_into
 
     def disk_full_halfway(source, target):  # the disk fills up while the new content goes in
         if str(target) == str(path):
             with open(source, "rb") as new, open(target, "r+b") as original:
                 original.write(new.read()[: os.stat(source).st_size // 2])
-            monkeypatch.setattr(store, "copy_into", real_copy_into)
+            monkeypatch.setattr(journal, "copy_into", real_copy_into)
             raise OSError(28, "No space left on device")
         real_copy_into(source, target)
 
-    monkeypatch.setattr(store, "copy_into", disk_full_halfway)
-    [outcome] = tags.write_planned(connection, [tags.plan_tag(result, stamp, min_confidence=0.0)], "run-1")
+    monkeypatch.setattr(journal, "copy_into", disk_full_halfway)
+    [outcome] = tags.write_planned(connection, [tags.plan_tag(result, stamp, TagOptions(min_confidence=0.0))], "run-1")
     monkeypatch.undo()
     assert outcome.reason == "write failed: No space left on device; original left as it was"
     assert_untouched(path, before, connection)  # the backup's bytes and the old mtime came back
-    [entry] = store.journal_entries(connection)
+    [entry] = journal.journal_entries(connection)
     assert entry.state == "failed" and entry.error == outcome.reason and entry.temp_path is None
-    assert os.listdir(store.write_area()) == []
+    assert os.listdir(journal.write_area()) == []
 
 
 def test_symbolic_link_stays_a_link(pristine, predictions, tmp_path, connection):
     target, result, stamp = copy_of(pristine, predictions, "ogg", tmp_path / "real")
     link = tmp_path / "link.ogg"
     link.symlink_to(target)
-    plan = tags.plan_tag(dataclasses.replace(result, path=str(link)), stamp, min_confidence=0.0)
-    [outcome] = tags.write_planned(connection, [plan], store.new_run_id())
+    plan = tags.plan_tag(dataclasses.replace(result, path=str(link)), stamp, TagOptions(min_confidence=0.0))
+    [outcome] = tags.write_planned(connection, [plan], journal.new_run_id())
     assert outcome.written, outcome.reason
     assert link.is_symlink() and tags.read_genres(target) == plan.new_values
 
 
-def test_the_cli_knows_every_policy_tags_writes_by():
-    from genretag import cli
+def test_the_cli_and_the_config_file_know_every_policy_tags_writes_by():
+    from genretag import cli, config
 
-    assert tuple(policy.value for policy in tags.Policy) == cli.POLICIES
+    assert tuple(policy.value for policy in Policy) == cli.POLICIES
+    assert all(config.KEYS["policy"](policy.value) is None for policy in Policy)

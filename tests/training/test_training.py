@@ -153,20 +153,13 @@ def test_feature_set_holds_originals_and_shifted_copies_of_each_track(tiny_featu
     torch.testing.assert_close(per_track, torch.ones(18, dtype=torch.float64))
 
 
-def test_fit_is_deterministic_and_evaluate_aggregates_by_track(tiny_features, tmp_path):
+def test_write_evaluation_writes_metrics_confusion_and_tracks(tiny_features, tmp_path):
+    # fit's own tests (determinism, evaluation by track) are the product's: tests/genretag/test_fit.py.
     fit.use_threads(2)
-    data = tiny_features
-    runs = []
-    for _ in range(2):
-        torch.manual_seed(0)
-        network = models.build("v-kernel", len(TINY_GENRES))
-        fit.fit(network, data, None, epochs=2, seed=5, batch_size=16)
-        runs.append(network.state_dict())
-    for key, value in runs[0].items():
-        assert torch.equal(value, runs[1][key]), key
-    result = fit.evaluate(network, data.originals())
-    assert result.n_tracks == 18 and result.confusion.sum() == 18
-    assert result.confusion.trace() / 18 == pytest.approx(result.track_accuracy)
+    torch.manual_seed(0)
+    network = models.build("v-kernel", len(TINY_GENRES))
+    fit.fit(network, tiny_features, None, epochs=2, seed=5, batch_size=16)
+    result = fit.evaluate(network, tiny_features.originals())
     write_evaluation(result, tmp_path / "report", "tiny")
     assert {p.name for p in (tmp_path / "report").iterdir()} == {
         "metrics.json",
@@ -175,19 +168,6 @@ def test_fit_is_deterministic_and_evaluate_aggregates_by_track(tiny_features, tm
         "tracks.csv",
     }
     assert (tmp_path / "report" / "confusion.csv").read_text().splitlines()[0].endswith(",".join(TINY_GENRES))
-
-
-def test_fine_tuning_a_new_head_leaves_the_body_untouched(tiny_features):
-    network = models.build("crnn")
-    fit.replace_final_layer(network, len(TINY_GENRES))
-    body_before = {k: v.clone() for k, v in network.state_dict().items() if not k.startswith("classifier")}
-    head_before = network.classifier.weight.clone()
-    history = fit.fit(network, tiny_features, tiny_features.originals(), epochs=2, train_only_head=True)
-    after = network.state_dict()
-    for key, value in body_before.items():
-        assert torch.equal(value, after[key]), key  # BatchNorm statistics included
-    assert not torch.equal(head_before, network.classifier.weight)
-    assert len(history.valid_track_accuracy) == 2 and 1 <= history.best_epoch <= 2
 
 
 def test_fault_filtered_split_assigns_tracks_and_warns_about_missing_ones(tmp_path, caplog):

@@ -21,7 +21,7 @@ import pytest
 from conftest import BRAHMS, TRUMPET, VIBE_ACE
 
 from genretag import config, store
-from genretag.tags import display_name
+from genretag.genres import display_name
 from genretag.weights import DEFAULT_MODEL, list_cards, resolve_model
 
 BEET = Path(sys.executable).with_name("beet")

@@ -1,0 +1,110 @@
+"""The tag rule: which genres a track's probabilities propose, and what that does to the genres it has.
+
+One rule for ``genretag tag`` (files' own tags), the beets plugin (beets' database) and the
+defaults of both. A track's proposed genres are its most probable ``top_k`` model genres whose
+probability reaches ``min_confidence`` (every proposed genre must reach it; probabilities sum
+to 1, so with the default 0.5 only one genre can pass: lower it, e.g. top-k 2 and
+min-confidence 0.3, for several), under their display names (``genres.display_name``, changed
+by ``names``). Policies: ``fill`` sets only tracks without a genre, ``replace`` overwrites,
+``append`` adds genres not already present after the existing ones. A proposal whose genres
+equal the track's (as a set, compared by ``genres.genre_key``) is ``unchanged``.
+
+Plain values in, plain values out: no numpy, no mutagen, so the command line and the beets
+plugin can import it for their defaults and checks at no cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+from genretag.genres import display_name, distinct_genres, same_genres
+
+DEFAULT_MIN_CONFIDENCE = 0.5
+DEFAULT_TOP_K = 1
+
+
+class Policy(str, Enum):
+    """How proposed genres combine with the genres a track already has."""
+
+    FILL = "fill"
+    REPLACE = "replace"
+    APPEND = "append"
+
+
+POLICIES = tuple(policy.value for policy in Policy)
+
+
+class Outcome(str, Enum):
+    """What the rule says to do with one track's genres."""
+
+    SET = "set"
+    HAS_GENRE = "has genre"
+    LOW_CONFIDENCE = "low confidence"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class TagOptions:
+    """How genres are proposed: the policy, the probability each genre needs, how many, their names.
+
+    ``names`` maps a model label to the genre name written (``genres.load_display_names``);
+    labels it lacks get ``genres.display_name``'s default. Raises ``ValueError`` for a value
+    out of range (the message names the setting as ``policy``, ``min_confidence``, ``top_k``).
+    """
+
+    policy: Policy = Policy.FILL
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE
+    top_k: int = DEFAULT_TOP_K
+    names: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.policy not in POLICIES:
+            raise ValueError(f"policy {self.policy!r}: choose one of {', '.join(POLICIES)}")
+        object.__setattr__(self, "policy", Policy(self.policy))
+        if not 0.0 <= self.min_confidence <= 1.0:
+            raise ValueError(f"min_confidence {self.min_confidence} is not between 0 and 1")
+        if self.top_k < 1:
+            raise ValueError(f"top_k {self.top_k} must be at least 1")
+        object.__setattr__(self, "names", dict(self.names or {}))
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """The rule's answer for one track.
+
+    ``proposed``: the genres that pass, as display names with their probabilities, best first;
+    ``best``: the most probable genre's name and probability (whether or not it passes);
+    ``new_values``: the track's genres after the change (empty unless ``outcome`` is SET or UNCHANGED);
+    ``reason``: why nothing passed (LOW_CONFIDENCE only), as ``best < min_confidence``.
+    """
+
+    outcome: Outcome
+    proposed: tuple[tuple[str, float], ...]
+    best: tuple[str, float]
+    new_values: tuple[str, ...] = ()
+    reason: str = ""
+
+
+def propose(ranked: Sequence[tuple[str, float]], current: Sequence[str], options: TagOptions) -> Proposal:
+    """Apply the tag rule to a track's ``ranked`` (label, probability) pairs, best first, at least
+    ``options.top_k`` of them (``TrackResult.top_k``), given the genre values it has now."""
+    if not ranked:
+        raise ValueError("no genre probabilities to propose from")
+    proposed, seen = [], set()
+    for label, probability in ranked[: options.top_k]:
+        name = display_name(label, options.names)
+        if probability >= options.min_confidence and name.casefold() not in seen:
+            seen.add(name.casefold())
+            proposed.append((name, probability))
+    best = (display_name(ranked[0][0], options.names), ranked[0][1])
+    if options.policy is Policy.FILL and any(value.strip() for value in current):
+        return Proposal(Outcome.HAS_GENRE, tuple(proposed), best)
+    if not proposed:
+        reason = f"{best[1]:.2f} < {options.min_confidence:.2f}"
+        return Proposal(Outcome.LOW_CONFIDENCE, (), best, reason=reason)
+    names = tuple(name for name, _ in proposed)
+    new_values = distinct_genres(tuple(current) + names if options.policy is Policy.APPEND else names)
+    outcome = Outcome.UNCHANGED if same_genres(new_values, current) else Outcome.SET
+    return Proposal(outcome, tuple(proposed), best, new_values)

@@ -1,0 +1,61 @@
+"""fit, the product's one fit/evaluate loop (``genretag learn`` uses it), on log-mels of tones generated here."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from genretag import audio, fit, models
+
+GENRES = ("low", "high")
+TRACKS_PER_GENRE = 3
+SEGMENTS_PER_TRACK = 2
+
+
+@pytest.fixture(scope="module")
+def tones() -> fit.FeatureSet:
+    """Two 'genres' of tracks: tones around 220 Hz and around 3.5 kHz in noise, two 10 s segments each."""
+    rng = np.random.default_rng(0)
+    time = np.arange(audio.SEGMENT_SAMPLES) / audio.SAMPLE_RATE
+    mels, labels, tracks = [], [], []
+    for label, base in enumerate((220.0, 3520.0)):
+        for number in range(TRACKS_PER_GENRE):
+            for _ in range(SEGMENTS_PER_TRACK):
+                tone = 0.3 * np.sin(2 * np.pi * base * (1 + 0.05 * number) * time)
+                samples = (tone + 0.05 * rng.standard_normal(len(time))).astype(np.float32)
+                mels.append(audio.log_mel(samples[None]).to(torch.float16))
+                labels.append(label)
+                tracks.append(label * TRACKS_PER_GENRE + number)
+    names = [f"{genre}.{number}" for genre in GENRES for number in range(TRACKS_PER_GENRE)]
+    count = len(labels)
+    return fit.FeatureSet.from_segments(mels, labels, tracks, [1.0] * count, [True] * count, GENRES, names)
+
+
+def test_fit_is_deterministic_and_evaluate_aggregates_by_track(tones):
+    fit.use_threads(2)
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        network = models.build("v-kernel", len(GENRES))
+        fit.fit(network, tones, None, epochs=2, seed=5, batch_size=4)
+        runs.append(network.state_dict())
+    for key, value in runs[0].items():
+        assert torch.equal(value, runs[1][key]), key
+    result = fit.evaluate(network, tones.originals())
+    tracks = len(GENRES) * TRACKS_PER_GENRE
+    assert result.n_tracks == tracks and result.confusion.sum() == tracks
+    assert result.n_segments == tracks * SEGMENTS_PER_TRACK
+    assert result.confusion.trace() / tracks == pytest.approx(result.track_accuracy)
+
+
+def test_patience_stops_early_and_the_best_epoch_is_kept(tones):
+    fit.use_threads(2)
+    torch.manual_seed(0)
+    network = models.build("v-kernel", len(GENRES))
+    history = fit.fit(network, tones, tones, epochs=30, seed=1, batch_size=4, patience=1, select_on="log_loss")
+    epochs_run = len(history.train_loss)
+    assert history.best_epoch == 1 + int(np.argmin(history.valid_track_log_loss))
+    # One epoch without a lower validation loss ends the fit, unless the last epoch came first.
+    assert history.stopped_early == (epochs_run < 30)
+    assert epochs_run == 30 or epochs_run == history.best_epoch + 1
