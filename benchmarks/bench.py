@@ -125,10 +125,11 @@ def stage_split(files: list[str], model_name: str, env: dict[str, str]) -> tuple
     """Seconds spent per stage when one process with one thread classifies ``files``; and the audio seconds.
 
     Each file goes through the product's own unit of work, ``scan.analyse_track`` (what a
-    scan's worker runs), then ``store.save_result``. The log-mel (``audio.log_mel``) and
-    network (``LoadedModel.predict``) calls it makes are timed in place; "decode" is the
-    rest of ``analyse_track``: FFmpeg decoding, channel mean, soxr resampling, cutting
-    segments and the header check for truncation.
+    scan's worker runs), then ``store.save_result``. The model's work on the segments
+    (``LoadedModel.segment_probabilities``) is timed in place, and within it the front end
+    (``audio.log_mel``, or ``audio.musicnn_patches`` for musicnn models): "network" is the
+    rest of the model's work; "decode" is the rest of ``analyse_track``: FFmpeg decoding,
+    channel mean, soxr resampling, cutting segments and the header check for truncation.
     """
     import torch
 
@@ -136,7 +137,7 @@ def stage_split(files: list[str], model_name: str, env: dict[str, str]) -> tuple
 
     torch.set_num_threads(1)
     identity = weights.resolve_model(model_name, home=env["GENRETAG_HOME"])
-    seconds = dict.fromkeys(STAGES, 0.0)
+    seconds = dict.fromkeys((*STAGES, "model"), 0.0)
 
     def timed(stage: str, function):
         def run(*arguments, **keywords):
@@ -148,27 +149,31 @@ def stage_split(files: list[str], model_name: str, env: dict[str, str]) -> tuple
 
         return run
 
-    log_mel, predict = audio.log_mel, weights.LoadedModel.predict
+    log_mel, patches = audio.log_mel, weights.musicnn_patches
+    segment_probabilities = weights.LoadedModel.segment_probabilities
     # Timed for this measurement only: the same functions, called from the product's own code.
     audio.log_mel = timed("mel", log_mel)
-    weights.LoadedModel.predict = timed("network", predict)
+    weights.musicnn_patches = timed("mel", patches)
+    weights.LoadedModel.segment_probabilities = timed("model", segment_probabilities)
     scan.analyse_track(files[0], identity)  # loads the model; not a stage of the work per file
-    seconds = dict.fromkeys(STAGES, 0.0)
+    seconds = dict.fromkeys((*STAGES, "model"), 0.0)
     connection = store.connect(config.database_path(env["GENRETAG_HOME"]))
     audio_s = 0.0
     try:
         for path in files:
-            before = seconds["mel"] + seconds["network"]
+            before = seconds["model"]
             clock = time.perf_counter()
             result = scan.analyse_track(path, identity)
-            seconds["decode"] += time.perf_counter() - clock - (seconds["mel"] + seconds["network"] - before)
+            seconds["decode"] += time.perf_counter() - clock - (seconds["model"] - before)
             audio_s += result.duration_s
             clock = time.perf_counter()
             store.save_result(connection, result, store.stamp_of(path), identity)
             seconds["store"] += time.perf_counter() - clock
     finally:
-        audio.log_mel, weights.LoadedModel.predict = log_mel, predict
+        audio.log_mel, weights.musicnn_patches = log_mel, patches
+        weights.LoadedModel.segment_probabilities = segment_probabilities
         connection.close()
+    seconds["network"] = seconds.pop("model") - seconds["mel"]
     return seconds, audio_s
 
 

@@ -267,112 +267,176 @@ def recalibrate_batch_norm(network: nn.Module, data: FeatureSet, seed: int = 0, 
     network.eval()
 
 
+@dataclass(frozen=True)
+class FitSettings:
+    """How ``fit`` trains a network; every recipe (``learn.FineTuneRecipe``, ``training.train.Recipe``,
+    ``training.rebuild.Recipe``) embeds one, and model cards record it.
+
+    Each epoch draws ``samples_per_epoch`` segments (None: the number of original segments,
+    so pitch-shifted copies add variety, not cost). With a validation set, the epoch with the
+    best ``select_on`` ("accuracy": track-level accuracy; "log_loss": the track-level
+    validation cross-entropy, smoother on a small set) is kept, and ``patience`` epochs
+    without improvement stop early.
+    """
+
+    epochs: int = 30
+    lr: float = 1e-3
+    batch_size: int = 32
+    weight_decay: float = 1e-4
+    seed: int = 0
+    samples_per_epoch: int | None = None
+    patience: int | None = None
+    select_on: str = "accuracy"
+
+    def __post_init__(self) -> None:
+        if self.select_on not in ("accuracy", "log_loss"):
+            raise ValueError(f"select_on must be 'accuracy' or 'log_loss', not {self.select_on!r}")
+
+
+@dataclass
+class _Epoch:
+    """One training epoch's inputs that do not change between epochs."""
+
+    network: nn.Module
+    train: FeatureSet
+    settings: FitSettings
+    optimiser: torch.optim.Optimizer
+    generator: torch.Generator
+    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None
+    progress: Callable[[FitProgress], None] | None
+
+    @property
+    def samples(self) -> int:
+        return self.settings.samples_per_epoch or int(self.train.original.sum()) or len(self.train)
+
+    @property
+    def steps(self) -> int:
+        return (self.samples + self.settings.batch_size - 1) // self.settings.batch_size
+
+
+def train_one_epoch(epoch: _Epoch, number: int) -> tuple[float, float]:
+    """Run epoch ``number`` in place; returns (mean training loss, training accuracy)."""
+    network, train, batch_size = epoch.network, epoch.train, epoch.settings.batch_size
+    network.train()
+    order = _epoch_order(train, epoch.samples, epoch.generator)
+    loss_sum, correct, seen = 0.0, 0, 0
+    for step in range(epoch.steps):
+        index = order[step * batch_size : (step + 1) * batch_size]
+        mels = train.mels[index].float().unsqueeze(1)
+        if epoch.augment is not None:
+            mels = epoch.augment(mels, epoch.generator)
+        mels = mels.contiguous(memory_format=torch.channels_last)
+        labels = train.labels[index]
+        epoch.optimiser.zero_grad(set_to_none=True)
+        scores = network(mels)
+        if train.targets is not None:
+            batch_loss = -(train.targets[index].float() * functional.log_softmax(scores, dim=1)).sum(dim=1).mean()
+        else:
+            batch_loss = functional.cross_entropy(scores, labels)
+        batch_loss.backward()
+        epoch.optimiser.step()
+        loss_sum += batch_loss.item() * len(index)
+        correct += int((scores.argmax(dim=1) == labels).sum())
+        seen += len(index)
+        if epoch.progress:
+            epoch.progress(
+                FitProgress(number, epoch.settings.epochs, step + 1, epoch.steps, loss_sum / seen, correct / seen)
+            )
+    return loss_sum / seen, correct / seen
+
+
+class KeepBest:
+    """The weights of the best epoch so far by ``settings.select_on``, and when patience has run out."""
+
+    def __init__(self, settings: FitSettings, validating: bool):
+        self.settings = settings
+        self.validating = validating
+        self.state: dict | None = None
+        self.score = -float("inf")
+        self.since_best = 0
+
+    def update(self, network: nn.Module, history: FitHistory, epoch: int, score: float) -> None:
+        """Record epoch ``epoch``'s ``score``; keep a copy of the weights when it is the best."""
+        if not self.validating or score > self.score:
+            self.score, self.since_best, history.best_epoch = score, 0, epoch
+            self.state = copy.deepcopy(network.state_dict()) if self.validating else None
+        else:
+            self.since_best += 1
+
+    @property
+    def out_of_patience(self) -> bool:
+        return self.validating and self.settings.patience is not None and self.since_best >= self.settings.patience
+
+    def restore(self, network: nn.Module) -> None:
+        """Put the best epoch's weights back (nothing to do without validation: the last epoch is kept)."""
+        if self.state is not None:
+            network.load_state_dict(self.state)
+
+
+def _validation_score(network: nn.Module, valid: FeatureSet, history: FitHistory, select_on: str) -> float:
+    result = evaluate(network, valid)
+    history.valid_track_accuracy.append(result.track_accuracy)
+    history.valid_segment_accuracy.append(result.segment_accuracy)
+    history.valid_track_log_loss.append(result.track_log_loss)
+    if select_on == "log_loss":
+        return -result.track_log_loss
+    return result.track_accuracy + 1e-3 * result.segment_accuracy
+
+
 def fit(
     network: nn.Module,
     train: FeatureSet,
     valid: FeatureSet | None = None,
+    settings: FitSettings = FitSettings(),
     *,
-    epochs: int = 30,
-    lr: float = 1e-3,
-    seed: int = 0,
-    batch_size: int = 32,
-    weight_decay: float = 1e-4,
-    samples_per_epoch: int | None = None,
-    patience: int | None = None,
-    select_on: str = "accuracy",
     augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
     progress: Callable[[FitProgress], None] | None = None,
 ) -> FitHistory:
-    """Train ``network`` in place with Adam and cross-entropy; returns the per-epoch history.
+    """Train ``network`` in place with Adam and cross-entropy as ``settings`` say; returns the per-epoch history.
 
-    Each epoch draws ``samples_per_epoch`` segments (default: the number of
-    original segments, so pitch-shifted copies add variety, not cost) by
-    ``train.weights``. With ``valid``, the weights of the epoch with the best
-    track-level validation accuracy are restored at the end, and ``patience``
-    epochs without improvement stop training early. BatchNorm statistics are then
-    recomputed over the original training segments (``recalibrate_batch_norm``).
-    ``select_on="log_loss"`` picks and stops on the track-level validation
-    cross-entropy instead of accuracy: smoother on a small validation set, where
-    accuracy moves in coarse steps and plateaus. ``augment(mels, generator)``, if
-    given, transforms every training batch ``(batch, 1, mels, frames)`` (never
+    Segments are drawn by ``train.weights``; with ``valid``, the best epoch's weights are
+    restored at the end (``KeepBest``). BatchNorm statistics are then recomputed over the
+    original training segments (``recalibrate_batch_norm``). ``augment(mels, generator)``,
+    if given, transforms every training batch ``(batch, 1, mels, frames)`` (never
     validation). A ``train.targets`` distribution is learnt by soft cross-entropy.
     Runs are deterministic for a given seed and thread count.
     """
-    if select_on not in ("accuracy", "log_loss"):
-        raise ValueError(f"select_on must be 'accuracy' or 'log_loss', not {select_on!r}")
-    torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
+    torch.manual_seed(settings.seed)
     # Channels-last convolutions train about 1.5 times faster on a CPU; the state
     # dict is converted back before it is returned, so saved weights do not change form.
     network.to(memory_format=torch.channels_last)
-    optimiser = torch.optim.Adam(network.parameters(), lr=lr, weight_decay=weight_decay)
-    samples = samples_per_epoch or int(train.original.sum()) or len(train)
-    steps = (samples + batch_size - 1) // batch_size
-    history = FitHistory()
-    best_state, best_score, since_best = None, -float("inf"), 0
-    for epoch in range(1, epochs + 1):
+    optimiser = torch.optim.Adam(network.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    epoch = _Epoch(network, train, settings, optimiser, torch.Generator().manual_seed(settings.seed), augment, progress)
+    validating = valid is not None and len(valid) > 0
+    history, best = FitHistory(), KeepBest(settings, validating)
+    for number in range(1, settings.epochs + 1):
         started = time.perf_counter()
-        network.train()
-        order = _epoch_order(train, samples, generator)
-        loss_sum, correct, seen = 0.0, 0, 0
-        for step in range(steps):
-            index = order[step * batch_size : (step + 1) * batch_size]
-            mels = train.mels[index].float().unsqueeze(1)
-            if augment is not None:
-                mels = augment(mels, generator)
-            mels = mels.contiguous(memory_format=torch.channels_last)
-            labels = train.labels[index]
-            optimiser.zero_grad(set_to_none=True)
-            scores = network(mels)
-            if train.targets is not None:
-                batch_loss = -(train.targets[index].float() * functional.log_softmax(scores, dim=1)).sum(dim=1).mean()
-            else:
-                batch_loss = functional.cross_entropy(scores, labels)
-            batch_loss.backward()
-            optimiser.step()
-            loss_sum += batch_loss.item() * len(index)
-            correct += int((scores.argmax(dim=1) == labels).sum())
-            seen += len(index)
-            if progress:
-                progress(FitProgress(epoch, epochs, step + 1, steps, loss_sum / seen, correct / seen))
-        history.train_loss.append(loss_sum / seen)
-        history.train_accuracy.append(correct / seen)
-        score = history.train_accuracy[-1]
-        if valid is not None and len(valid):
-            result = evaluate(network, valid)
-            history.valid_track_accuracy.append(result.track_accuracy)
-            history.valid_segment_accuracy.append(result.segment_accuracy)
-            history.valid_track_log_loss.append(result.track_log_loss)
-            score = result.track_accuracy + 1e-3 * result.segment_accuracy
-            if select_on == "log_loss":
-                score = -result.track_log_loss
+        train_loss, train_accuracy = train_one_epoch(epoch, number)
+        history.train_loss.append(train_loss)
+        history.train_accuracy.append(train_accuracy)
+        score = _validation_score(network, valid, history, settings.select_on) if validating else train_accuracy
         history.epoch_seconds.append(time.perf_counter() - started)
-        if valid is None or score > best_score:
-            best_score, since_best, history.best_epoch = score, 0, epoch
-            best_state = copy.deepcopy(network.state_dict()) if valid is not None else None
-        else:
-            since_best += 1
+        best.update(network, history, number, score)
         if progress:
             progress(
                 FitProgress(
-                    epoch,
-                    epochs,
-                    steps,
-                    steps,
-                    history.train_loss[-1],
-                    history.train_accuracy[-1],
+                    number,
+                    settings.epochs,
+                    epoch.steps,
+                    epoch.steps,
+                    train_loss,
+                    train_accuracy,
                     epoch_done=True,
                     valid_accuracy=history.valid_track_accuracy[-1] if history.valid_track_accuracy else None,
                     valid_log_loss=history.valid_track_log_loss[-1] if history.valid_track_log_loss else None,
                     epoch_seconds=history.epoch_seconds[-1],
                 )
             )
-        if patience is not None and valid is not None and since_best >= patience:
-            history.stopped_early = epoch < epochs
+        if best.out_of_patience:
+            history.stopped_early = number < settings.epochs
             break
-    if best_state is not None:
-        network.load_state_dict(best_state)
-    recalibrate_batch_norm(network, train.originals(), seed)
+    best.restore(network)
+    recalibrate_batch_norm(network, train.originals(), settings.seed)
     network.to(memory_format=torch.contiguous_format)
     network.eval()
     return history

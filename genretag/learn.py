@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from genretag import audio
+from genretag.fit import FitSettings
 
 # One value of a genre tag often holds several genres: "Rock; Pop", "Jazz/Funk".
 GENRE_SEPARATORS = re.compile(r"[;/,|\x00]")
@@ -401,16 +402,17 @@ def feature_set(paths: list[Path], features: dict[Path, np.ndarray], labels: dic
     return FeatureSet.from_segments(mels, label_ids, tracks, weights, original, genres, [str(path) for path in paths])
 
 
+def fine_tune_settings(epochs: int = 30) -> FitSettings:
+    """How ``fine_tune`` trains (recorded in the model card): a low learning rate that keeps what the
+    pre-trained body knows, the epoch with the lowest validation cross-entropy kept, patience 5."""
+    return FitSettings(epochs=epochs, lr=3e-4, patience=5, select_on="log_loss")
+
+
 @dataclass(frozen=True)
 class FineTuneRecipe:
     """How ``fine_tune`` trains; recorded in the model card."""
 
-    epochs: int = 30
-    lr: float = 3e-4
-    batch_size: int = 32
-    weight_decay: float = 1e-4
-    patience: int = 5
-    seed: int = 0
+    settings: FitSettings = field(default_factory=fine_tune_settings)
 
 
 def fine_tune(base, train, valid, recipe: FineTuneRecipe, progress=None):
@@ -419,27 +421,17 @@ def fine_tune(base, train, valid, recipe: FineTuneRecipe, progress=None):
     The whole network trains, at a learning rate low enough to keep what the
     pre-trained body knows. The epoch with the lowest validation cross-entropy
     is kept (accuracy on a few dozen validation tracks moves in coarse steps and
-    plateaus) and ``recipe.patience`` epochs without improvement stop early. An
+    plateaus) and ``recipe.settings.patience`` epochs without improvement stop early. An
     epoch draws one segment per training track (at least ``MIN_SAMPLES_PER_EPOCH``),
     genre-balanced, so its cost grows with the number of tracks, not their length.
     """
+    from dataclasses import replace
+
     from genretag import fit
 
-    network = fit.replace_final_layer(base.network, len(train.genres), seed=recipe.seed)
-    history = fit.fit(
-        network,
-        train,
-        valid,
-        epochs=recipe.epochs,
-        lr=recipe.lr,
-        seed=recipe.seed,
-        batch_size=recipe.batch_size,
-        weight_decay=recipe.weight_decay,
-        patience=recipe.patience,
-        samples_per_epoch=max(MIN_SAMPLES_PER_EPOCH, len(train.track_names)),
-        select_on="log_loss",
-        progress=progress,
-    )
+    network = fit.replace_final_layer(base.network, len(train.genres), seed=recipe.settings.seed)
+    settings = replace(recipe.settings, samples_per_epoch=max(MIN_SAMPLES_PER_EPOCH, len(train.track_names)))
+    history = fit.fit(network, train, valid, settings, progress=progress)
     return network, history
 
 
@@ -661,7 +653,7 @@ def learn_model(
         network = fit_embedding_head(base_model, train_set, recipe)
         evaluation = fit.evaluate(network.head, valid_set)
     else:
-        recipe = FineTuneRecipe(epochs=epochs)
+        recipe = FineTuneRecipe(fine_tune_settings(epochs))
         network, history = fine_tune(base_model, train_set, valid_set, recipe, progress=events.fit_progress)
         evaluation = fit.evaluate(network, valid_set)
     card_path = save_user_model(network, name, base_model, choice, split, evaluation, history, recipe, paths)

@@ -487,10 +487,9 @@ def learned_lines(learned, epochs: int) -> list[str]:
     else:
         epochs_run = len(learned.history.train_loss)
         done = f"; kept epoch {learned.history.best_epoch}"
-        if epochs_run < epochs:
-            done += (
-                f"; stopped after epoch {epochs_run} of {epochs}: no improvement in {learned.recipe.patience} epochs"
-            )
+        if learned.history.stopped_early:
+            patience = learned.recipe.settings.patience
+            done += f"; stopped after epoch {epochs_run} of {epochs}: no improvement in {patience} epochs"
     return [
         accuracy + done,
         f"model {learned.name!r} saved to {learned.card_path.with_suffix('.pt')}",

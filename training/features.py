@@ -45,7 +45,11 @@ def _cache_key(clip: Clip, semitones: int) -> str:
 
 def clip_segments(path: Path, semitones: int = 0) -> np.ndarray:
     """The clip's segments ``(n, SEGMENT_SAMPLES)``, pitch-shifted by ``semitones``."""
-    samples = audio.load(path)
+    return shifted_segments(audio.load(path), semitones)
+
+
+def shifted_segments(samples: np.ndarray, semitones: int) -> np.ndarray:
+    """Decoded samples (``audio.SAMPLE_RATE``) pitch-shifted by ``semitones``, cut into segments."""
     if semitones:
         import librosa
 

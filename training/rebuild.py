@@ -23,7 +23,7 @@ import logging
 import platform
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,7 @@ import torch
 from joblib import Parallel, delayed
 
 from genretag import fit, models
+from genretag.fit import FitSettings
 from genretag.genres import GTZAN_GENRES
 from genretag.weights import save_model
 from training.augment import spec_augment
@@ -56,16 +57,11 @@ class Recipe:
 
     architecture: str
     teacher: bool  # soft labels from the musicnn probe, and the unlabelled soundtracks with them
-    epochs: int = 30
-    samples_per_epoch: int = 1024
-    batch_size: int = 32
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
+    settings: FitSettings = field(default_factory=lambda: FitSettings(samples_per_epoch=1024))
     pitch_shift: int = 2  # C_ps: copies at ±1, ±2 semitones
     label_share: float = 0.5  # a labelled window's target: this much one-hot label, the rest teacher
     unlabelled_share: float = 0.25  # of the sampling weight, for windows with no label (teacher only)
     probe_inverse_penalty: float = 0.1
-    seed: int = 0
 
 
 # Declared before any was measured. The selection rule: the mean of valid accuracy and macro recall.
@@ -208,19 +204,14 @@ def held_out_set(clips: list[Clip]) -> fit.FeatureSet:
 
 
 def train_network(recipe: Recipe, data: fit.FeatureSet) -> tuple[torch.nn.Module, dict]:
-    """A network of ``recipe.architecture`` trained for exactly ``recipe.epochs`` (no early stopping)."""
-    torch.manual_seed(recipe.seed)
+    """A network of ``recipe.architecture`` trained for exactly ``recipe.settings.epochs`` (no early stopping)."""
+    torch.manual_seed(recipe.settings.seed)
     network = models.build(recipe.architecture, len(GTZAN_GENRES))
     began = time.perf_counter()
     history = fit.fit(
         network,
         data,
-        epochs=recipe.epochs,
-        lr=recipe.lr,
-        seed=recipe.seed,
-        batch_size=recipe.batch_size,
-        weight_decay=recipe.weight_decay,
-        samples_per_epoch=recipe.samples_per_epoch,
+        settings=recipe.settings,
         augment=spec_augment,
         progress=lambda event: (
             event.epoch_done and log.info("%s: epoch %d loss %.3f", recipe.architecture, event.epoch, event.train_loss)
@@ -347,7 +338,7 @@ def ship_one(architecture: str, selection: dict, corpus: Corpus, out: Path) -> d
     """Refit ``architecture`` with the chosen recipe on train + valid; save it with its selection figures."""
     fit.use_threads(1)
     chosen = selection["candidates"][selection["networks"][architecture]]
-    recipe = Recipe(**chosen["recipe"])
+    recipe = Recipe(**{**chosen["recipe"], "settings": FitSettings(**chosen["recipe"]["settings"])})
     labelled = corpus.labelled["train"] + corpus.labelled["valid"]
     shifts = shift_range(recipe.pitch_shift)
     probe = fit_probe(corpus, labelled, shifts, recipe.probe_inverse_penalty) if recipe.teacher else None

@@ -14,13 +14,14 @@ import argparse
 import logging
 import platform
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from genretag import fit, models
+from genretag.fit import FitSettings
 from genretag.weights import save_model
 from training.corpus import (
     Clip,
@@ -43,15 +44,10 @@ log = logging.getLogger("training")
 class Recipe:
     """Everything that decides a training run, recorded in the model card."""
 
-    model: str = models.DEFAULT_ARCHITECTURE
-    epochs: int = 30
-    lr: float = 1e-3
-    batch_size: int = 32
-    weight_decay: float = 1e-4
+    architecture: str = models.DEFAULT_ARCHITECTURE
+    settings: FitSettings = field(default_factory=lambda: FitSettings(patience=8))
     optimizer: str = "Adam"
     pitch_shift: int = 0
-    seed: int = 0
-    patience: int | None = 8
     threads: int | None = None
 
 
@@ -78,7 +74,7 @@ def train_model(
     cache_dir: Path = DEFAULT_CACHE,
     report_dir: Path | None = None,
 ) -> dict:
-    """Train ``recipe.model`` on ``split['train']``, select on ``valid``, evaluate ``test``; save weights + card.
+    """Train ``recipe.architecture`` on ``split['train']``, select on ``valid``, evaluate ``test``; save weights + card.
 
     Returns the card as written. Sampling balances genres and source folders. The
     test evaluation goes to ``report_dir`` (default ``out_dir``).
@@ -100,7 +96,9 @@ def train_model(
         test_result = fit.evaluate(network, test_set)
         metrics["test (held out)"] = test_result.summary()
         write_evaluation(
-            test_result, (report_dir or out_dir) / f"{recipe.model}-test", f"{recipe.model} on the held-out test split"
+            test_result,
+            (report_dir or out_dir) / f"{recipe.architecture}-test",
+            f"{recipe.architecture} on the held-out test split",
         )
     training = card.setdefault("training", {})
     training.update(
@@ -111,13 +109,13 @@ def train_model(
                 "train originals": int(train_set.original.sum()),
             },
             "recipe": {**asdict(recipe), "threads": threads, "loss": "cross-entropy", "sampling": "balanced_weights"},
-            "seed": recipe.seed,
+            "seed": recipe.settings.seed,
             **fitting,
             "machine": f"{platform.machine()}, torch {torch.__version__}, {threads} threads",
         }
     )
-    full_card = {"architecture": recipe.model, "genres": list(genres), **card, "metrics": metrics}
-    save_model(network, recipe.model, out_dir, full_card)
+    full_card = {"architecture": recipe.architecture, "genres": list(genres), **card, "metrics": metrics}
+    save_model(network, recipe.architecture, out_dir, full_card)
     return full_card
 
 
@@ -125,20 +123,9 @@ def trained_network(
     recipe: Recipe, genres: tuple[str, ...], train_set: fit.FeatureSet, valid_set: fit.FeatureSet | None
 ) -> tuple[torch.nn.Module, dict]:
     """(a network trained by ``recipe``, its training history for the card)."""
-    torch.manual_seed(recipe.seed)
-    network = models.build(recipe.model, len(genres))
-    history = fit.fit(
-        network,
-        train_set,
-        valid_set,
-        epochs=recipe.epochs,
-        lr=recipe.lr,
-        seed=recipe.seed,
-        batch_size=recipe.batch_size,
-        weight_decay=recipe.weight_decay,
-        patience=recipe.patience,
-        progress=_log_progress,
-    )
+    torch.manual_seed(recipe.settings.seed)
+    network = models.build(recipe.architecture, len(genres))
+    history = fit.fit(network, train_set, valid_set, recipe.settings, progress=_log_progress)
     return network, {
         "epochs_run": len(history.train_loss),
         "best_epoch": history.best_epoch,
@@ -198,16 +185,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     genres = genre_order(clip.genre for clip in clips)
-    recipe = Recipe(
-        model=args.model,
-        epochs=args.epochs,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        pitch_shift=args.pitch_shift,
-        seed=args.seed,
-        patience=args.patience,
-        threads=args.threads,
+    settings = FitSettings(
+        epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed, patience=args.patience
     )
+    recipe = Recipe(architecture=args.model, settings=settings, pitch_shift=args.pitch_shift, threads=args.threads)
     card = {"provisional": False, "training": {"summary": summary}}
     written = train_model(split, genres, recipe, args.out, card, args.cache)
     for split_name, figures in written["metrics"].items():

@@ -38,7 +38,7 @@ def test_fit_is_deterministic_and_evaluate_aggregates_by_track(tones):
     for _ in range(2):
         torch.manual_seed(0)
         network = models.build("v-kernel", len(GENRES))
-        fit.fit(network, tones, None, epochs=2, seed=5, batch_size=4)
+        fit.fit(network, tones, None, fit.FitSettings(epochs=2, seed=5, batch_size=4))
         runs.append(network.state_dict())
     for key, value in runs[0].items():
         assert torch.equal(value, runs[1][key]), key
@@ -53,7 +53,8 @@ def test_patience_stops_early_and_the_best_epoch_is_kept(tones):
     fit.use_threads(2)
     torch.manual_seed(0)
     network = models.build("v-kernel", len(GENRES))
-    history = fit.fit(network, tones, tones, epochs=30, seed=1, batch_size=4, patience=1, select_on="log_loss")
+    settings = fit.FitSettings(epochs=30, seed=1, batch_size=4, patience=1, select_on="log_loss")
+    history = fit.fit(network, tones, tones, settings)
     epochs_run = len(history.train_loss)
     assert history.best_epoch == 1 + int(np.argmin(history.valid_track_log_loss))
     # One epoch without a lower validation loss ends the fit, unless the last epoch came first.

@@ -158,7 +158,7 @@ def test_write_evaluation_writes_metrics_confusion_and_tracks(tiny_features, tmp
     fit.use_threads(2)
     torch.manual_seed(0)
     network = models.build("v-kernel", len(TINY_GENRES))
-    fit.fit(network, tiny_features, None, epochs=2, seed=5, batch_size=16)
+    fit.fit(network, tiny_features, None, fit.FitSettings(epochs=2, seed=5, batch_size=16))
     result = fit.evaluate(network, tiny_features.originals())
     write_evaluation(result, tmp_path / "report", "tiny")
     assert {p.name for p in (tmp_path / "report").iterdir()} == {
