@@ -287,6 +287,7 @@ class FitSettings:
     samples_per_epoch: int | None = None
     patience: int | None = None
     select_on: str = "accuracy"
+    restore_best: bool = True  # False: validation only draws the learning curve; the last epoch is kept
 
     def __post_init__(self) -> None:
         if self.select_on not in ("accuracy", "log_loss"):
@@ -368,8 +369,9 @@ class KeepBest:
         return self.validating and self.settings.patience is not None and self.since_best >= self.settings.patience
 
     def restore(self, network: nn.Module) -> None:
-        """Put the best epoch's weights back (nothing to do without validation: the last epoch is kept)."""
-        if self.state is not None:
+        """Put the best epoch's weights back (unless ``restore_best`` is off, or without validation:
+        the last epoch is kept)."""
+        if self.state is not None and self.settings.restore_best:
             network.load_state_dict(self.state)
 
 

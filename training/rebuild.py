@@ -35,7 +35,7 @@ from genretag.fit import FitSettings
 from genretag.genres import GTZAN_GENRES
 from genretag.weights import save_model
 from training.augment import spec_augment
-from training.corpus import Clip, balanced_weights, shared_gtzan_corpus, source_counts, split_of
+from training.corpus import Clip, balanced_weights, folder_corpus, shared_gtzan_corpus, source_counts, split_of
 from training.features import DEFAULT_CACHE, build_feature_set, clip_mels, shift_range
 from training.selection import fit_temperature, track_figures, track_probabilities
 from training.teacher.probe import LinearFit, fit_logistic, load_embeddings, window_key
@@ -49,6 +49,8 @@ REPORTS = REPO / "training" / "reports"
 SELECTION = REPORTS / "selection.json"
 CANDIDATE_CACHE = REPO / "training" / "cache" / "candidates"
 NETWORKS = ("crnn", "bicrnn", "v-kernel-l2", "v-kernel")
+REAL_EXTRA = "real-extra"
+UNLABELLED = "unlabelled"
 
 
 @dataclass(frozen=True)
@@ -65,14 +67,18 @@ class Recipe:
 
 
 # Declared before any was measured. The selection rule: the mean of valid accuracy and macro recall.
+# Issue 30's round: a schedule four times longer than the 3 Dec one (30 epochs × 1024 windows), on the
+# PyTorch teacher's targets with real-extra and the unlabelled recordings; each run draws its learning curve.
+LONG_SCHEDULE = FitSettings(epochs=60, samples_per_epoch=2048)
 CANDIDATES = {
-    "crnn, labels only": Recipe("crnn", teacher=False),
-    "crnn, labels + teacher": Recipe("crnn", teacher=True),
+    "v-kernel, labels + teacher, 60 x 2048": Recipe("v-kernel", teacher=True, settings=LONG_SCHEDULE),
+    "crnn, labels + teacher, 60 x 2048": Recipe("crnn", teacher=True, settings=LONG_SCHEDULE),
 }
 PROBE_PENALTIES = (0.001, 0.01, 0.1)
 TEACHER_DESCRIPTION = (
-    "musicnn MSD_musicnn (Pons & Serra 2019, ISC licence): the mean of its 200-d penultimate layer over each"
-    " window's 3 s patches (training/data/teacher), then a logistic regression fitted on the labelled windows"
+    "musicnn MSD_musicnn (Pons & Serra 2019, ISC licence) as genretag's PyTorch port (weights/musicnn.pt's trunk):"
+    " the mean of its 200-d penultimate layer over three 3 s patches of each window (training.teacher.embed),"
+    " then a logistic regression fitted on the labelled windows"
 )
 
 
@@ -99,7 +105,8 @@ class Corpus:
 
 
 def load_corpus(data_dir: Path = SHARED_DATA, debian_dir: Path = DEBIAN_MUSIC) -> Corpus:
-    """The labelled GTZAN clips of the train and valid splits and the unlabelled soundtrack files."""
+    """The labelled clips (GTZAN's train and valid splits, and real-extra for training only) and the
+    unlabelled ones (``../shared/data/unlabelled`` and the Debian soundtracks) that have stored embeddings."""
     labelled: dict[str, list[Clip]] = {"train": [], "valid": []}
     keys: dict[Path, str] = {}
     embeddings: dict[str, np.ndarray] = {}
@@ -109,23 +116,38 @@ def load_corpus(data_dir: Path = SHARED_DATA, debian_dir: Path = DEBIAN_MUSIC) -
             raise ValueError(f"{clip.path}: a GTZAN test-split track; the project holds those back")
         if part in labelled:
             labelled[part].append(clip)
-            keys[clip.path] = clip.path.relative_to(data_dir / clip.source[0]).as_posix()
+            keys[clip.path] = f"{clip.source[0]}/{clip.path.relative_to(data_dir / clip.source[0]).as_posix()}"
     for part in ("gtzan-full", "gtzan-snippets", "gtzan-classical"):
         embeddings.update({f"{part}/{key}": value for key, value in load_embeddings(part).items()})
-    keys = {path: f"{path.relative_to(data_dir).parts[0]}/{key}" for path, key in keys.items()}
+    # Real recordings outside GTZAN train only: selection stays on GTZAN's artist-disjoint valid split.
+    extra_root = data_dir / REAL_EXTRA
+    if extra_root.is_dir() and _has_embeddings(REAL_EXTRA):
+        for clip in folder_corpus(extra_root):
+            labelled["train"].append(Clip(clip.path, clip.genre, f"{REAL_EXTRA}/{clip.track}", (REAL_EXTRA,)))
+            keys[clip.path] = f"{REAL_EXTRA}/{clip.path.relative_to(extra_root).as_posix()}"
+        embeddings.update({f"{REAL_EXTRA}/{key}": value for key, value in load_embeddings(REAL_EXTRA).items()})
+    roots = [(UNLABELLED, data_dir / UNLABELLED, ("unlabelled",))]
+    roots += [(f"debian-{p.name}", p, ("debian", p.name)) for p in sorted(debian_dir.glob("*")) if p.is_dir()]
     unlabelled = []
-    for package_dir in sorted(p for p in debian_dir.iterdir() if p.is_dir()) if debian_dir.is_dir() else []:
-        try:
-            stored = load_embeddings(f"debian-{package_dir.name}")
-        except FileNotFoundError:
+    for corpus_name, root, source in roots:
+        if not _has_embeddings(corpus_name):
             continue
+        stored = load_embeddings(corpus_name)
         for key in {key.split("|")[0] for key in stored}:
-            path = package_dir / key
+            path = root / key
             if path.is_file():
-                unlabelled.append(Clip(path, "", key, ("debian", package_dir.name)))
-                keys[path] = f"debian-{package_dir.name}/{key}"
-        embeddings.update({f"debian-{package_dir.name}/{key}": value for key, value in stored.items()})
+                unlabelled.append(Clip(path, "", key, source))
+                keys[path] = f"{corpus_name}/{key}"
+        embeddings.update({f"{corpus_name}/{key}": value for key, value in stored.items()})
     return Corpus(labelled, sorted(unlabelled, key=lambda clip: str(clip.path)), keys, embeddings)
+
+
+def _has_embeddings(corpus_name: str) -> bool:
+    try:
+        load_embeddings(corpus_name)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def fit_probe(corpus: Corpus, clips: list[Clip], shifts: list[int], inverse_penalty: float) -> LinearFit:
@@ -203,24 +225,66 @@ def held_out_set(clips: list[Clip]) -> fit.FeatureSet:
     return build_feature_set(full_tracks(clips), GTZAN_GENRES)
 
 
-def train_network(recipe: Recipe, data: fit.FeatureSet) -> tuple[torch.nn.Module, dict]:
-    """A network of ``recipe.architecture`` trained for exactly ``recipe.settings.epochs`` (no early stopping)."""
+def train_network(
+    recipe: Recipe, data: fit.FeatureSet, curve: fit.FeatureSet | None = None
+) -> tuple[torch.nn.Module, dict]:
+    """A network of ``recipe.architecture`` trained for exactly ``recipe.settings.epochs`` (no early stopping).
+
+    With ``curve`` (held-out tracks), each epoch is also measured on it for the learning
+    curve; the last epoch's weights are kept all the same, so the curve chooses nothing.
+    """
     torch.manual_seed(recipe.settings.seed)
     network = models.build(recipe.architecture, len(GTZAN_GENRES))
     began = time.perf_counter()
     history = fit.fit(
         network,
         data,
-        settings=recipe.settings,
+        curve,
+        settings=replace(recipe.settings, patience=None, restore_best=False),
         augment=spec_augment,
         progress=lambda event: (
-            event.epoch_done and log.info("%s: epoch %d loss %.3f", recipe.architecture, event.epoch, event.train_loss)
+            event.epoch_done
+            and log.info(
+                "%s: epoch %d loss %.3f%s",
+                recipe.architecture,
+                event.epoch,
+                event.train_loss,
+                "" if event.valid_accuracy is None else f" valid track accuracy {event.valid_accuracy:.3f}",
+            )
         ),
     )
-    return network, {
+    fitting = {
         "train_loss_by_epoch": [round(v, 4) for v in history.train_loss],
         "seconds": round(time.perf_counter() - began),
     }
+    if curve is not None:
+        fitting["valid_track_accuracy_by_epoch"] = [round(v, 4) for v in history.valid_track_accuracy]
+    return network, fitting
+
+
+def plot_learning_curve(name: str, fitting: dict) -> Path:
+    """``training/reports/curves/<name>.png``: training loss and valid track accuracy by epoch."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure, loss_axis = pyplot.subplots(figsize=(6, 3.5))
+    epochs = range(1, len(fitting["train_loss_by_epoch"]) + 1)
+    loss_axis.plot(epochs, fitting["train_loss_by_epoch"], color="#1f77b4", label="training loss")
+    loss_axis.set_xlabel("epoch")
+    loss_axis.set_ylabel("training loss")
+    accuracy_axis = loss_axis.twinx()
+    accuracy_axis.plot(epochs, fitting["valid_track_accuracy_by_epoch"], color="#d62728", label="valid accuracy")
+    accuracy_axis.set_ylabel("valid track accuracy (84 full tracks)")
+    accuracy_axis.set_ylim(0, 1)
+    figure.suptitle(name)
+    figure.tight_layout()
+    target = REPORTS / "curves" / f"{name.replace(', ', '-').replace(' ', '-')}.png"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(target, dpi=100)
+    pyplot.close(figure)
+    return target
 
 
 def measured(network: torch.nn.Module, held_out: fit.FeatureSet) -> dict:
@@ -249,8 +313,10 @@ def run_candidate(name: str, recipe: Recipe, corpus: Corpus, probe: LinearFit | 
     fit.use_threads(1)
     shifts = shift_range(recipe.pitch_shift)
     data = feature_set(corpus, corpus.labelled["train"], recipe, probe if recipe.teacher else None, shifts)
-    network, fitting = train_network(recipe, data)
-    figures = measured(network, held_out_set(corpus.labelled["valid"]))
+    held_out = held_out_set(corpus.labelled["valid"])
+    network, fitting = train_network(recipe, data, held_out)
+    plot_learning_curve(name, fitting)
+    figures = measured(network, held_out)
     log.info("%s: valid %s", name, figures)
     result = {"recipe": asdict(recipe), "valid": figures, "training": fitting, "windows": len(data)}
     CANDIDATE_CACHE.mkdir(parents=True, exist_ok=True)
@@ -262,7 +328,7 @@ def select(jobs: int) -> dict:
     """Every declared candidate (and the teacher itself) on the valid split; written to ``SELECTION``."""
     corpus = load_corpus()
     train, valid = corpus.labelled["train"], corpus.labelled["valid"]
-    shifts = shift_range(CANDIDATES["crnn, labels + teacher"].pitch_shift)
+    shifts = shift_range(max(recipe.pitch_shift for recipe in CANDIDATES.values()))
     teachers = {
         penalty: teacher_figures(corpus, fit_probe(corpus, train, shifts, penalty), full_tracks(valid))
         for penalty in PROBE_PENALTIES
@@ -353,8 +419,9 @@ def ship_one(architecture: str, selection: dict, corpus: Corpus, out: Path) -> d
         "training": {
             "summary": (
                 "Real GTZAN excerpts, snippets and classical excerpts of the fault-filtered train + valid splits"
+                + (", and real-extra's real recordings" if any(c.source == (REAL_EXTRA,) for c in labelled) else "")
                 + (
-                    ", distilled from musicnn + a linear probe (with unlabelled Debian soundtracks)"
+                    ", distilled from musicnn + a linear probe (with unlabelled real recordings and soundtracks)"
                     if recipe.teacher
                     else ""
                 )

@@ -1,8 +1,8 @@
 """The teacher: a linear probe on musicnn's embedding of every 10 s window.
 
-``musicnn_embeddings.py`` (run once in a TensorFlow side environment) stores, per
-corpus, the mean of musicnn's penultimate-layer embedding over each window's 3 s
-patches in ``training/data/teacher/musicnn-<corpus>.npz``, keyed
+``embed.py`` (``python -m training.teacher.embed``) stores, per corpus, the mean of
+musicnn's penultimate-layer embedding over each window's 3 s patches in
+``training/data/teacher/musicnn-<corpus>.npz``, keyed
 ``"<path relative to the corpus root>|<semitones>|<segment index>"``: the windows
 ``training.features`` cuts from the same file. Here a multinomial logistic
 regression is fitted to the windows of labelled tracks; its probabilities for
@@ -19,6 +19,8 @@ import torch
 from torch.nn import functional
 
 TEACHER_DIR = Path(__file__).resolve().parents[1] / "data" / "teacher"
+# Embeddings of research-use audio (real-extra, unlabelled): regenerated, never committed.
+RESEARCH_TEACHER_DIR = Path(__file__).resolve().parents[1] / "cache" / "teacher"
 EMBEDDING = "penultimate"
 
 
@@ -30,7 +32,9 @@ def window_key(relative_path: str, semitones: int, segment: int) -> str:
 def load_embeddings(corpus: str, directory: Path = TEACHER_DIR) -> dict[str, np.ndarray]:
     """Window key → embedding (float32) for every window stored for ``corpus`` (all its npz files)."""
     table: dict[str, np.ndarray] = {}
-    paths = sorted(directory.glob(f"musicnn-{corpus}.npz")) + sorted(directory.glob(f"musicnn-{corpus}-*.npz"))
+    paths = [
+        path for folder in (directory, RESEARCH_TEACHER_DIR) for path in sorted(folder.glob(f"musicnn-{corpus}.npz"))
+    ]
     if not paths:
         raise FileNotFoundError(f"{directory}: no stored musicnn embeddings for {corpus!r}")
     for path in paths:
