@@ -83,13 +83,20 @@ def progress_bar(console, label: str, unit: str):
 FORMATS = ("table", "tsv", "json")
 
 
+SCHEMA_VERSION = 1  # of every JSON document and TSV listing genretag prints (README: "JSON and TSV")
+
+
 @dataclass
 class Listing:
     """Rows of a listing, printed as a table (a terminal), TSV (a pipe, a file) or JSON.
 
-    ``columns`` name the TSV header and the JSON keys; a table may show other ``table_columns`` and
-    ``table_rows`` (a marker instead of a yes/no column). Cells are ``str`` or rich ``Text``.
+    ``rows`` hold typed values, one per ``columns`` name (the TSV header and the JSON keys): ``str``,
+    ``int``, ``float``, ``bool``, ``None`` (no value) or a list of those. JSON keeps the types; TSV
+    writes a number as is, ``None`` as an empty field, a bool as ``true``/``false``, a list joined by
+    ``"; "``. A table may show other ``table_columns`` and ``table_rows`` (str or rich ``Text``);
+    without them it shows ``rows`` formatted (``None`` as "—", a probability with 2 decimals).
     ``path_column``: in a table its paths are shown relative to their common folder, named above.
+    ``kind`` names the listing in the JSON document.
     """
 
     columns: list[str]
@@ -98,6 +105,7 @@ class Listing:
     table_columns: list[str] | None = None
     table_rows: list[list] | None = None
     caption: str | None = None
+    kind: str = ""
 
 
 def listing_format(requested: str | None) -> str:
@@ -110,6 +118,44 @@ def listing_format(requested: str | None) -> str:
 def _plain(cell) -> str:
     text = cell.plain if hasattr(cell, "plain") else str(cell)
     return text.replace("\t", " ").replace("\n", " ")
+
+
+def _tsv_field(value) -> str:
+    """One typed value as a TSV field (see ``Listing``)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return "; ".join(_tsv_field(item) for item in value)
+    return _plain(value)
+
+
+def _table_cell(value):
+    """One typed value as a table cell: "—" for none, probabilities with 2 decimals."""
+    if value is None or (isinstance(value, list | tuple) and not value):
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else ""
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    if isinstance(value, list | tuple):
+        return "; ".join(_plain(_table_cell(item)) for item in value)
+    return value if hasattr(value, "plain") else str(value)
+
+
+def _json_value(value):
+    if isinstance(value, list | tuple):
+        return [_json_value(item) for item in value]
+    return value.plain if hasattr(value, "plain") else value
+
+
+def listing_document(listing: Listing) -> dict:
+    """The JSON document of a listing: ``{"schema": 1, "kind": KIND, "rows": [{column: value}, ...]}``."""
+    rows = [
+        {column: _json_value(value) for column, value in zip(listing.columns, row, strict=True)} for row in listing.rows
+    ]
+    return {"schema": SCHEMA_VERSION, "kind": listing.kind, "rows": rows}
 
 
 def _common_folder(paths: list[str]) -> str | None:
@@ -131,18 +177,19 @@ def print_listing(console, listing: Listing, fmt: str) -> None:
     import json
 
     if fmt == "json":
-        keys = [column.replace(" ", "_") for column in listing.columns]
-        records = [dict(zip(keys, map(_plain, row), strict=True)) for row in listing.rows]
-        sys.stdout.write(json.dumps(records, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(listing_document(listing), indent=2, ensure_ascii=False) + "\n")
         return
     if fmt == "tsv":
-        lines = ["\t".join(listing.columns)] + ["\t".join(map(_plain, row)) for row in listing.rows]
+        lines = ["\t".join(listing.columns)] + ["\t".join(map(_tsv_field, row)) for row in listing.rows]
         sys.stdout.write("\n".join(lines) + "\n")
         return
     from rich import box
     from rich.table import Table
 
-    rows = [list(row) for row in (listing.table_rows or listing.rows)]
+    if listing.table_rows is not None:
+        rows = [list(row) for row in listing.table_rows]
+    else:
+        rows = [[_table_cell(value) for value in row] for row in listing.rows]
     title = None
     if listing.path_column is not None:
         root = _common_folder([_plain(row[listing.path_column]) for row in rows])
@@ -168,30 +215,36 @@ def print_listing(console, listing: Listing, fmt: str) -> None:
 
 def settings_listing(effective) -> Listing:
     """``genretag config show``: each command's configurable option, its value and where it came from."""
-    rows = [
-        [setting.command, f"--{setting.key}", "—" if setting.value is None else str(setting.value), setting.source]
-        for setting in effective
-    ]
-    return Listing(["command", "option", "value", "source"], rows)
+    rows = [[setting.command, f"--{setting.key}", setting.value, setting.source] for setting in effective]
+    return Listing(["command", "option", "value", "source"], rows, kind="settings")
 
 
 # ---------------------------------------------------------------- models
 
 
-def held_out_accuracy(card: dict) -> tuple[str, str]:
-    """(accuracy with its 95 % interval, what it was measured on) from the card's held-out figures:
-    track accuracy on held-out full-length tracks (a shipped card's ``metrics.selection``), else its
-    test split, else its validation split; ("", "") when the card has none."""
+def held_out_figures(card: dict) -> tuple[float | None, float | None, float | None, str | None]:
+    """(accuracy, low and high ends of its 95 % interval, what it was measured on) from the card's held-out
+    figures: track accuracy on held-out full-length tracks (a shipped card's ``metrics.selection``), else
+    its test split, else its validation split; Nones when the card has none."""
     metrics = card.get("metrics", {})
     if "selection" in metrics:
         figures = metrics["selection"]
         low, high = figures["accuracy_95"]
-        return f"{figures['accuracy']:.2f} [{low:.2f}-{high:.2f}]", f"{figures['tracks']} held-out tracks"
+        return figures["accuracy"], low, high, f"{figures['tracks']} held-out tracks"
     for prefix in ("test", "valid"):
         for name, figures in metrics.items():
             if name.startswith(prefix) and "track_accuracy" in figures:
-                return f"{figures['track_accuracy']:.2f}", f"{figures['n_tracks']} {prefix} tracks"
-    return "", ""
+                return figures["track_accuracy"], None, None, f"{figures['n_tracks']} {prefix} tracks"
+    return None, None, None, None
+
+
+def held_out_accuracy(card: dict) -> tuple[str, str]:
+    """``held_out_figures`` as text: ("0.55 [0.46-0.64]", "107 held-out tracks"); ("", "") when none."""
+    accuracy, low, high, measured_on = held_out_figures(card)
+    if accuracy is None:
+        return "", ""
+    interval = f" [{low:.2f}-{high:.2f}]" if low is not None else ""
+    return f"{accuracy:.2f}{interval}", measured_on
 
 
 def scan_speed(card: dict) -> str:
@@ -223,7 +276,18 @@ def model_advice(cards: list[dict]) -> str:
 
 def models_listing(cards: list[dict], default: str) -> Listing:
     """``genretag models``: one row per model card, the default marked, and which to choose."""
-    columns = ["name", "default", "architecture", "parameters", "speed", "accuracy", "measured on", "source"]
+    columns = [
+        "name",
+        "default",
+        "architecture",
+        "parameters",
+        "x_realtime",
+        "accuracy",
+        "accuracy_low",
+        "accuracy_high",
+        "measured_on",
+        "source",
+    ]
     rows, table_rows = [], []
     for card in cards:
         accuracy, measured_on = held_out_accuracy(card)
@@ -233,12 +297,11 @@ def models_listing(cards: list[dict], default: str) -> Listing:
         rows.append(
             [
                 card["name"],
-                "yes" if is_default else "",
+                is_default,
                 card["architecture"],
-                str(parameters),
-                speed,
-                accuracy,
-                measured_on,
+                parameters,
+                card.get("speed", {}).get("x_realtime"),
+                *held_out_figures(card),
                 card["source"],
             ]
         )
@@ -255,6 +318,7 @@ def models_listing(cards: list[dict], default: str) -> Listing:
         "with its 95 % interval (—: none in the card); × realtime: a scan on 2 cores (benchmarks/). "
         + (advice + " " if advice else "")
         + "All of a card: genretag models NAME",
+        kind="models",
     )
 
 
@@ -315,16 +379,27 @@ class ScanBar:
 
 def results_listing(results, top_k: int) -> Listing:
     """``scan``: one row per track, its genre and confidence, then the runners-up."""
-    columns = ["path", "genre", "confidence", *[ORDINALS.get(rank, f"{rank}th") for rank in range(2, top_k + 1)]]
-    rows = []
+    ranks = range(2, top_k + 1)
+    columns = ["path", "genre", "confidence"]
+    for rank in ranks:
+        columns += [f"genre_{rank}", f"confidence_{rank}"]
+    columns += ["error", "warning"]
+    table_columns = ["path", "genre", "confidence", *[ORDINALS.get(rank, f"{rank}th") for rank in ranks]]
+    rows, table_rows = [], []
     for result in results:
+        path = display_path(result.path)
+        ranked = result.top_k(top_k)
+        ranked += [(None, None)] * (top_k - len(ranked))
+        row = [path]
+        for genre, probability in ranked:
+            row += [genre, None if probability is None else round(probability, 4)]
+        rows.append([*row, result.error, result.warning])
         if result.ok:
-            ranked = result.top_k(top_k)
-            others = [f"{genre} {p:.2f}" for genre, p in ranked[1:]]
-            rows.append([display_path(result.path), ranked[0][0], f"{ranked[0][1]:.2f}", *others])
+            others = [f"{genre} {p:.2f}" if genre else "—" for genre, p in ranked[1:]]
+            table_rows.append([path, ranked[0][0], f"{ranked[0][1]:.2f}", *others])
         else:
-            rows.append([display_path(result.path), "failed", *[""] * (top_k)])
-    return Listing(columns, rows, path_column=0)
+            table_rows.append([path, "failed", *[""] * (top_k)])
+    return Listing(columns, rows, path_column=0, table_columns=table_columns, table_rows=table_rows, kind="scan")
 
 
 def summary_lines(summary) -> list[str]:
@@ -522,21 +597,39 @@ def tag_listing(plans, outcomes) -> Listing:
 
     from genretag.tags import Action
 
-    rows = []
+    rows, table_rows = [], []
     for plan in plans:
         outcome = outcomes.get(plan.path)
+        verb, _, why = plan.action.value.partition(": ")
+        reason = why or plan.reason or None
+        if outcome is not None:
+            verb, reason = ("written", None) if outcome.written else ("error", outcome.reason)
         if outcome is not None:
             action = Text("written", style="green") if outcome.written else Text("error", style="red")
         elif plan.action is Action.ERROR:
             action = Text("error", style="red")
         else:
             action = Text(plan.action.value, style="bold" if plan.action is Action.WRITE else "dim")
-        rows.append([display_path(plan.path), genres_text(plan.current), _proposed_text(plan), action])
+        path = display_path(plan.path)
+        rows.append(
+            [
+                path,
+                list(plan.current),
+                [name for name, _ in plan.proposed],
+                [round(probability, 4) for _, probability in plan.proposed],
+                list(plan.new_values),
+                verb,
+                reason,
+            ]
+        )
+        table_rows.append([path, genres_text(plan.current), _proposed_text(plan), action])
     return Listing(
-        ["path", "current genre", "proposed", "action"],
+        ["path", "current_genres", "proposed_genres", "proposed_probabilities", "new_genres", "action", "reason"],
         rows,
         path_column=0,
         table_columns=["file", "current genre", "proposed", "action"],
+        table_rows=table_rows,
+        kind="tag",
     )
 
 
@@ -562,19 +655,25 @@ def undo_listing(plans, outcomes) -> Listing:
     """One row per file: the genre now, what it is restored to, and what happened."""
     from rich.text import Text
 
-    rows = []
+    rows, table_rows = [], []
     for plan in plans:
         outcome = outcomes.get(plan.path)
+        error = None
         if outcome is not None and outcome.written:
-            action = Text("restored", style="green")
+            verb, action = "restored", Text("restored", style="green")
         elif outcome is not None or plan.problem:
-            action = Text(f"error: {outcome.reason if outcome else plan.problem}", style="red")
+            error = outcome.reason if outcome else plan.problem
+            verb, action = "error", Text(f"error: {error}", style="red")
         else:
-            action = Text("restore", style="bold")
-        rows.append([display_path(plan.path), genres_text(plan.written), genres_text(plan.restore), action])
+            verb, action = "restore", Text("restore", style="bold")
+        path = display_path(plan.path)
+        rows.append([path, list(plan.written), list(plan.restore), verb, error])
+        table_rows.append([path, genres_text(plan.written), genres_text(plan.restore), action])
     return Listing(
-        ["path", "genre now", "restored to", "action"],
+        ["path", "genres_now", "restored_genres", "action", "error"],
         rows,
         path_column=0,
         table_columns=["file", "genre now", "restored to", "action"],
+        table_rows=table_rows,
+        kind="undo",
     )

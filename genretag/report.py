@@ -7,9 +7,9 @@ Report schemas (fixed; probabilities and confidences are rounded to 4 decimals):
   ``error`` empty for a good one);
 * segments CSV, one row per segment: ``path, segment, start_s, end_s, genre,
   confidence``, then one probability column per genre of the model;
-* JSON: an array of track objects ``{path, genre, confidence, probabilities
-  {genre: p}, duration_s, model, error, segments: [{start_s, end_s, genre,
-  probabilities}]}``.
+* JSON: ``{"schema": 1, "kind": "tracks", "tracks": [...]}``, one track object per
+  line: ``{path, genre, confidence, probabilities {genre: p}, duration_s, model,
+  error, segments: [{start_s, end_s, genre, probabilities}]}`` (``null`` for none).
 
 ``path`` is relative to the working directory for files below it, absolute otherwise.
 """
@@ -171,9 +171,13 @@ def write_reports(results, csv: str | None, segments_csv: str | None, json_path:
 
 
 def write_json(records: list[dict], destination: str | Path | TextIO) -> None:
-    """Write the JSON report, one track object per line, to a file path (folders created) or a text stream."""
+    """Write the JSON report (``{"schema": 1, "kind": "tracks", "tracks": [...]}``), one track object per line,
+    to a file path (folders created) or a text stream."""
+    from genretag.render import SCHEMA_VERSION
+
     # One track per line: readable, and written by json's C encoder (indenting is pure Python, slow).
-    text = "[\n" + ",\n".join(json.dumps(record, ensure_ascii=False) for record in records) + "\n]\n"
+    tracks = ",\n".join(json.dumps(record, ensure_ascii=False) for record in records)
+    text = f'{{"schema": {SCHEMA_VERSION}, "kind": "tracks", "tracks": [\n{tracks}\n]}}\n'
     destination = _prepared(destination)
     if isinstance(destination, Path):
         destination.write_text(text, encoding="utf-8")

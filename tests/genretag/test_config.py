@@ -88,7 +88,7 @@ def test_the_command_line_overrides_the_config_file(genretag_home, tmp_path):
     from_file = run_cli("tag", str(track))
     assert from_file.returncode == 0, from_file.stderr
     assert f"model: {MODEL} (from the config file)" in from_file.stderr
-    assert from_file.stdout.splitlines()[1].split("\t")[3] == "skip: low confidence"
+    assert from_file.stdout.splitlines()[1].split("\t")[5:7] == ["skip", "low confidence"]
 
     overridden = run_cli("tag", str(track), "--min-confidence", "0", "--format", "json")
     assert overridden.returncode == 0, overridden.stderr

@@ -75,7 +75,9 @@ def test_segments_csv_has_one_row_per_segment_and_a_column_per_genre(results):
 def test_json_report_schema(results, tmp_path):
     destination = tmp_path / "report.json"
     report.write_json(report.track_records(results), destination)
-    good, failed = json.loads(destination.read_text(encoding="utf-8"))
+    document = json.loads(destination.read_text(encoding="utf-8"))
+    assert (document["schema"], document["kind"]) == (1, "tracks")
+    good, failed = document["tracks"]
     assert good == {
         "path": "music/a.flac",
         "genre": "classical",

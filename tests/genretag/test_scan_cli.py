@@ -109,7 +109,7 @@ def test_scan_classifies_every_container_and_reports_each_bad_file(mixed_library
     assert len(segments) == tracks.n_segments.sum()
     assert np.allclose(segments[list(GTZAN_GENRES)].sum(axis=1), 1, atol=1e-3)
 
-    records = json.loads(report_json.read_text(encoding="utf-8"))
+    records = json.loads(report_json.read_text(encoding="utf-8"))["tracks"]
     assert len(records) == len(tracks)
     for record in records:
         assert list(record) == [
@@ -268,7 +268,7 @@ def test_whole_track_pass_with_a_bicrnn_user_model(tmp_path, genretag_home):
         app, ["scan", str(track), "--model", "my-bicrnn", "--whole-track", "--jobs", "2", "--json", str(report)]
     )
     assert result.exit_code == 0, result.output
-    [record] = json.loads(report.read_text())
+    [record] = json.loads(report.read_text())["tracks"]
     assert len(record["segments"]) == 3 and record["model"] == "my-bicrnn"
     # The track's probabilities come from one pass over the two contiguous segments joined in time.
     loaded = weights.load_model("my-bicrnn")
@@ -295,7 +295,7 @@ def test_new_weights_under_the_same_model_name_make_its_stored_results_stale(tmp
     scan = ["scan", str(track), "--model", "mine", "--jobs", "1", "--json", str(report)]
     runner = CliRunner()
     assert runner.invoke(app, scan).exit_code == 0
-    before = json.loads(report.read_text())[0]["probabilities"]
+    before = json.loads(report.read_text())["tracks"][0]["probabilities"]
     assert "0 analysed, 1 from the store" in runner.invoke(app, scan).output
 
     # The model retrained under the same name: its results are keyed by the weights' sha256.
@@ -307,5 +307,5 @@ def test_new_weights_under_the_same_model_name_make_its_stored_results_stale(tmp
     card_path.write_text(json.dumps(card))
     again = runner.invoke(app, scan)
     assert "1 analysed, 0 from the store" in again.output
-    after = json.loads(report.read_text())[0]["probabilities"]
+    after = json.loads(report.read_text())["tracks"][0]["probabilities"]
     assert after.keys() == before.keys() and after != before
