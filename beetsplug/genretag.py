@@ -75,6 +75,7 @@ class Run:
     changes: list[ItemChange]
     analysed: int  # files analysed now; the others came from genretag's store
     written: int  # files written
+    why: str = "named"  # how the model was chosen (``results.ModelChoice.why``)
 
 
 def has_genres_list() -> bool:
@@ -152,6 +153,16 @@ def change_line(change: ItemChange, pretend: bool) -> str:
     else:
         what = f"unchanged {before}"
     return f"{item_label(change.item)}: {answer}: {what}"
+
+
+def model_line(name: str, why: str) -> str:
+    """Which model a run used and why, as ``genretag`` itself says it."""
+    reason = {
+        "named": "",
+        "stored": " (the model of the stored results for these items)",
+        "default": " (the default model)",
+    }[why]
+    return f"model: {name}{reason}"
 
 
 def summary_line(changes: list[ItemChange], analysed: int, pretend: bool, written: int) -> str:
@@ -260,6 +271,7 @@ class GenreTagPlugin(BeetsPlugin):
             return
         write = ui.should_write(options.write)
         run = self.tag_items(items, settings, options.pretend, write, ui.print_, progress=True)
+        ui.print_(model_line(run.model.name, run.why))
         ui.print_(summary_line(run.changes, run.analysed, options.pretend, run.written))
         failed = sum(change.action == "failed" for change in run.changes)
         if failed:
@@ -316,11 +328,16 @@ class GenreTagPlugin(BeetsPlugin):
         segment timelines too. Raises ``ui.UserError`` for an unusable model.
         """
         from genretag import scan, store
-        from genretag.weights import DEFAULT_MODEL, WeightsError, resolve_model
+        from genretag.weights import WeightsError, resolve_model
 
-        if not settings.model:
-            settings = replace(settings, model=DEFAULT_MODEL)
+        by_path: dict[str, list[Item]] = {}
+        for item in items:
+            by_path.setdefault(os.fsdecode(item.path), []).append(item)
         try:
+            # genretag's one rule: the model named, else that of the stored results for these files, else the default.
+            roots = [os.path.commonpath(list(by_path))] if by_path else []
+            choice = scan.choose_model(roots, settings.model or None)
+            settings = replace(settings, model=choice.name)
             model = resolve_model(settings.model)
         except WeightsError as error:
             raise ui.UserError(f"genretag: {error}") from None
@@ -337,9 +354,6 @@ class GenreTagPlugin(BeetsPlugin):
                 ", ".join(unknown),
                 ", ".join(model.genres),
             )
-        by_path: dict[str, list[Item]] = {}
-        for item in items:
-            by_path.setdefault(os.fsdecode(item.path), []).append(item)
         changes, analysed, written = [], 0, 0
         connection = store.connect()
         events = scan.scan_files(
@@ -365,7 +379,7 @@ class GenreTagPlugin(BeetsPlugin):
         for change in changes:
             if change.action == "failed":
                 self._log.error("{}: {}", os.fsdecode(change.item.path), change.reason)
-        return Run(model, changes, analysed, written)
+        return Run(model, changes, analysed, written, choice.why)
 
     def _apply(self, change: ItemChange, model: str, write: bool) -> bool:
         """Store one item's change in beets' database, writing the file when asked; returns whether it was written."""

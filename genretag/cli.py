@@ -221,6 +221,7 @@ def models(
 
 @app.command()
 def scan(
+    ctx: typer.Context,
     paths: Annotated[
         list[Path], typer.Argument(metavar="PATH", help="Music files or folders (folders are walked recursively).")
     ],
@@ -273,6 +274,7 @@ def scan(
     if top_k > len(library_scan.model.genres):
         _fail_usage(f"--top-k {top_k} is more than the model's {len(library_scan.model.genres)} genres")
     console = render.stderr_console()
+    console.print(_model_line(library_scan.choice, ctx), markup=False)
     for path, reason in library_scan.problems:
         render.problem_line(console, "error", str(path), reason)
     try:

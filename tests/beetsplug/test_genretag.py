@@ -260,3 +260,22 @@ def test_config_names_top_k_low_confidence_and_another_model(tmp_path):
     assert unknown.returncode == 1 and "no-such-model" in unknown.stderr
     too_many = beets.beet("genretag", "-p", "--top-k", str(len(labels) + 1), check=False)
     assert too_many.returncode == 1 and "top_k" in too_many.stderr
+
+
+def test_the_plugin_follows_genretags_model_rule_and_says_which_model(tmp_path):
+    beets = BeetsLibrary(tmp_path, "  min_confidence: 0.0\n")
+    beets.beet("import", "-A", "-q", str(beets.source))
+    genretag = str(Path(sys.executable).with_name("genretag"))
+    scanned = subprocess.run(
+        [genretag, "scan", "--model", "v-kernel", "--jobs", "1", str(beets.directory)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert scanned.returncode == 0, scanned.stderr
+    # No model configured: the model of the stored results for these items, as `genretag tag` would use.
+    pretend = beets.beet("genretag", "-p")
+    assert "model: v-kernel (the model of the stored results for these items)" in pretend.stdout
+    assert "0 analysed, 3 from genretag's store" in pretend.stdout
+    named = beets.beet("genretag", "-p", "-m", "v-kernel", "title:Vibe")
+    assert "model: v-kernel\n" in named.stdout
