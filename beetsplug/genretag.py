@@ -245,7 +245,9 @@ class GenreTagPlugin(BeetsPlugin):
     def commands(self) -> list[ui.Subcommand]:
         command = ui.Subcommand("genretag", help="set genres from the audio with genretag's networks")
         parser = command.parser
-        parser.add_option("-p", "--pretend", action="store_true", help="show what would change; change nothing")
+        parser.add_option(
+            "-p", "--pretend", "-n", "--dry-run", action="store_true", help="show what would change; change nothing"
+        )
         parser.add_option("-f", "--force", action="store_true", help="replace genres items already have")
         parser.add_option("--keep-existing", action="store_true", help="append to genres items already have")
         parser.add_option("-w", "--write", action="store_true", default=None, help="write the files' tags too")

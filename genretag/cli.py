@@ -35,8 +35,8 @@ from genretag.tagrules import DEFAULT_MIN_CONFIDENCE, DEFAULT_TOP_K, POLICIES, P
 app = typer.Typer(
     name="genretag",
     help="Offline genre tagger for music libraries.",
-    no_args_is_help=True,
-    add_completion=False,
+    # `genretag` alone prints the help and exits 0 (see ``main``); --install-completion sets up the shell's.
+    add_completion=True,
     # Plain Click help: Typer's rich help shows every switch as taking a value (`--write <bool>`).
     rich_markup_mode=None,
 )
@@ -113,10 +113,39 @@ def _config_keys(command) -> dict[str, str]:
     }
 
 
-@app.callback()
-def main(ctx: typer.Context) -> None:
+def _print_version(value: bool) -> None:
+    if value:
+        from genretag import __version__
+
+        typer.echo(f"genretag {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback(invoke_without_command=True)
+def main(
+    ctx: typer.Context,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="Only the data, errors and warnings: no progress bars, notes or summaries."),
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also say which weights a model loads and where the store is.")
+    ] = False,
+) -> None:
     """Read the config file: its settings become the options' defaults, so the command line overrides them."""
-    if ctx.invoked_subcommand == "config" or ctx.resilient_parsing:
+    if ctx.resilient_parsing:
+        return
+    if ctx.invoked_subcommand is None:  # `genretag` alone: the help, as asked for
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0)
+    if quiet and verbose:
+        _fail_usage("--quiet and --verbose contradict each other; give one")
+    render.set_verbosity(-1 if quiet else 1 if verbose else 0)
+    if ctx.invoked_subcommand == "config":
         return  # `config path` works with a broken file; `config show` reports what is wrong
 
     try:
@@ -145,7 +174,9 @@ def config_path_command() -> None:
 
 @config_app.command("show")
 def config_show(ctx: typer.Context, output_format: FormatOption = None) -> None:
-    """Show every command's configurable options: the value in effect and where it came from."""
+    """Show where genretag keeps its data (store, journal, models; with sizes), then every command's
+    configurable options: the value in effect and where it came from."""
+    from genretag.config import data_paths
 
     commands = ctx.find_root().command.commands
     defaults = {}
@@ -160,7 +191,20 @@ def config_show(ctx: typer.Context, output_format: FormatOption = None) -> None:
         effective = effective_settings(defaults)
     except ConfigError as error:
         _fail_usage(str(error))
-    _print_listing(render.settings_listing(effective), output_format)
+    paths = render.paths_listing(data_paths())
+    chosen = render.listing_format(_format(output_format))
+    with _closed_pipe_ends_quietly():
+        if chosen == "json":  # one document: the paths beside the settings
+            render.print_documents(
+                [render.listing_document(render.settings_listing(effective)), render.listing_document(paths)]
+            )
+            return
+        if chosen == "table":
+            render.print_listing(render.stdout_console(), paths, "table")
+        else:  # TSV on stdout is the settings alone; where things are goes to stderr
+            for row in paths.rows:
+                render.note(render.stderr_console(), f"{row[0]}: {row[1]}")
+        render.print_listing(render.stdout_console(), render.settings_listing(effective), chosen)
 
 
 def _plain_default(value):
@@ -186,6 +230,21 @@ def _print_listing(listing, output_format: OutputFormat | None) -> str:
     with _closed_pipe_ends_quietly():
         render.print_listing(render.stdout_console(), listing, chosen)
     return chosen
+
+
+def _say_model(console, choice, ctx: typer.Context | None = None) -> None:
+    """The model line on stderr (unless --quiet); with --verbose, the weights it loads and the store."""
+    render.note(console, _model_line(choice, ctx))
+    if render.verbosity() > 0:
+        from genretag.config import database_path
+        from genretag.weights import resolve_model
+
+        identity = resolve_model(choice.name)
+        render.note(
+            console,
+            f"  {identity.architecture}, {len(identity.genres)} genres, weights sha256 {identity.fingerprint[:12]}, "
+            f"front end {identity.front_end}; store {database_path()}",
+        )
 
 
 def _model_line(choice, ctx: typer.Context | None = None) -> str:
@@ -274,7 +333,7 @@ def scan(
     if top_k > len(library_scan.model.genres):
         _fail_usage(f"--top-k {top_k} is more than the model's {len(library_scan.model.genres)} genres")
     console = render.stderr_console()
-    console.print(_model_line(library_scan.choice, ctx), markup=False)
+    _say_model(console, library_scan.choice, ctx)
     for path, reason in library_scan.problems:
         render.problem_line(console, "error", str(path), reason)
     try:
@@ -311,7 +370,7 @@ def scan(
     output = render.stdout_console() if shown == "table" and not to_stdout else console
     summary = report.summarise(results, library_scan.analysed, time.perf_counter() - started)
     for line in render.summary_lines(summary):
-        output.print(line, markup=False, soft_wrap=True)
+        render.note(output, line)
     _write_reports(results, csv, segments_csv, json_path)
     if summary.failures or library_scan.problems:
         raise typer.Exit(1)
@@ -351,7 +410,7 @@ def export(
         choice = choose_model(paths or ["/"], model)
     except WeightsError as error:
         _fail_usage(str(error))
-    render.stderr_console().print(_model_line(choice, ctx), markup=False)
+    _say_model(render.stderr_console(), choice, ctx)
     results = stored_results(choice.name, paths)
     if not results:
         where = " under " + ", ".join(map(str, paths)) if paths else ""
@@ -384,7 +443,7 @@ def timeline(
     if not result.ok:
         render.problem_line(render.stderr_console(), "error", result.path, result.error)
         raise typer.Exit(1)
-    render.stderr_console().print(_model_line(choice, ctx), markup=False)
+    _say_model(render.stderr_console(), choice, ctx)
     console = render.stdout_console()
     overview, table = render.timeline_text(result)
     console.print(
@@ -421,7 +480,7 @@ def report(
     except OSError as error:
         typer.echo(f"error: cannot write {html}: {error.strerror or error}", err=True)
         raise typer.Exit(1) from None
-    console.print(_model_line(written.model, ctx), markup=False)
+    _say_model(console, written.model, ctx)
     for path, reason in written.problems:
         render.problem_line(console, "error", str(path), reason)
     failed = [result for result in written.results if not result.ok]
@@ -503,7 +562,10 @@ def tag(
         list[Path] | None,
         typer.Argument(metavar="PATH", help="Files or folders (default: the paths of the last scan)."),
     ] = None,
-    write: Annotated[bool, typer.Option("--write", help="Write the genres. Without it: a preview.")] = False,
+    write: Annotated[bool, typer.Option("--write", "-w", help="Write the genres. Without it: a preview.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", "-n", help="Preview only (the default without --write); change nothing.")
+    ] = False,
     policy: Annotated[
         str,
         typer.Option(
@@ -549,6 +611,8 @@ def tag(
 
     if policy not in POLICIES:
         _fail_usage(f"--policy {policy!r}: choose one of {', '.join(POLICIES)}")
+    if write and dry_run:
+        _fail_usage("--write and --dry-run contradict each other; give one")
     console = render.stderr_console()
     bar = render.ScanBar(console)
     try:
@@ -567,7 +631,7 @@ def tag(
         _fail_usage(str(error))
     except OSError as error:
         _fail_usage(f"{error.filename}: {error.strerror or error}")
-    console.print(_model_line(run.model, ctx), markup=False)
+    _say_model(console, run.model, ctx)
     render.settled_writes(console, run.settled)
     for path, reason in run.problems:
         render.problem_line(console, "error", str(path), reason)
@@ -575,7 +639,7 @@ def tag(
         render.problem_line(console, "error", path, reason)
     shown = _print_listing(render.tag_listing(run.plans, run.outcomes), output_format)
     output = render.stdout_console() if shown == "table" else console
-    output.print(render.tag_summary(run, write), markup=False, soft_wrap=True)
+    render.note(output, render.tag_summary(run, write))
     if run.errors or run.problems:
         raise typer.Exit(1)
 
@@ -587,7 +651,9 @@ def undo(
     ] = None,
     last: Annotated[bool, typer.Option("--last", help="Undo the latest `tag --write` run not yet undone.")] = False,
     all_runs: Annotated[bool, typer.Option("--all", help="Undo every write genretag made and has not undone.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be restored; change nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", "-n", help="Preview: show what would be restored; change nothing.")
+    ] = False,
     force: Annotated[
         bool, typer.Option("--force", help="Restore the genre even in files changed since genretag wrote them.")
     ] = False,
@@ -614,11 +680,12 @@ def undo(
     output = render.stdout_console() if shown == "table" else console
     restorable = len(run.plans) - len(failures)
     if dry_run:
-        output.print(
-            f"dry run: {render.plural(restorable, 'file')} would be restored, {len(failures)} not; nothing written",
-            markup=False,
+        render.note(
+            output,
+            f"preview: {render.plural(restorable, 'file')} to restore, {len(failures)} not; nothing written "
+            "(drop --dry-run to restore)",
         )
     else:
-        output.print(f"{render.plural(restorable, 'file')} restored, {len(failures)} not", markup=False)
+        render.note(output, f"{render.plural(restorable, 'file')} restored, {len(failures)} not")
     if failures:
         raise typer.Exit(1)

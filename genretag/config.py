@@ -53,6 +53,57 @@ def write_area_dir(home: str | Path | None = None) -> Path:
     return Path(home or data_home()) / WRITE_AREA
 
 
+@dataclass(frozen=True)
+class DataPath:
+    """One place genretag keeps something (``genretag config show``): ``size`` in bytes, None when absent."""
+
+    name: str
+    path: Path
+    size: int | None
+    note: str | None = None
+
+
+def _size_of(path: Path) -> int | None:
+    if path.is_file():
+        return path.stat().st_size
+    if path.is_dir():
+        return sum(file.stat().st_size for file in path.rglob("*") if file.is_file())
+    return None
+
+
+def _journal_note(database: Path) -> str | None:
+    if not database.is_file():
+        return None
+    import sqlite3
+
+    try:
+        connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+        try:
+            tracks = connection.execute("SELECT COUNT(*) FROM track_results").fetchone()[0]
+            writes = connection.execute("SELECT COUNT(*) FROM tag_journal").fetchone()[0]
+        finally:
+            connection.close()
+    except sqlite3.Error as error:
+        return f"cannot read: {error}"
+    return f"{tracks} results; the tag journal inside: {writes} writes"
+
+
+def data_paths() -> list[DataPath]:
+    """The config file, the data home, the store (which holds the tag journal), the tag writes' temporary
+    area, user models and the feature cache, each with its size on disk (None: not there yet)."""
+    home, database = data_home(), database_path()
+    models = user_models_dir()
+    model_count = len(list(models.glob("*.json"))) if models.is_dir() else 0
+    return [
+        DataPath("config", config_path(), _size_of(config_path()), None if config_path().exists() else "none yet"),
+        DataPath("data home", home, _size_of(home), "$GENRETAG_HOME" if os.environ.get("GENRETAG_HOME") else None),
+        DataPath("store", database, _size_of(database), _journal_note(database)),
+        DataPath("tag writes", write_area_dir(), _size_of(write_area_dir()), "temporary files of writes in progress"),
+        DataPath("user models", models, _size_of(models), f"{model_count} models"),
+        DataPath("feature cache", feature_cache_dir(), _size_of(feature_cache_dir()), "genretag learn's"),
+    ]
+
+
 # ---------------------------------------------------------------- the config file
 #
 # TOML whose keys are the long option names, without the dashes: at the top level they apply to

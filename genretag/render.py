@@ -16,6 +16,23 @@ from dataclasses import dataclass
 from genretag.genres import genre_colour
 
 ORDINALS = {2: "2nd", 3: "3rd"}
+_VERBOSITY = [0]  # -1: --quiet, 0: normal, 1: --verbose (set once per command by the CLI)
+
+
+def set_verbosity(level: int) -> None:
+    """-1 (``--quiet``: no progress bars, notes or summaries), 0, or 1 (``--verbose``)."""
+    _VERBOSITY[0] = level
+
+
+def verbosity() -> int:
+    """The level ``set_verbosity`` set."""
+    return _VERBOSITY[0]
+
+
+def note(console, text: str) -> None:
+    """A note or summary line, printed whole (no markup, never folded) unless ``--quiet``."""
+    if verbosity() >= 0:
+        console.print(text, markup=False, soft_wrap=True)
 
 
 def stderr_console():
@@ -75,6 +92,7 @@ def progress_bar(console, label: str, unit: str):
         TimeElapsedColumn(),
         console=console,
         transient=True,
+        disable=verbosity() < 0,
     )
 
 
@@ -213,6 +231,44 @@ def print_listing(console, listing: Listing, fmt: str) -> None:
         console.print(listing.caption, style="dim", markup=False)
 
 
+def print_documents(documents: list[dict]) -> None:
+    """Several listings' JSON documents on stdout as one: ``{"schema": 1, "kind": K1, "rows": [...], K2: [...]}``."""
+    import json
+
+    merged = dict(documents[0])
+    for document in documents[1:]:
+        merged[document["kind"]] = document["rows"]
+    sys.stdout.write(json.dumps(merged, indent=2, ensure_ascii=False) + "\n")
+
+
+def file_size(size: int | None) -> str:
+    """``12.3 MB``, ``0 B``; "—" for None (nothing there)."""
+    if size is None:
+        return "—"
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return ""  # unreachable
+
+
+def paths_listing(paths) -> Listing:
+    """``genretag config show``: where the config, the store (with the tag journal), models and caches are."""
+    rows = [[place.name, str(place.path), place.size, place.note] for place in paths]
+    # The table keeps the path last and whole-width, so it folds (if at all) only at its end.
+    table_rows = [
+        [place.name + (" + tag journal" if place.name == "store" else ""), file_size(place.size), str(place.path)]
+        for place in paths
+    ]
+    return Listing(
+        ["name", "path", "bytes", "note"],
+        rows,
+        table_columns=["data", "size", "path"],
+        table_rows=table_rows,
+        kind="paths",
+    )
+
+
 def settings_listing(effective) -> Listing:
     """``genretag config show``: each command's configurable option, its value and where it came from."""
     rows = [[setting.command, f"--{setting.key}", setting.value, setting.source] for setting in effective]
@@ -347,7 +403,7 @@ def scan_progress(console):
         console=console,
         transient=True,
         # Not on a terminal (a log, a pipe) a live bar only leaves blank lines behind.
-        disable=not console.is_terminal,
+        disable=not console.is_terminal or verbosity() < 0,
     )
 
 
