@@ -530,6 +530,7 @@ def learn(
         int | None,
         typer.Option("--jobs", "-j", min=1, metavar="N", help="Worker processes for decoding (default: all cores)."),
     ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace your model of that name if it exists.")] = False,
 ) -> None:
     """Learn the genres your library is already tagged with; `scan --model NAME` then uses them."""
     from genretag.learn import LearnError, learn_model
@@ -537,7 +538,7 @@ def learn(
 
     display = render.LearnDisplay(render.stderr_console(), min_tracks)
     try:
-        learned = learn_model(paths, name, base, min_tracks, map_file, epochs, jobs or -1, display.events())
+        learned = learn_model(paths, name, base, min_tracks, map_file, epochs, jobs or -1, display.events(), force)
     except OSError as error:
         _fail_usage(f"{map_file}: cannot read the mapping file ({error.strerror or error})")
     except (WeightsError, LibraryPathError, ValueError) as error:
@@ -547,6 +548,8 @@ def learn(
         raise typer.Exit(1) from None
     finally:
         display.close()
+    if learned.replaced:
+        render.problem_line(render.stderr_console(), "warning", str(learned.card_path), "replaced (--force)")
     output = render.stdout_console()
     output.print(render.confusion_table(learned.evaluation))
     for line in render.learned_lines(learned, epochs):

@@ -595,6 +595,7 @@ class LearnedModel:
     evaluation: object  # fit.Evaluation on the validation tracks
     history: object  # fit.FitHistory; None for a head fitted on embeddings
     recipe: FineTuneRecipe | HeadRecipe
+    replaced: bool = False  # a user model of that name existed and was replaced (``force``)
 
 
 def learn_model(
@@ -606,6 +607,7 @@ def learn_model(
     epochs: int = 30,
     jobs: int = -1,
     events: LearnEvents | None = None,
+    force: bool = False,
 ) -> LearnedModel:
     """``genretag learn``: read the genre tags under ``paths``, teach ``base`` (default
     ``weights.DEFAULT_MODEL``) their genres and save user model ``name``.
@@ -615,23 +617,33 @@ def learn_model(
 
     Raises ``ValueError`` for a bad name or mapping file, ``OSError`` for an unreadable mapping
     file, ``WeightsError`` / ``library.LibraryPathError`` for a bad base model or path (all
-    usage errors), and ``LearnError`` when the library holds too little to learn from.
+    usage errors, checked before anything slow), ``scan.NothingFound`` when there is no audio under
+    ``paths``, ``ValueError`` when user model ``name`` exists and not ``force``, and ``LearnError``
+    when the library holds too little to learn from.
     """
     from genretag import fit
-    from genretag.weights import load_model
+    from genretag.config import user_models_dir
+    from genretag.scan import NothingFound, nothing_found_message
+    from genretag.weights import load_model, resolve_model
 
     events = events or LearnEvents()
     paths = list(paths)
     problem = valid_model_name(name)
     if problem:
         raise ValueError(problem)
+    replaced = (user_models_dir() / f"{name}.json").exists()
+    if replaced and not force:
+        raise ValueError(f"user model {name!r} exists; add --force to replace it, or choose another name")
     mapping = read_genre_map(map_file) if map_file else {}
     if base is None:
         from genretag.weights import DEFAULT_MODEL
 
         base = DEFAULT_MODEL
-    base_model = load_model(base)
+    resolve_model(base)  # a bad base is a usage error before the library is read
     library = read_library(paths, mapping)
+    if not (library.tracks or library.untagged or library.unreadable):
+        raise NothingFound(nothing_found_message(paths))
+    base_model = load_model(base)
     choice = choose_genres(library.tracks, min_tracks)
     if events.library_read:
         events.library_read(library, choice)
@@ -665,4 +677,4 @@ def learn_model(
         network, history = fine_tune(base_model, train_set, valid_set, recipe, progress=events.fit_progress)
         evaluation = fit.evaluate(network, valid_set)
     card_path = save_user_model(network, name, base_model, choice, split, evaluation, history, recipe, paths)
-    return LearnedModel(name, card_path, library, choice, split, failures, evaluation, history, recipe)
+    return LearnedModel(name, card_path, library, choice, split, failures, evaluation, history, recipe, replaced)
