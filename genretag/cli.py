@@ -317,6 +317,7 @@ def scan(
     from genretag.weights import WeightsError
 
     started = time.perf_counter()
+    _check_report_files(csv, segments_csv, json_path)
     try:
         # Every report needs the segments (the tracks CSV counts them).
         options = ScanOptions(
@@ -376,6 +377,17 @@ def scan(
         raise typer.Exit(1)
 
 
+def _check_report_files(csv: str | None, segments_csv: str | None, json_path: str | None) -> None:
+    """A report into a folder that does not exist is a usage error, said before any work."""
+    from genretag.report import check_destination
+
+    try:
+        for option, value in (("--csv", csv), ("--segments-csv", segments_csv), ("--json", json_path)):
+            check_destination(option, value)
+    except ValueError as error:
+        _fail_usage(str(error))
+
+
 def _write_reports(results, csv: str | None, segments_csv: str | None, json_path: str | None) -> None:
     from genretag import report
 
@@ -406,6 +418,7 @@ def export(
 
     if not (csv or segments_csv or json_path):
         csv = "-"
+    _check_report_files(csv, segments_csv, json_path)
     try:
         choice = choose_model(paths or ["/"], model)
     except WeightsError as error:
@@ -434,6 +447,10 @@ def timeline(
 
     if file.is_dir():
         _fail_usage(f"{file}: is a folder; timeline takes one audio file")
+    try:
+        report.check_destination("--plot", plot)
+    except ValueError as error:
+        _fail_usage(str(error))
     try:
         choice = choose_model([file], model)
         results, _ = results_for([file], choice.name, ScanOptions(jobs=1, with_segments=True))

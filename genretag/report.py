@@ -144,15 +144,22 @@ def track_records(results: Iterable[TrackResult]) -> list[dict]:
     return records
 
 
+def check_destination(option: str, destination: str | Path | None) -> None:
+    """Raise ``ValueError`` (a usage error) when a report's folder does not exist: genretag never creates
+    folders for a report, so a typo in a path is not silently a new folder. ``None`` and '-' (stdout) pass."""
+    if destination is None or str(destination) == "-":
+        return
+    folder = Path(destination).parent
+    if not folder.is_dir():
+        raise ValueError(f"{option} {destination}: no such folder {folder}")
+
+
 def _prepared(destination: str | Path | TextIO) -> Path | TextIO:
-    if isinstance(destination, (str, Path)):
-        destination = Path(destination)
-        destination.parent.mkdir(parents=True, exist_ok=True)
-    return destination
+    return Path(destination) if isinstance(destination, (str, Path)) else destination
 
 
 def write_csv(frame, destination: str | Path | TextIO) -> None:
-    """Write a report DataFrame as CSV to a file path (folders created) or an open text stream."""
+    """Write a report DataFrame as CSV to a file path (its folder must exist) or an open text stream."""
     frame.to_csv(_prepared(destination), index=False)
 
 
@@ -172,7 +179,7 @@ def write_reports(results, csv: str | None, segments_csv: str | None, json_path:
 
 def write_json(records: list[dict], destination: str | Path | TextIO) -> None:
     """Write the JSON report (``{"schema": 1, "kind": "tracks", "tracks": [...]}``), one track object per line,
-    to a file path (folders created) or a text stream."""
+    to a file path (its folder must exist) or a text stream."""
     from genretag.render import SCHEMA_VERSION
 
     # One track per line: readable, and written by json's C encoder (indenting is pure Python, slow).
@@ -483,10 +490,9 @@ def write_html_report(
     """
     from genretag.scan import ScanOptions, choose_model, results_for
 
+    check_destination("--html", destination)
     choice = choose_model(paths, model)
     results, problems = results_for(paths, choice.name, ScanOptions(jobs, with_segments=True), progress)
     title = "genretag: " + ", ".join(display_path(path) for path in paths)
-    destination = Path(destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    destination.write_text(html_report(results, title), encoding="utf-8")
+    Path(destination).write_text(html_report(results, title), encoding="utf-8")
     return HtmlReport(results, problems, choice)
