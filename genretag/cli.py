@@ -84,7 +84,9 @@ StoredModelOption = Annotated[
 ]
 PendingJobsOption = Annotated[
     int | None,
-    typer.Option("--jobs", "-j", min=1, metavar="N", help="Worker processes for files not yet analysed."),
+    typer.Option(
+        "--jobs", "-j", min=0, metavar="N", help="Worker processes for files not yet analysed (0: all cores)."
+    ),
 ]
 CsvOption = Annotated[str | None, typer.Option("--csv", metavar="FILE", help="Write the tracks CSV ('-': stdout).")]
 SegmentsCsvOption = Annotated[
@@ -156,9 +158,21 @@ def main(
     for name, command in ctx.command.commands.items():
         keys = _config_keys(command)
         chosen = settings_for(settings, name, set(keys))
+        if name == ctx.invoked_subcommand and "model" in chosen:
+            _check_configured_model(chosen["model"])
         if chosen:
             default_map[name] = {keys[key]: setting.value for key, setting in chosen.items()}
     ctx.default_map = default_map
+
+
+def _check_configured_model(chosen) -> None:
+    """A model the config file names (``config.Setting``) must exist; the error names the file and line."""
+    from genretag.weights import WeightsError, find_card
+
+    try:
+        find_card(chosen.value)
+    except WeightsError as error:
+        _fail_usage(f"{chosen.origin}: model = {chosen.value!r}: {error}")
 
 
 config_app = typer.Typer(help="The config file: long option names as keys; command-line options override it.")
@@ -286,7 +300,8 @@ def scan(
     ],
     model: ModelOption = None,
     jobs: Annotated[
-        int | None, typer.Option("--jobs", "-j", min=1, metavar="N", help="Worker processes (default: all cores).")
+        int | None,
+        typer.Option("--jobs", "-j", min=0, metavar="N", help="Worker processes (0, the default: all cores)."),
     ] = None,
     csv: CsvOption = None,
     segments_csv: SegmentsCsvOption = None,
@@ -545,7 +560,9 @@ def learn(
     ] = 30,
     jobs: Annotated[
         int | None,
-        typer.Option("--jobs", "-j", min=1, metavar="N", help="Worker processes for decoding (default: all cores)."),
+        typer.Option(
+            "--jobs", "-j", min=0, metavar="N", help="Worker processes for decoding (0, the default: all cores)."
+        ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace your model of that name if it exists.")] = False,
 ) -> None:

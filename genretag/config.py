@@ -125,6 +125,18 @@ def _positive_int(value) -> str | None:
     return None if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else "a whole number ≥ 1"
 
 
+def _jobs(value) -> str | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return None if ok else "a whole number ≥ 0 (0: all cores)"
+
+
+def _did_you_mean(word: str, choices) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}? " if close else ""
+
+
 def _probability(value) -> str | None:
     ok = isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1
     return None if ok else "a number from 0 to 1"
@@ -144,7 +156,7 @@ def _one_of(*choices):
 # key -> what a valid value is (None when valid, else what is expected)
 KEYS = {
     "model": _text,
-    "jobs": _positive_int,
+    "jobs": _jobs,
     "policy": _one_of(*POLICIES),
     "min-confidence": _probability,
     "top-k": _positive_int,
@@ -238,7 +250,8 @@ def read_config(path: Path | None = None) -> list[Setting]:
             where = f"{path}:{line}" if line else str(path)
             if key not in KEYS:
                 known = ", ".join(KEYS)
-                raise ConfigError(f"{where}: unknown key {key!r} (keys are long option names: {known})")
+                hint = _did_you_mean(key, KEYS)
+                raise ConfigError(f"{where}: unknown key {key!r} ({hint}keys are long option names: {known})")
             expected = KEYS[key](value)
             if expected:
                 raise ConfigError(f"{where}: {key} = {value!r}: expected {expected}")
@@ -254,7 +267,8 @@ def read_config(path: Path | None = None) -> list[Setting]:
                 (n for n, text in enumerate(lines, 1) if re.match(rf"^\s*\[\s*{re.escape(section)}\s*\]", text)), 0
             )
             raise ConfigError(
-                f"{path}:{line}: unknown table [{section}] (tables are command names: {', '.join(COMMANDS)})"
+                f"{path}:{line}: unknown table [{section}] "
+                f"({_did_you_mean(section, COMMANDS)}tables are command names: {', '.join(COMMANDS)})"
             )
         add(section, table)
     return settings
