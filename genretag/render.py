@@ -641,10 +641,17 @@ def settled_writes(console, settled) -> None:
             problem_line(console, "warning", entry.path, "an interrupted run did not write it; left as it was")
 
 
-def _proposed_text(plan) -> str:
-    probabilities = dict(plan.proposed)
-    shown = plan.new_values or tuple(probabilities)
-    return "; ".join(f"{name} {probabilities[name]:.2f}" if name in probabilities else name for name in shown) or "—"
+def _proposed_text(plan):
+    """The model's top-k genres with their probabilities, whatever the policy and threshold: those that pass
+    --min-confidence plain, the others dim."""
+    from rich.text import Text
+
+    passing = {name for name, _ in plan.proposed}
+    text = Text()
+    for index, (name, probability) in enumerate(plan.candidates):
+        text.append("; " if index else "")
+        text.append(f"{name} {probability:.2f}", style=None if name in passing else "dim")
+    return text if plan.candidates else "—"
 
 
 def tag_listing(plans, outcomes) -> Listing:
@@ -671,8 +678,8 @@ def tag_listing(plans, outcomes) -> Listing:
             [
                 path,
                 list(plan.current),
-                [name for name, _ in plan.proposed],
-                [round(probability, 4) for _, probability in plan.proposed],
+                [name for name, _ in plan.candidates],
+                [round(probability, 4) for _, probability in plan.candidates],
                 list(plan.new_values),
                 verb,
                 reason,
@@ -693,7 +700,11 @@ def tag_summary(run, write: bool) -> str:
     """The last line of ``tag``: files written (or to write), skipped by reason, errors, how to undo."""
     plans, outcomes, errors = run.plans, run.outcomes, len(run.errors)
     skips = Counter(plan.action.value.removeprefix("skip: ") for plan in plans if plan.action.value.startswith("skip"))
-    skipped = f"{sum(skips.values())} skipped ({', '.join(f'{why} {n}' for why, n in skips.items()) or 'none'})"
+    skipped = (
+        f"{sum(skips.values())} skipped ({', '.join(f'{why} {n}' for why, n in skips.items())})"
+        if skips
+        else "none skipped"
+    )
     if not write:
         to_write = sum(plan.action.value == "write" for plan in plans)
         return (

@@ -77,7 +77,9 @@ class Proposal:
     ``proposed``: the genres that pass, as display names with their probabilities, best first;
     ``best``: the most probable genre's name and probability (whether or not it passes);
     ``new_values``: the track's genres after the change (empty unless ``outcome`` is SET or UNCHANGED);
-    ``reason``: why nothing passed (LOW_CONFIDENCE only), as ``best < min_confidence``.
+    ``reason``: why nothing passed (LOW_CONFIDENCE only), as ``best < min_confidence``;
+    ``ranked``: the top-k genres as display names with their probabilities, passing or not, whatever
+    the policy: what a preview shows, so that it shows the same thing for every policy and threshold.
     """
 
     outcome: Outcome
@@ -85,6 +87,7 @@ class Proposal:
     best: tuple[str, float]
     new_values: tuple[str, ...] = ()
     reason: str = ""
+    ranked: tuple[tuple[str, float], ...] = ()
 
 
 def propose(ranked: Sequence[tuple[str, float]], current: Sequence[str], options: TagOptions) -> Proposal:
@@ -92,19 +95,20 @@ def propose(ranked: Sequence[tuple[str, float]], current: Sequence[str], options
     ``options.top_k`` of them (``TrackResult.top_k``), given the genre values it has now."""
     if not ranked:
         raise ValueError("no genre probabilities to propose from")
-    proposed, seen = [], set()
+    top, seen = [], set()
     for label, probability in ranked[: options.top_k]:
         name = display_name(label, options.names)
-        if probability >= options.min_confidence and name.casefold() not in seen:
+        if name.casefold() not in seen:
             seen.add(name.casefold())
-            proposed.append((name, probability))
+            top.append((name, probability))
+    proposed = tuple((name, p) for name, p in top if p >= options.min_confidence)
     best = (display_name(ranked[0][0], options.names), ranked[0][1])
     if options.policy is Policy.FILL and any(value.strip() for value in current):
-        return Proposal(Outcome.HAS_GENRE, tuple(proposed), best)
+        return Proposal(Outcome.HAS_GENRE, proposed, best, ranked=tuple(top))
     if not proposed:
         reason = f"{best[1]:.2f} < {options.min_confidence:.2f}"
-        return Proposal(Outcome.LOW_CONFIDENCE, (), best, reason=reason)
+        return Proposal(Outcome.LOW_CONFIDENCE, (), best, reason=reason, ranked=tuple(top))
     names = tuple(name for name, _ in proposed)
     new_values = distinct_genres(tuple(current) + names if options.policy is Policy.APPEND else names)
     outcome = Outcome.UNCHANGED if same_genres(new_values, current) else Outcome.SET
-    return Proposal(outcome, tuple(proposed), best, new_values)
+    return Proposal(outcome, proposed, best, new_values, ranked=tuple(top))

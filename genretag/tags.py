@@ -343,6 +343,7 @@ class TagPlan:
     reason: str = ""
     stamp: FileStamp | None = None  # the file as analysed; a write is refused when it differs
     id3_version: int | None = None  # the file's ID3 version before the write
+    candidates: tuple[tuple[str, float], ...] = ()  # the top-k genres, passing or not (``Proposal.ranked``)
 
 
 def plan_tag(result: TrackResult, stamp: FileStamp | None, options: TagOptions | None = None) -> TagPlan:
@@ -359,6 +360,7 @@ def plan_tag(result: TrackResult, stamp: FileStamp | None, options: TagOptions |
     if not ranked:
         return TagPlan(action=Action.ERROR, reason="no genre probabilities", **plan)
     proposal = propose(ranked, current.values, options)
+    plan["candidates"] = proposal.ranked
     if proposal.outcome is Outcome.HAS_GENRE:
         return TagPlan(action=Action.HAS_GENRE, proposed=proposal.proposed, **plan)
     if proposal.outcome is Outcome.LOW_CONFIDENCE:

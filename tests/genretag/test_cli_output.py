@@ -167,7 +167,7 @@ def test_tag_uses_the_model_of_the_stored_results_and_never_cuts_a_path(tmp_path
 
     written = run_cli("tag", str(library / LONG_FOLDER / LONG_NAMES[0]), *any_confidence, "--write")
     assert written.returncode == 0, written.stderr
-    assert "1 file written, 0 skipped (none), 0 errors" in written.stderr
+    assert "1 file written, none skipped, 0 errors" in written.stderr
 
     undone = run_cli("undo", "--last", "--format", "table", columns=80)
     assert undone.returncode == 0, undone.stderr
