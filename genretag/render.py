@@ -32,7 +32,8 @@ def verbosity() -> int:
 def note(console, text: str) -> None:
     """A note or summary line, printed whole (no markup, never folded) unless ``--quiet``."""
     if verbosity() >= 0:
-        console.print(text, markup=False, soft_wrap=True)
+        # On a terminal rich wraps it between words; into a pipe or a log it stays one line.
+        console.print(text, markup=False, soft_wrap=not console.is_terminal)
 
 
 def stderr_console():
@@ -221,9 +222,15 @@ def print_listing(console, listing: Listing, fmt: str) -> None:
         box=box.SIMPLE_HEAD,
         show_edge=False,
     )
-    for column in listing.table_columns or listing.columns:
+    # The path column gets room first (up to 45 % of the width): the other columns' words wrap
+    # before a file name is broken.
+    path_width = 0
+    if listing.path_column is not None and rows:
+        longest = max(len(_plain(row[listing.path_column])) for row in rows)
+        path_width = min(longest, console.width * 45 // 100)
+    for index, column in enumerate(listing.table_columns or listing.columns):
         # fold, never "…": a path or a name is shown whole, over several lines if it must
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", min_width=path_width if index == listing.path_column else None)
     for row in rows:
         table.add_row(*row)
     console.print(table)
@@ -690,7 +697,7 @@ def tag_listing(plans, outcomes) -> Listing:
         ["path", "current_genres", "proposed_genres", "proposed_probabilities", "new_genres", "action", "reason"],
         rows,
         path_column=0,
-        table_columns=["file", "current genre", "proposed", "action"],
+        table_columns=["file", "genre now", "proposed", "action"],
         table_rows=table_rows,
         kind="tag",
     )

@@ -147,7 +147,7 @@ def test_tag_uses_the_model_of_the_stored_results_and_never_cuts_a_path(tmp_path
     title, *table, summary = preview.stdout.splitlines()
     assert title == f"under {library / LONG_FOLDER}{os.sep}"
     assert all(len(line) <= 80 for line in table), preview.stdout
-    assert first_column(preview.stdout, "file", "current genre") == "".join(LONG_NAMES)
+    assert first_column(preview.stdout, "file", "genre now") == "".join(LONG_NAMES)
     assert summary.startswith("preview: 2 files to write")
     # Nothing was analysed again with another model.
     with sqlite3.connect(config.database_path()) as connection:
