@@ -477,7 +477,8 @@ def timeline(
         raise typer.Exit(1)
     _say_model(render.stderr_console(), choice, ctx)
     console = render.stdout_console()
-    overview, table = render.timeline_text(result)
+    colour = console.color_system is not None and not console.no_color
+    overview, table = render.timeline_text(result, console.width, colour)
     console.print(
         f"{render.display_path(result.path)}: {result.genre} {result.confidence:.2f} "
         f"({choice.name}, {render.plural(len(result.segments), 'segment')} of 10 s, {render.clock(result.duration_s)})",

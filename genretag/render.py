@@ -478,14 +478,56 @@ def summary_lines(summary) -> list[str]:
     ]
 
 
-def timeline_text(result):
-    """A track's overview strip (one block per segment) and its table, segment by segment."""
+def genre_letters(genres) -> dict[str, str]:
+    """One distinct letter per genre, for a strip without colour: the genre's first letter that is free, in
+    capitals, else a digit."""
+    letters: dict[str, str] = {}
+    for genre in genres:
+        choices = [c.upper() for c in genre if c.isalpha()] + list("123456789")
+        letters[genre] = next((c for c in choices if c not in letters.values()), "?")
+    return letters
+
+
+def timeline_strip(result, width: int, colour: bool):
+    """A track's overview strip that fits ``width`` characters, and its legend (rich ``Text`` both).
+
+    Two blocks per segment when they fit, else one, else one character for several segments (their most
+    frequent genre). In colour each genre is its colour; without colour (a pipe, NO_COLOR) each genre
+    is its letter (``genre_letters``), so the strip still tells genres apart.
+    """
+    from rich.text import Text
+
+    segments = result.segments
+    letters = genre_letters(result.genres)
+    per_char = max(1, -(-len(segments) // max(width, 1)))  # ceil
+    cells = [segments[start : start + per_char] for start in range(0, len(segments), per_char)]
+    genres_shown = [Counter(segment.genre for segment in cell).most_common(1)[0][0] for cell in cells]
+    repeat = 2 if per_char == 1 and 2 * len(cells) <= width else 1
+    strip, legend = Text(), Text()
+    for genre in genres_shown:
+        if colour:
+            strip.append("█" * repeat, style=genre_colour(genre, result.genres))
+        else:
+            strip.append(letters[genre] * repeat)
+    for index, genre in enumerate(dict.fromkeys(genres_shown)):
+        legend.append("  " if index else "")
+        if colour:
+            legend.append("█", style=genre_colour(genre, result.genres))
+        else:
+            legend.append(letters[genre])
+        legend.append(f" {genre}")
+    if per_char > 1:
+        legend.append(f"  (one character: {per_char} segments)")
+    return strip, legend
+
+
+def timeline_text(result, width: int = 80, colour: bool = True):
+    """A track's overview strip (``timeline_strip``: strip and legend) and its table, segment by segment."""
     from rich.table import Table
     from rich.text import Text
 
-    overview = Text()
-    for segment in result.segments:
-        overview.append("██", style=genre_colour(segment.genre, result.genres))
+    strip, legend = timeline_strip(result, width, colour)
+    overview = Text("\n").join([strip, legend])
     table = Table("time", "", "genre", "runner-up", box=None, pad_edge=False)
     width = 20
     for segment in result.segments:
