@@ -365,9 +365,13 @@ def scan(
                 hours = progress.tasks[0].fields["hours"] + result.duration_s / 3600
                 progress.update(task, advance=1, hours=hours)
     except KeyboardInterrupt:
+        # --no-cache would analyse everything again: the scan that resumes is the one without it.
+        again = "the scan again without --no-cache" if no_cache else "the same scan again"
         console.print(
-            f"interrupted: {len(library_scan.analysed)} tracks analysed and stored; run the same scan again to resume",
+            f"interrupted: {render.plural(len(library_scan.analysed), 'track')} analysed and stored; "
+            f"run {again} to resume",
             markup=False,
+            soft_wrap=True,
         )
         raise typer.Exit(130) from None
     except BackendError as error:

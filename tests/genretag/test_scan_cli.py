@@ -309,3 +309,33 @@ def test_new_weights_under_the_same_model_name_make_its_stored_results_stale(tmp
     assert "1 analysed, 0 from the store" in again.output
     after = json.loads(report.read_text())["tracks"][0]["probabilities"]
     assert after.keys() == before.keys() and after != before
+
+
+def test_an_interrupted_no_cache_scan_says_how_to_resume_and_that_resumes(tmp_path, genretag_home):
+    tracks = 10
+    library = tmp_path / "big"
+    write_audio(library / "000.wav", excerpt(VIBE_ACE, 0, 11))
+    for index in range(1, tracks):
+        os.link(library / "000.wav", library / f"{index:03d}.wav")
+    database = genretag_home / "genretag.sqlite"
+    command = [sys.executable, "-m", "genretag", "scan", str(library), "--model", "v-kernel", "--jobs", "1"]
+    process = subprocess.Popen(
+        [*command, "--no-cache"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        with contextlib.suppress(sqlite3.OperationalError):
+            if database.exists() and analyses(genretag_home):
+                break
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "run the scan again without --no-cache to resume" in stderr
+    finished = analyses(genretag_home)
+    assert 1 <= len(finished) < tracks
+    resumed = run_cli(*command[3:])  # what the message says: the same scan, without --no-cache
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{tracks - len(finished)} analysed, {len(finished)} from the store" in resumed.stderr
