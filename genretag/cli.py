@@ -11,6 +11,7 @@ is named.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import typer.core
 
 from genretag import render
 from genretag.config import (
@@ -31,6 +33,36 @@ from genretag.config import (
 )
 from genretag.library import LibraryPathError
 from genretag.tagrules import DEFAULT_MIN_CONFIDENCE, DEFAULT_TOP_K, POLICIES, Policy, TagOptions
+
+
+def _plain_help(text: str) -> str:
+    """Click/Typer help without Python's types: ``{PATH}...`` and ``[[NAME]]`` in the usage line become
+    ``PATH...`` and ``[NAME]``, an argument's ``<list[Path]>`` goes (spaces keep the columns), and a range
+    reads ``at least 1`` or ``0 to 1`` instead of ``x>=1``, ``0.0<=x<=1.0``."""
+    lines = []
+    for line in text.splitlines():
+        if line.startswith("Usage:"):
+            line = re.sub(r"\{([A-Z][A-Z_]*)\}", r"\1", line)
+            line = re.sub(r"\[\[([A-Z][A-Z_]*)\]\]", r"[\1]", line)
+        else:
+            line = re.sub(
+                r"^(\s+\[?[A-Z][A-Z_]*\]?(?:\.\.\.)?)( <[^>]+>)", lambda m: m.group(1) + " " * len(m.group(2)), line
+            )
+        line = re.sub(r"(-?[\d.]+)<=x<=(-?[\d.]+)", r"\1 to \2", line)
+        line = re.sub(r"x>=(-?[\d.]+)", r"at least \1", line)
+        lines.append(line)
+    return "\n".join(lines) + ("\n" if text.endswith("\n") else "")
+
+
+class PlainHelpCommand(typer.core.TyperCommand):
+    """A command whose help and usage say what to type, not Python types (``_plain_help``)."""
+
+    def get_help(self, ctx) -> str:
+        return _plain_help(super().get_help(ctx))
+
+    def get_usage(self, ctx) -> str:
+        return _plain_help(super().get_usage(ctx))
+
 
 app = typer.Typer(
     name="genretag",
@@ -65,6 +97,7 @@ FormatOption = Annotated[
     typer.Option(
         "--format",
         "-f",
+        metavar="table|tsv|json",
         help="table, tsv or json (default: a table on a terminal, else TSV with a header).",
         show_default=False,
     ),
@@ -179,14 +212,14 @@ config_app = typer.Typer(help="The config file: long option names as keys; comma
 app.add_typer(config_app, name="config")
 
 
-@config_app.command("path")
+@config_app.command("path", cls=PlainHelpCommand)
 def config_path_command() -> None:
     """Print where the config file is read from (it need not exist)."""
 
     typer.echo(str(config_path()))
 
 
-@config_app.command("show")
+@config_app.command("show", cls=PlainHelpCommand)
 def config_show(ctx: typer.Context, output_format: FormatOption = None) -> None:
     """Show where genretag keeps its data (store, journal, models; with sizes), then every command's
     configurable options: the value in effect and where it came from."""
@@ -273,7 +306,7 @@ def _model_line(choice, ctx: typer.Context | None = None) -> str:
     return f"model: {choice.name}{why}"
 
 
-@app.command()
+@app.command(cls=PlainHelpCommand)
 def models(
     name: Annotated[str | None, typer.Argument(metavar="[NAME]", help="Show this model's whole card.")] = None,
     output_format: FormatOption = None,
@@ -292,7 +325,7 @@ def models(
     _print_listing(listing, output_format)
 
 
-@app.command()
+@app.command(cls=PlainHelpCommand)
 def scan(
     ctx: typer.Context,
     paths: Annotated[
@@ -316,7 +349,9 @@ def scan(
     backend: Annotated[
         Backend,
         typer.Option(
-            "--backend", help="local: worker processes here; dask: a Dask cluster (a local one unless --scheduler)."
+            "--backend",
+            metavar="local|dask",
+            help="local: worker processes here; dask: a Dask cluster (a local one unless --scheduler).",
         ),
     ] = Backend.local,
     scheduler: Annotated[
@@ -418,7 +453,7 @@ def _write_reports(results, csv: str | None, segments_csv: str | None, json_path
         raise typer.Exit(1) from None
 
 
-@app.command()
+@app.command(cls=PlainHelpCommand)
 def export(
     ctx: typer.Context,
     paths: Annotated[
@@ -450,7 +485,7 @@ def export(
     _write_reports(results, csv, segments_csv, json_path)
 
 
-@app.command()
+@app.command(cls=PlainHelpCommand)
 def timeline(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(metavar="FILE", help="One audio file.")],
@@ -495,7 +530,7 @@ def timeline(
         render.stderr_console().print(f"plot written to {plot}", markup=False)
 
 
-@app.command()
+@app.command(cls=PlainHelpCommand)
 def report(
     ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(metavar="PATH", help="Music files or folders.")],
@@ -530,16 +565,19 @@ def report(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(cls=PlainHelpCommand)
 def learn(
     paths: Annotated[
         list[Path], typer.Argument(metavar="PATH", help="Music files or folders whose genre tags to learn from.")
     ],
-    name: Annotated[str, typer.Option("--name", "-n", help="Name of the new model (for --model later).")],
+    name: Annotated[
+        str, typer.Option("--name", "-n", metavar="NAME", help="Name of the new model (for --model later).")
+    ],
     base: Annotated[
         str | None,
         typer.Option(
             "--base",
+            metavar="MODEL",
             help="Model to learn on: musicnn (the default) gets a new head on its embeddings, in seconds; "
             "a poster network (v-kernel, crnn, ...) is fine-tuned.",
             show_default=False,
@@ -597,7 +635,7 @@ def learn(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(cls=PlainHelpCommand)
 def tag(
     ctx: typer.Context,
     paths: Annotated[
@@ -686,7 +724,7 @@ def tag(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(cls=PlainHelpCommand)
 def undo(
     paths: Annotated[
         list[Path] | None, typer.Argument(metavar="PATH", help="Undo writes to these files or folders.")

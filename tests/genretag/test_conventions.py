@@ -86,3 +86,18 @@ def test_config_show_says_where_the_store_journal_and_data_are_with_sizes(genret
     piped = run_cli("config", "show")  # TSV: the settings on stdout, where things are on stderr
     assert piped.stdout.startswith("command\toption\tvalue\tsource\n")
     assert f"store: {config.database_path()}" in piped.stderr
+
+
+def test_help_says_what_to_type_not_python_types():
+    commands = ("scan", "export", "timeline", "report", "learn", "tag", "undo", "models", "config show", "config path")
+    for command in commands:
+        shown = run_cli(*command.split(), "--help", columns=100)
+        assert shown.returncode == 0, shown.stderr
+        for python in ("<list[", "<str>", "<path>", "<int>", "{PATH}", "{FILE}", "[[", "x>=", "<=x"):
+            assert python not in shown.stdout, (command, python, shown.stdout)
+    scan_help = run_cli("scan", "--help").stdout
+    assert "Usage: genretag scan [OPTIONS] PATH..." in scan_help
+    assert "Usage: genretag models [OPTIONS] [NAME]" in run_cli("models", "--help").stdout
+    assert "--format table|tsv|json" in scan_help and "[at least 0]" in scan_help
+    missing = run_cli("scan")
+    assert missing.returncode == 2 and "Usage: genretag scan [OPTIONS] PATH..." in missing.stderr
