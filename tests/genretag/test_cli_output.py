@@ -299,8 +299,8 @@ def test_help_shows_switches_as_switches():
         assert shown.exit_code == 0, shown.output
         assert "<bool>" not in shown.output, shown.output
     tag_help = runner.invoke(app, ["tag", "--help"], terminal_width=100).output
-    write_line = next(line for line in tag_help.splitlines() if line.strip().startswith("--write"))
-    assert write_line.split()[1] == "Write", write_line  # the help text follows the switch: no value
+    write_line = next(line for line in tag_help.splitlines() if line.strip().startswith("-w, --write"))
+    assert write_line.split()[2] == "Write", write_line  # the help text follows the switch: no value
     # A switch takes no value: the word after it is a path.
     wrong = run_cli("scan", "--no-cache", "true", "--model", MODEL)
     assert wrong.returncode == 2 and "true: no such file or folder" in wrong.stderr
