@@ -132,6 +132,17 @@ def plan_item(item: Item, result, settings: Settings) -> ItemChange:
     )
 
 
+def _file_has_genres(item: Item, genres: list[str]) -> bool:
+    """Whether the item's file already holds ``genres`` (compared as genretag compares genre values)."""
+    from genretag.genres import same_genres
+    from genretag.tags import TagError, read_genres
+
+    try:
+        return same_genres(read_genres(os.fsdecode(item.path)), genres)
+    except (TagError, OSError):
+        return True  # unreadable here: leave the file to beets' own `write`
+
+
 def item_label(item: Item) -> str:
     """How a line names an item: beets' ``format_item`` when the item has a title, else its path."""
     return str(item) if item.title else displayable_path(item.path)
@@ -245,6 +256,7 @@ class GenreTagPlugin(BeetsPlugin):
     def commands(self) -> list[ui.Subcommand]:
         command = ui.Subcommand("genretag", help="set genres from the audio with genretag's networks")
         parser = command.parser
+        parser.usage = "beet genretag [options] [QUERY...]"
         parser.add_option(
             "-p", "--pretend", "-n", "--dry-run", action="store_true", help="show what would change; change nothing"
         )
@@ -262,6 +274,8 @@ class GenreTagPlugin(BeetsPlugin):
 
     def _command(self, lib, options, arguments) -> None:
         overrides = {"model": options.model, "top_k": options.top_k, "min_confidence": options.min_confidence}
+        if options.keep_existing and options.force:
+            raise ui.UserError("genretag: -f replaces genres, --keep-existing appends to them: give one")
         if options.keep_existing:
             overrides["policy"] = "append"
         elif options.force:
@@ -361,17 +375,24 @@ class GenreTagPlugin(BeetsPlugin):
         events = scan.scan_files(
             list(by_path), model, connection, scan.ScanOptions(settings.jobs or -1, with_segments=with_segments)
         )
+        # Results come as workers finish; items are shown (and changed) in the query's order, each as soon
+        # as every item before it is done.
+        order, ready, shown = list(by_path), {}, 0
         try:
             with _Progress(len(by_path), progress, show) as bar:
                 for event in events:
                     analysed += not event.from_store
-                    for item in by_path[event.result.path]:
-                        change = plan_item(item, event.result, settings)
-                        change.result, change.from_store = event.result, event.from_store
-                        changes.append(change)
-                        bar.show(change_line(change, pretend))
-                        if not pretend:
-                            written += self._apply(change, model.name, write)
+                    ready[event.result.path] = event
+                    while shown < len(order) and order[shown] in ready:
+                        done = ready.pop(order[shown])
+                        shown += 1
+                        for item in by_path[done.result.path]:
+                            change = plan_item(item, done.result, settings)
+                            change.result, change.from_store = done.result, done.from_store
+                            changes.append(change)
+                            bar.show(change_line(change, pretend))
+                            if not pretend:
+                                written += self._apply(change, model.name, write)
                     bar.advance()
         except WeightsError as error:
             raise ui.UserError(f"genretag: {error}") from None
@@ -396,6 +417,9 @@ class GenreTagPlugin(BeetsPlugin):
             set_genres(item, change.new)
             # Only a changed genre is worth a write: the flexible fields live in beets' database alone.
             written = write and item.try_write()
+        elif change.action == "unchanged" and write and not _file_has_genres(item, change.current):
+            # Genres set in beets' database without a write (an as-is import): -w writes them, as lastgenre's does.
+            written = item.try_write()
         item.store()
         return written
 
