@@ -210,7 +210,9 @@ def scan_files(
             yield ScanEvent(empty, from_store=False)
         else:
             pending[path] = stamp
-    for result in store.load_results(connection, model.name, fresh, with_segments=options.with_segments):
+    for result in store.load_results(
+        connection, store.result_key(identity), fresh, with_segments=options.with_segments
+    ):
         yield ScanEvent(result, from_store=True)
     if not pending:
         return
@@ -228,7 +230,9 @@ def _wait_for_other_scans(waiting, model, connection, identity, options: ScanOpt
     while waiting:
         fresh = store.fresh_stamps(connection, identity)
         done = [path for path, stamp in waiting.items() if fresh.get(path) == stamp]
-        for result in store.load_results(connection, model.name, done, with_segments=options.with_segments):
+        for result in store.load_results(
+            connection, store.result_key(identity), done, with_segments=options.with_segments
+        ):
             yield ScanEvent(result, from_store=True)
         held = store.claimed_by_others(connection, waiting, identity)
         orphaned = {path: stamp for path, stamp in waiting.items() if path not in done and path not in held}

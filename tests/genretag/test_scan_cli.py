@@ -339,3 +339,20 @@ def test_an_interrupted_no_cache_scan_says_how_to_resume_and_that_resumes(tmp_pa
     resumed = run_cli(*command[3:])  # what the message says: the same scan, without --no-cache
     assert resumed.returncode == 0, resumed.stderr
     assert f"{tracks - len(finished)} analysed, {len(finished)} from the store" in resumed.stderr
+
+
+def test_whole_track_and_segment_results_of_one_model_are_both_kept(tmp_path, genretag_home):
+    track = write_audio(tmp_path / "song.flac", excerpt(VIBE_ACE, 0, 25))
+    segment_mode = ["scan", str(track), "--model", "bicrnn", "--jobs", "1"]
+    for arguments, summary in (
+        (segment_mode, "1 analysed, 0 from the store"),
+        ([*segment_mode, "--whole-track"], "1 analysed, 0 from the store"),
+        (segment_mode, "0 analysed, 1 from the store"),  # the whole-track pass did not evict it
+        ([*segment_mode, "--whole-track"], "0 analysed, 1 from the store"),  # nor the other way round
+    ):
+        done = run_cli(*arguments)
+        assert done.returncode == 0, done.stderr
+        assert summary in done.stderr, (arguments, done.stderr)
+    with store.connect() as connection:
+        rows = connection.execute("SELECT model, whole_track, analyses FROM track_results ORDER BY model").fetchall()
+    assert rows == [("bicrnn", 0, 1), ("bicrnn+whole-track", 1, 1)]
