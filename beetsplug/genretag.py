@@ -344,7 +344,8 @@ class GenreTagPlugin(BeetsPlugin):
         segment timelines too. Raises ``ui.UserError`` for an unusable model.
         """
         from genretag import scan, store
-        from genretag.weights import WeightsError, resolve_model
+        from genretag.tagrules import open_set_threshold
+        from genretag.weights import WeightsError, model_card, resolve_model
 
         by_path: dict[str, list[Item]] = {}
         for item in items:
@@ -353,8 +354,9 @@ class GenreTagPlugin(BeetsPlugin):
             # genretag's one rule: the model named, else that of the stored results for these files, else the default.
             roots = [os.path.commonpath(list(by_path))] if by_path else []
             choice = scan.choose_model(roots, settings.model or None)
-            settings = replace(settings, model=choice.name)
-            model = resolve_model(settings.model)
+            model = resolve_model(choice.name)
+            rule = replace(settings.rule, open_set=open_set_threshold(model_card(choice.name)))
+            settings = replace(settings, model=choice.name, rule=rule)
         except WeightsError as error:
             raise ui.UserError(f"genretag: {error}") from None
         if settings.rule.top_k > len(model.genres):

@@ -415,7 +415,10 @@ def scan(
     for kind, path, reason in library_scan.stored_problems():
         render.problem_line(console, kind, path, reason)
     to_stdout = "-" in (csv, segments_csv, json_path)
-    listing = render.results_listing(results, top_k)
+    from genretag.tagrules import open_set_threshold
+    from genretag.weights import model_card
+
+    listing = render.results_listing(results, top_k, open_set_threshold(model_card(library_scan.model.name)))
     if to_stdout:  # the report owns stdout: the table goes to stderr
         render.print_listing(console, listing, "table")
         shown = "table"

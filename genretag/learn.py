@@ -538,7 +538,7 @@ def save_user_model(
             "stopped_early": history.stopped_early,
             "seconds_per_epoch": round(float(np.median(history.epoch_seconds)), 2),
         }
-        held_out = "valid (used to pick the epoch)"
+        held_out = f"valid (held out by {split.unit}; it picked the epoch, so optimistic)"
     card = {
         "architecture": base.architecture,
         **architecture,
@@ -556,6 +556,7 @@ def save_user_model(
             **fitting,
         },
         "metrics": {held_out: evaluation.summary()},
+        "open_set": open_set(evaluation),
         "confusion_matrix": {
             "rows": "true genre (validation tracks)",
             "columns": "predicted genre",
@@ -564,6 +565,24 @@ def save_user_model(
         },
     }
     return save_model(network, name, user_models_dir(), card)
+
+
+OPEN_SET_KEEP = 0.95  # the open-set threshold keeps this share of the validation tracks answered right
+
+
+def open_set(evaluation) -> dict:
+    """The open-set threshold of a learnt model (``tagrules.open_set_threshold``) from its validation tracks:
+    the best-genre probability that ``OPEN_SET_KEEP`` of the tracks it answered right reach. Below it an
+    answer is "none of these", never written."""
+    best = evaluation.track_probabilities.max(axis=1) if evaluation.n_tracks else np.zeros(0)
+    right = best[evaluation.track_probabilities.argmax(axis=1) == evaluation.track_labels] if len(best) else best
+    threshold = float(np.quantile(right, 1 - OPEN_SET_KEEP)) if len(right) else 1 / len(evaluation.genres)
+    return {
+        "threshold": round(threshold, 4),
+        "rule": f"below it the answer is 'none of these' (shown as —, never written): {OPEN_SET_KEEP:.0%} of the "
+        "validation tracks the model answered right reach it",
+        "validation_tracks_right": int(len(right)),
+    }
 
 
 class LearnError(Exception):

@@ -294,10 +294,17 @@ def held_out_figures(card: dict) -> tuple[float | None, float | None, float | No
         figures = metrics["selection"]
         low, high = figures["accuracy_95"]
         return figures["accuracy"], low, high, f"{figures['tracks']} held-out tracks"
-    for prefix in ("test", "valid"):
+    for prefix, kind in (("test", "test"), ("valid", "validation")):
         for name, figures in metrics.items():
             if name.startswith(prefix) and "track_accuracy" in figures:
-                return figures["track_accuracy"], None, None, f"{figures['n_tracks']} {prefix} tracks"
+                # How they were held out, as the card says it: "held out by album", "... picked the epoch".
+                how = name.partition("(")[2].rstrip(")")
+                return (
+                    figures["track_accuracy"],
+                    None,
+                    None,
+                    f"{figures['n_tracks']} {kind} tracks" + (f", {how}" if how else ""),
+                )
     return None, None, None, None
 
 
@@ -375,10 +382,11 @@ def models_listing(cards: list[dict], default: str) -> Listing:
     return Listing(
         columns,
         rows,
-        table_columns=["name", "parameters", "× realtime", "held-out accuracy", "source"],
+        table_columns=["name", "parameters", "× realtime", "accuracy, measured on", "source"],
         table_rows=table_rows,
-        caption="* the default model. Held-out accuracy: of a fit that never heard those full tracks, "
-        "with its 95 % interval (—: none in the card); × realtime: a scan on 2 cores (benchmarks/). "
+        caption="* the default model. Accuracy: shipped models on held-out full tracks a fit never heard, "
+        "with its 95 % interval; your models on their validation tracks, held out as it says "
+        "(—: none in the card); × realtime: a scan on 2 cores (benchmarks/). "
         + (advice + " " if advice else "")
         + "All of a card: genretag models NAME",
         kind="models",
@@ -440,13 +448,14 @@ class ScanBar:
         self.progress.update(self.task, advance=1, hours=hours)
 
 
-def results_listing(results, top_k: int) -> Listing:
-    """``scan``: one row per track, its genre and confidence, then the runners-up."""
+def results_listing(results, top_k: int, open_set: float = 0.0) -> Listing:
+    """``scan``: one row per track, its genre and confidence, then the runners-up. A best genre under the
+    model's ``open_set`` threshold is "none of these": "—" in the table, ``none_of_these`` true in JSON/TSV."""
     ranks = range(2, top_k + 1)
     columns = ["path", "genre", "confidence"]
     for rank in ranks:
         columns += [f"genre_{rank}", f"confidence_{rank}"]
-    columns += ["error", "warning"]
+    columns += ["none_of_these", "error", "warning"]
     table_columns = ["path", "genre", "confidence", *[ORDINALS.get(rank, f"{rank}th") for rank in ranks]]
     rows, table_rows = [], []
     for result in results:
@@ -456,10 +465,12 @@ def results_listing(results, top_k: int) -> Listing:
         row = [path]
         for genre, probability in ranked:
             row += [genre, None if probability is None else round(probability, 4)]
-        rows.append([*row, result.error, result.warning])
+        none_of_these = result.ok and ranked[0][1] < open_set
+        rows.append([*row, none_of_these if result.ok else None, result.error, result.warning])
         if result.ok:
             others = [f"{genre} {p:.2f}" if genre else "—" for genre, p in ranked[1:]]
-            table_rows.append([path, ranked[0][0], f"{ranked[0][1]:.2f}", *others])
+            shown = "—" if none_of_these else ranked[0][0]
+            table_rows.append([path, shown, f"{ranked[0][1]:.2f}", *others])
         else:
             table_rows.append([path, "failed", *[""] * (top_k)])
     return Listing(columns, rows, path_column=0, table_columns=table_columns, table_rows=table_rows, kind="scan")

@@ -205,7 +205,7 @@ def test_models_lists_the_user_model(learnt, monkeypatch):
     result = CliRunner().invoke(app, ["models"])  # not a terminal: TSV, one line per model
     assert result.exit_code == 0
     row = next(line.split("\t") for line in result.stdout.splitlines() if line.startswith("my-genres\t"))
-    assert row[-1] == "user" and row[-2].endswith(" valid tracks")
+    assert row[-1] == "user" and " validation tracks, held out by " in row[-2]
     card = CliRunner().invoke(app, ["models", "my-genres"])  # the whole card names its genres
     assert card.exit_code == 0 and json.loads(card.stdout)["genres"][:2] == ["Blues", "Classical"]
 

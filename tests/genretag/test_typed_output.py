@@ -21,17 +21,20 @@ def test_scan_json_and_tsv_are_typed_with_a_schema_version(tmp_path):
     assert (document["schema"], document["kind"]) == (1, "scan")
     good, failed = document["rows"]
     assert list(good) == [
-        "path", "genre", "confidence", "genre_2", "confidence_2", "genre_3", "confidence_3", "error", "warning",
+        "path", "genre", "confidence", "genre_2", "confidence_2", "genre_3", "confidence_3", "none_of_these",
+        "error", "warning",
     ]  # fmt: skip
     assert isinstance(good["confidence"], float) and isinstance(good["confidence_2"], float)
     assert good["genre_2"] and " " not in good["genre_2"]  # the genre alone, its probability beside it
     assert good["confidence"] >= good["confidence_2"] >= good["confidence_3"]
-    assert good["error"] is None and good["warning"] is None
+    assert good["error"] is None and good["warning"] is None and good["none_of_these"] is False
     assert failed["genre"] is None and failed["confidence"] is None and isinstance(failed["error"], str)
 
     as_tsv = run_cli("scan", str(tmp_path / "lib"), "--model", MODEL, "--format", "tsv")
     header, *lines = as_tsv.stdout.splitlines()
-    assert header.split("\t") == ["path", "genre", "confidence", "genre_2", "confidence_2", "error", "warning"]
+    assert header.split("\t") == [
+        "path", "genre", "confidence", "genre_2", "confidence_2", "none_of_these", "error", "warning",
+    ]  # fmt: skip
     row = dict(zip(header.split("\t"), lines[0].split("\t"), strict=True))
     assert float(row["confidence"]) == round(good["confidence"], 4) and row["error"] == ""
     assert row["genre_2"] == good["genre_2"] and float(row["confidence_2"]) == round(good["confidence_2"], 4)
