@@ -49,7 +49,7 @@ def test_the_rule_never_proposes_a_genre_under_the_threshold_whatever_min_confid
     proposal = propose(ranked, [], TagOptions(min_confidence=0.0, open_set=0.9))
     assert proposal.outcome.value == "low confidence" and proposal.new_values == ()
     assert proposal.reason == "none of these: 0.87 < the model's open-set threshold 0.90"
-    assert propose(ranked, [], TagOptions(min_confidence=0.0, open_set=0.5)).new_values == ("Ambient",)
+    assert propose(ranked, [], TagOptions(min_confidence=0.0, open_set=0.5)).new_values == ("ambient",)
 
 
 def test_none_of_these_is_shown_as_a_dash_and_never_written(tmp_path):

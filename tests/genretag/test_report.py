@@ -146,7 +146,9 @@ def test_a_report_on_stdout_moves_the_table_to_stderr(scanned):
     tracks = pandas.read_csv(io.StringIO(result.stdout))
     assert list(tracks.columns) == list(report.TRACK_COLUMNS) and tracks.n_segments.tolist() == [3, 3]
     assert "2 tracks: 2 classified" in result.stderr and "one/strings.flac" in result.stderr
-    assert result.stderr.startswith(f"under lib{os.sep}\n")  # the table's paths are relative to their folder
+    model_line, rest = result.stderr.split("\n", 1)
+    assert model_line.startswith("model: ")  # which model, first
+    assert rest.startswith(f"under lib{os.sep}\n")  # the table's paths are relative to their folder
 
 
 def test_timeline_shows_segments_and_writes_a_png(scanned):

@@ -4,6 +4,7 @@ a legend) and fits 80 columns however long the track. Real recordings, the real 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -15,7 +16,7 @@ from test_cli_output import MODEL, RATE, run_cli
 
 def strip_and_legend(stdout: str) -> tuple[str, str]:
     lines = stdout.splitlines()
-    at = next(index for index, line in enumerate(lines) if line and " " not in line)  # the strip has no spaces
+    at = next(index for index, line in enumerate(lines) if re.fullmatch(r"[A-Z0-9?█]+", line))  # letters or blocks
     return lines[at], lines[at + 1]
 
 
