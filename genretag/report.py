@@ -373,10 +373,20 @@ td.status { white-space: normal; overflow-wrap: anywhere; min-width: 6em; max-wi
 .timeline { display: block; }
 .tip { min-height: 1.2em; font-size: 12px; color: #555; }
 tr.failed td { color: #a00; }
+/* A phone: each track is a card of labelled lines, so nothing is cut and nothing scrolls but a long timeline. */
 @media (max-width: 600px) {
   body { margin: .6em; }
-  td.path { min-width: 9em; }
-  .timeline-box { max-width: 70vw; }
+  .table-scroll { overflow-x: visible; }
+  table, tbody, tr, td { display: block; }
+  thead tr { display: flex; flex-wrap: wrap; gap: 2px; }
+  th { position: static; border: 0; padding: 2px 6px; }
+  tr { border-bottom: 1px solid #ddd; padding: 4px 0; }
+  td { border: 0; padding: 1px 4px; white-space: normal; }
+  td.number { text-align: left; }
+  td[data-label]::before { content: attr(data-label) ": "; color: #666; }
+  td.path { min-width: 0; max-width: none; font-weight: 600; }
+  td.status { max-width: none; }
+  .timeline-box { max-width: 100%; }
 }
 """
 
@@ -490,12 +500,13 @@ def html_report(results: Sequence[TrackResult], title: str) -> str:
             f'<tr class="{"ok" if result.ok else "failed"}" data-genre="{escape(_genre_key(genre))}" '
             f'data-search="{escape(search)}">'
             f'<td class="path">{escape(display_path(result.path))}</td>'
-            f"<td>{escape(genre)}</td>"
-            f'<td class="number" data-value="{confidence if confidence is not None else -1:.4f}">'
-            f"{shown_confidence}</td>"
-            f"<td>{escape(runner_up)}</td>"
-            f'<td class="number" data-value="{result.duration_s:.2f}">{clock(result.duration_s)}</td>'
-            f'<td class="status">{escape(status)}</td>'
+            f'<td data-label="genre">{escape(genre)}</td>'
+            f'<td class="number" data-label="confidence" '
+            f'data-value="{confidence if confidence is not None else -1:.4f}">{shown_confidence}</td>'
+            f'<td data-label="runner-up">{escape(runner_up)}</td>'
+            f'<td class="number" data-label="duration" data-value="{result.duration_s:.2f}">'
+            f"{clock(result.duration_s)}</td>"
+            f'<td class="status" data-label="status">{escape(status)}</td>'
             f"<td>{timeline}</td></tr>"
         )
     classified = sum(result.ok for result in results)

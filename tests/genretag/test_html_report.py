@@ -155,6 +155,7 @@ window.addEventListener("load", function () {
   var out = {
     viewport: win.innerWidth,
     pageWidth: doc.documentElement.scrollWidth,
+    clientWidth: doc.documentElement.clientWidth,
     counts: rights(".bar-row .count"),
     labels: rights(".bar-row .label"),
     timelines: rights(".timeline-box"),
@@ -193,10 +194,13 @@ def test_no_horizontal_overflow_at_1280_and_390_pixels(tmp_path):
         layout = layout_at(page, width)
         assert layout["errors"] is None, layout
         assert layout["viewport"] == width
-        assert layout["pageWidth"] <= width, (width, layout)  # the page itself never scrolls sideways
-        assert max(layout["counts"]) <= width and max(layout["labels"]) <= width, (width, layout)  # chart whole
-        assert layout["scrollBox"] == "auto"  # a table wider than the screen scrolls in its box
+        visible = layout["clientWidth"]  # the width less a scrollbar, if the page has one
+        assert layout["pageWidth"] <= visible, (width, layout)  # the page itself never scrolls sideways
+        assert max(layout["counts"]) <= visible and max(layout["labels"]) <= visible, (width, layout)  # chart whole
         assert [count for count, shown in layout["bars"]] == [shown for _, shown in layout["bars"]]  # bar → filter
-        if width == 1280:  # a long warning wraps: every timeline is on screen without scrolling
-            assert layout["tableWidth"] <= layout["boxWidth"], layout
-            assert max(layout["timelines"]) <= width, layout
+        # Nothing cut: the table fits its box (a long warning wraps; at 390 px each track is a card), and
+        # every timeline's box is on screen (a long track's timeline scrolls inside it).
+        assert layout["tableWidth"] <= layout["boxWidth"], (width, layout)
+        assert max(layout["timelines"]) <= visible, (width, layout)
+        if width == 1280:  # were the table wider than a screen, its box would scroll
+            assert layout["scrollBox"] == "auto"
