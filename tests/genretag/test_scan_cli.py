@@ -97,6 +97,8 @@ def test_scan_classifies_every_container_and_reports_each_bad_file(mixed_library
 
     # stderr: one line per problem, naming the file; nothing from native decoders
     lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert lines[0] == f"model: {DEFAULT_MODEL} (the default model)"  # which model, first
+    lines = lines[1:]
     assert sorted(line.split(":")[0] for line in lines) == ["error"] * 4 + ["warning"], done.stderr
     for name in BAD:
         assert sum(name in line for line in lines if line.startswith("error: ")) == 1
