@@ -419,8 +419,13 @@ class GenreTagPlugin(BeetsPlugin):
             set_genres(item, change.new)
             # Only a changed genre is worth a write: the flexible fields live in beets' database alone.
             written = write and item.try_write()
-        elif change.action == "unchanged" and write and not _file_has_genres(item, change.current):
-            # Genres set in beets' database without a write (an as-is import): -w writes them, as lastgenre's does.
+        elif (
+            change.action in ("unchanged", "kept: has genre")
+            and write
+            and change.current
+            and not _file_has_genres(item, change.current)
+        ):
+            # Genres in beets' database that its file lacks (an as-is import): -w writes them, as lastgenre's does.
             written = item.try_write()
         item.store()
         return written
