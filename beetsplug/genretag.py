@@ -75,6 +75,7 @@ class Run:
     changes: list[ItemChange]
     analysed: int  # files analysed now; the others came from genretag's store
     written: int  # files written
+    why: str = "named"  # how the model was chosen (``results.ModelChoice.why``)
 
 
 def has_genres_list() -> bool:
@@ -131,6 +132,17 @@ def plan_item(item: Item, result, settings: Settings) -> ItemChange:
     )
 
 
+def _file_has_genres(item: Item, genres: list[str]) -> bool:
+    """Whether the item's file already holds ``genres`` (compared as genretag compares genre values)."""
+    from genretag.genres import same_genres
+    from genretag.tags import TagError, read_genres
+
+    try:
+        return same_genres(read_genres(os.fsdecode(item.path)), genres)
+    except (TagError, OSError):
+        return True  # unreadable here: leave the file to beets' own `write`
+
+
 def item_label(item: Item) -> str:
     """How a line names an item: beets' ``format_item`` when the item has a title, else its path."""
     return str(item) if item.title else displayable_path(item.path)
@@ -152,6 +164,16 @@ def change_line(change: ItemChange, pretend: bool) -> str:
     else:
         what = f"unchanged {before}"
     return f"{item_label(change.item)}: {answer}: {what}"
+
+
+def model_line(name: str, why: str) -> str:
+    """Which model a run used and why, as ``genretag`` itself says it."""
+    reason = {
+        "named": "",
+        "stored": " (the model of the stored results for these items)",
+        "default": " (the default model)",
+    }[why]
+    return f"model: {name}{reason}"
 
 
 def summary_line(changes: list[ItemChange], analysed: int, pretend: bool, written: int) -> str:
@@ -234,7 +256,10 @@ class GenreTagPlugin(BeetsPlugin):
     def commands(self) -> list[ui.Subcommand]:
         command = ui.Subcommand("genretag", help="set genres from the audio with genretag's networks")
         parser = command.parser
-        parser.add_option("-p", "--pretend", action="store_true", help="show what would change; change nothing")
+        parser.usage = "beet genretag [options] [QUERY...]"
+        parser.add_option(
+            "-p", "--pretend", "-n", "--dry-run", action="store_true", help="show what would change; change nothing"
+        )
         parser.add_option("-f", "--force", action="store_true", help="replace genres items already have")
         parser.add_option("--keep-existing", action="store_true", help="append to genres items already have")
         parser.add_option("-w", "--write", action="store_true", default=None, help="write the files' tags too")
@@ -249,6 +274,8 @@ class GenreTagPlugin(BeetsPlugin):
 
     def _command(self, lib, options, arguments) -> None:
         overrides = {"model": options.model, "top_k": options.top_k, "min_confidence": options.min_confidence}
+        if options.keep_existing and options.force:
+            raise ui.UserError("genretag: -f replaces genres, --keep-existing appends to them: give one")
         if options.keep_existing:
             overrides["policy"] = "append"
         elif options.force:
@@ -260,6 +287,7 @@ class GenreTagPlugin(BeetsPlugin):
             return
         write = ui.should_write(options.write)
         run = self.tag_items(items, settings, options.pretend, write, ui.print_, progress=True)
+        ui.print_(model_line(run.model.name, run.why))
         ui.print_(summary_line(run.changes, run.analysed, options.pretend, run.written))
         failed = sum(change.action == "failed" for change in run.changes)
         if failed:
@@ -316,12 +344,19 @@ class GenreTagPlugin(BeetsPlugin):
         segment timelines too. Raises ``ui.UserError`` for an unusable model.
         """
         from genretag import scan, store
-        from genretag.weights import DEFAULT_MODEL, WeightsError, resolve_model
+        from genretag.tagrules import open_set_threshold
+        from genretag.weights import WeightsError, model_card, resolve_model
 
-        if not settings.model:
-            settings = replace(settings, model=DEFAULT_MODEL)
+        by_path: dict[str, list[Item]] = {}
+        for item in items:
+            by_path.setdefault(os.fsdecode(item.path), []).append(item)
         try:
-            model = resolve_model(settings.model)
+            # genretag's one rule: the model named, else that of the stored results for these files, else the default.
+            roots = [os.path.commonpath(list(by_path))] if by_path else []
+            choice = scan.choose_model(roots, settings.model or None)
+            model = resolve_model(choice.name)
+            rule = replace(settings.rule, open_set=open_set_threshold(model_card(choice.name)))
+            settings = replace(settings, model=choice.name, rule=rule)
         except WeightsError as error:
             raise ui.UserError(f"genretag: {error}") from None
         if settings.rule.top_k > len(model.genres):
@@ -337,25 +372,29 @@ class GenreTagPlugin(BeetsPlugin):
                 ", ".join(unknown),
                 ", ".join(model.genres),
             )
-        by_path: dict[str, list[Item]] = {}
-        for item in items:
-            by_path.setdefault(os.fsdecode(item.path), []).append(item)
         changes, analysed, written = [], 0, 0
         connection = store.connect()
         events = scan.scan_files(
             list(by_path), model, connection, scan.ScanOptions(settings.jobs or -1, with_segments=with_segments)
         )
+        # Results come as workers finish; items are shown (and changed) in the query's order, each as soon
+        # as every item before it is done.
+        order, ready, shown = list(by_path), {}, 0
         try:
             with _Progress(len(by_path), progress, show) as bar:
                 for event in events:
                     analysed += not event.from_store
-                    for item in by_path[event.result.path]:
-                        change = plan_item(item, event.result, settings)
-                        change.result, change.from_store = event.result, event.from_store
-                        changes.append(change)
-                        bar.show(change_line(change, pretend))
-                        if not pretend:
-                            written += self._apply(change, model.name, write)
+                    ready[event.result.path] = event
+                    while shown < len(order) and order[shown] in ready:
+                        done = ready.pop(order[shown])
+                        shown += 1
+                        for item in by_path[done.result.path]:
+                            change = plan_item(item, done.result, settings)
+                            change.result, change.from_store = done.result, done.from_store
+                            changes.append(change)
+                            bar.show(change_line(change, pretend))
+                            if not pretend:
+                                written += self._apply(change, model.name, write)
                     bar.advance()
         except WeightsError as error:
             raise ui.UserError(f"genretag: {error}") from None
@@ -365,7 +404,7 @@ class GenreTagPlugin(BeetsPlugin):
         for change in changes:
             if change.action == "failed":
                 self._log.error("{}: {}", os.fsdecode(change.item.path), change.reason)
-        return Run(model, changes, analysed, written)
+        return Run(model, changes, analysed, written, choice.why)
 
     def _apply(self, change: ItemChange, model: str, write: bool) -> bool:
         """Store one item's change in beets' database, writing the file when asked; returns whether it was written."""
@@ -380,6 +419,14 @@ class GenreTagPlugin(BeetsPlugin):
             set_genres(item, change.new)
             # Only a changed genre is worth a write: the flexible fields live in beets' database alone.
             written = write and item.try_write()
+        elif (
+            change.action in ("unchanged", "kept: has genre")
+            and write
+            and change.current
+            and not _file_has_genres(item, change.current)
+        ):
+            # Genres in beets' database that its file lacks (an as-is import): -w writes them, as lastgenre's does.
+            written = item.try_write()
         item.store()
         return written
 

@@ -11,6 +11,7 @@ is named.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import typer.core
 
 from genretag import render
 from genretag.config import (
@@ -32,11 +34,41 @@ from genretag.config import (
 from genretag.library import LibraryPathError
 from genretag.tagrules import DEFAULT_MIN_CONFIDENCE, DEFAULT_TOP_K, POLICIES, Policy, TagOptions
 
+
+def _plain_help(text: str) -> str:
+    """Click/Typer help without Python's types: ``{PATH}...`` and ``[[NAME]]`` in the usage line become
+    ``PATH...`` and ``[NAME]``, an argument's ``<list[Path]>`` goes (spaces keep the columns), and a range
+    reads ``at least 1`` or ``0 to 1`` instead of ``x>=1``, ``0.0<=x<=1.0``."""
+    lines = []
+    for line in text.splitlines():
+        if line.startswith("Usage:"):
+            line = re.sub(r"\{([A-Z][A-Z_]*)\}", r"\1", line)
+            line = re.sub(r"\[\[([A-Z][A-Z_]*)\]\]", r"[\1]", line)
+        else:
+            line = re.sub(
+                r"^(\s+\[?[A-Z][A-Z_]*\]?(?:\.\.\.)?)( <[^>]+>)", lambda m: m.group(1) + " " * len(m.group(2)), line
+            )
+        line = re.sub(r"(-?[\d.]+)<=x<=(-?[\d.]+)", r"\1 to \2", line)
+        line = re.sub(r"x>=(-?[\d.]+)", r"at least \1", line)
+        lines.append(line)
+    return "\n".join(lines) + ("\n" if text.endswith("\n") else "")
+
+
+class PlainHelpCommand(typer.core.TyperCommand):
+    """A command whose help and usage say what to type, not Python types (``_plain_help``)."""
+
+    def get_help(self, ctx) -> str:
+        return _plain_help(super().get_help(ctx))
+
+    def get_usage(self, ctx) -> str:
+        return _plain_help(super().get_usage(ctx))
+
+
 app = typer.Typer(
     name="genretag",
     help="Offline genre tagger for music libraries.",
-    no_args_is_help=True,
-    add_completion=False,
+    # `genretag` alone prints the help and exits 0 (see ``main``); --install-completion sets up the shell's.
+    add_completion=True,
     # Plain Click help: Typer's rich help shows every switch as taking a value (`--write <bool>`).
     rich_markup_mode=None,
 )
@@ -65,6 +97,7 @@ FormatOption = Annotated[
     typer.Option(
         "--format",
         "-f",
+        metavar="table|tsv|json",
         help="table, tsv or json (default: a table on a terminal, else TSV with a header).",
         show_default=False,
     ),
@@ -84,7 +117,9 @@ StoredModelOption = Annotated[
 ]
 PendingJobsOption = Annotated[
     int | None,
-    typer.Option("--jobs", "-j", min=1, metavar="N", help="Worker processes for files not yet analysed."),
+    typer.Option(
+        "--jobs", "-j", min=0, metavar="N", help="Worker processes for files not yet analysed (0: all cores)."
+    ),
 ]
 CsvOption = Annotated[str | None, typer.Option("--csv", metavar="FILE", help="Write the tracks CSV ('-': stdout).")]
 SegmentsCsvOption = Annotated[
@@ -113,10 +148,39 @@ def _config_keys(command) -> dict[str, str]:
     }
 
 
-@app.callback()
-def main(ctx: typer.Context) -> None:
+def _print_version(value: bool) -> None:
+    if value:
+        from genretag import __version__
+
+        typer.echo(f"genretag {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback(invoke_without_command=True)
+def main(
+    ctx: typer.Context,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="Only the data, errors and warnings: no progress bars, notes or summaries."),
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also say which weights a model loads and where the store is.")
+    ] = False,
+) -> None:
     """Read the config file: its settings become the options' defaults, so the command line overrides them."""
-    if ctx.invoked_subcommand == "config" or ctx.resilient_parsing:
+    if ctx.resilient_parsing:
+        return
+    if ctx.invoked_subcommand is None:  # `genretag` alone: the help, as asked for
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0)
+    if quiet and verbose:
+        _fail_usage("--quiet and --verbose contradict each other; give one")
+    render.set_verbosity(-1 if quiet else 1 if verbose else 0)
+    if ctx.invoked_subcommand == "config":
         return  # `config path` works with a broken file; `config show` reports what is wrong
 
     try:
@@ -127,25 +191,39 @@ def main(ctx: typer.Context) -> None:
     for name, command in ctx.command.commands.items():
         keys = _config_keys(command)
         chosen = settings_for(settings, name, set(keys))
+        if name == ctx.invoked_subcommand and "model" in chosen:
+            _check_configured_model(chosen["model"])
         if chosen:
             default_map[name] = {keys[key]: setting.value for key, setting in chosen.items()}
     ctx.default_map = default_map
+
+
+def _check_configured_model(chosen) -> None:
+    """A model the config file names (``config.Setting``) must exist; the error names the file and line."""
+    from genretag.weights import WeightsError, find_card
+
+    try:
+        find_card(chosen.value)
+    except WeightsError as error:
+        _fail_usage(f"{chosen.origin}: model = {chosen.value!r}: {error}")
 
 
 config_app = typer.Typer(help="The config file: long option names as keys; command-line options override it.")
 app.add_typer(config_app, name="config")
 
 
-@config_app.command("path")
+@config_app.command("path", cls=PlainHelpCommand)
 def config_path_command() -> None:
     """Print where the config file is read from (it need not exist)."""
 
     typer.echo(str(config_path()))
 
 
-@config_app.command("show")
+@config_app.command("show", cls=PlainHelpCommand)
 def config_show(ctx: typer.Context, output_format: FormatOption = None) -> None:
-    """Show every command's configurable options: the value in effect and where it came from."""
+    """Show where genretag keeps its data (store, journal, models; with sizes), then every command's
+    configurable options: the value in effect and where it came from."""
+    from genretag.config import data_paths
 
     commands = ctx.find_root().command.commands
     defaults = {}
@@ -160,7 +238,20 @@ def config_show(ctx: typer.Context, output_format: FormatOption = None) -> None:
         effective = effective_settings(defaults)
     except ConfigError as error:
         _fail_usage(str(error))
-    _print_listing(render.settings_listing(effective), output_format)
+    paths = render.paths_listing(data_paths())
+    chosen = render.listing_format(_format(output_format))
+    with _closed_pipe_ends_quietly():
+        if chosen == "json":  # one document: the paths beside the settings
+            render.print_documents(
+                [render.listing_document(render.settings_listing(effective)), render.listing_document(paths)]
+            )
+            return
+        if chosen == "table":
+            render.print_listing(render.stdout_console(), paths, "table")
+        else:  # TSV on stdout is the settings alone; where things are goes to stderr
+            for row in paths.rows:
+                render.note(render.stderr_console(), f"{row[0]}: {row[1]}")
+        render.print_listing(render.stdout_console(), render.settings_listing(effective), chosen)
 
 
 def _plain_default(value):
@@ -188,6 +279,21 @@ def _print_listing(listing, output_format: OutputFormat | None) -> str:
     return chosen
 
 
+def _say_model(console, choice, ctx: typer.Context | None = None) -> None:
+    """The model line on stderr (unless --quiet); with --verbose, the weights it loads and the store."""
+    render.note(console, _model_line(choice, ctx))
+    if render.verbosity() > 0:
+        from genretag.config import database_path
+        from genretag.weights import resolve_model
+
+        identity = resolve_model(choice.name)
+        render.note(
+            console,
+            f"  {identity.architecture}, {len(identity.genres)} genres, weights sha256 {identity.fingerprint[:12]}, "
+            f"front end {identity.front_end}; store {database_path()}",
+        )
+
+
 def _model_line(choice, ctx: typer.Context | None = None) -> str:
     source = ctx.get_parameter_source("model") if ctx is not None else None
     if choice.why == "named" and source is not None and source.name == "DEFAULT_MAP":
@@ -200,7 +306,7 @@ def _model_line(choice, ctx: typer.Context | None = None) -> str:
     return f"model: {choice.name}{why}"
 
 
-@app.command()
+@app.command(cls=PlainHelpCommand)
 def models(
     name: Annotated[str | None, typer.Argument(metavar="[NAME]", help="Show this model's whole card.")] = None,
     output_format: FormatOption = None,
@@ -219,14 +325,16 @@ def models(
     _print_listing(listing, output_format)
 
 
-@app.command()
+@app.command(cls=PlainHelpCommand)
 def scan(
+    ctx: typer.Context,
     paths: Annotated[
         list[Path], typer.Argument(metavar="PATH", help="Music files or folders (folders are walked recursively).")
     ],
     model: ModelOption = None,
     jobs: Annotated[
-        int | None, typer.Option("--jobs", "-j", min=1, metavar="N", help="Worker processes (default: all cores).")
+        int | None,
+        typer.Option("--jobs", "-j", min=0, metavar="N", help="Worker processes (0, the default: all cores)."),
     ] = None,
     csv: CsvOption = None,
     segments_csv: SegmentsCsvOption = None,
@@ -241,7 +349,9 @@ def scan(
     backend: Annotated[
         Backend,
         typer.Option(
-            "--backend", help="local: worker processes here; dask: a Dask cluster (a local one unless --scheduler)."
+            "--backend",
+            metavar="local|dask",
+            help="local: worker processes here; dask: a Dask cluster (a local one unless --scheduler).",
         ),
     ] = Backend.local,
     scheduler: Annotated[
@@ -257,6 +367,7 @@ def scan(
     from genretag.weights import WeightsError
 
     started = time.perf_counter()
+    _check_report_files(csv, segments_csv, json_path)
     try:
         # Every report needs the segments (the tracks CSV counts them).
         options = ScanOptions(
@@ -273,6 +384,7 @@ def scan(
     if top_k > len(library_scan.model.genres):
         _fail_usage(f"--top-k {top_k} is more than the model's {len(library_scan.model.genres)} genres")
     console = render.stderr_console()
+    _say_model(console, library_scan.choice, ctx)
     for path, reason in library_scan.problems:
         render.problem_line(console, "error", str(path), reason)
     try:
@@ -288,9 +400,13 @@ def scan(
                 hours = progress.tasks[0].fields["hours"] + result.duration_s / 3600
                 progress.update(task, advance=1, hours=hours)
     except KeyboardInterrupt:
+        # --no-cache would analyse everything again: the scan that resumes is the one without it.
+        again = "the scan again without --no-cache" if no_cache else "the same scan again"
         console.print(
-            f"interrupted: {len(library_scan.analysed)} tracks analysed and stored; run the same scan again to resume",
+            f"interrupted: {render.plural(len(library_scan.analysed), 'track')} analysed and stored; "
+            f"run {again} to resume",
             markup=False,
+            soft_wrap=True,
         )
         raise typer.Exit(130) from None
     except BackendError as error:
@@ -299,7 +415,10 @@ def scan(
     for kind, path, reason in library_scan.stored_problems():
         render.problem_line(console, kind, path, reason)
     to_stdout = "-" in (csv, segments_csv, json_path)
-    listing = render.results_listing(results, top_k)
+    from genretag.tagrules import open_set_threshold
+    from genretag.weights import model_card
+
+    listing = render.results_listing(results, top_k, open_set_threshold(model_card(library_scan.model.name)))
     if to_stdout:  # the report owns stdout: the table goes to stderr
         render.print_listing(console, listing, "table")
         shown = "table"
@@ -309,10 +428,21 @@ def scan(
     output = render.stdout_console() if shown == "table" and not to_stdout else console
     summary = report.summarise(results, library_scan.analysed, time.perf_counter() - started)
     for line in render.summary_lines(summary):
-        output.print(line, markup=False, soft_wrap=True)
+        render.note(output, line)
     _write_reports(results, csv, segments_csv, json_path)
     if summary.failures or library_scan.problems:
         raise typer.Exit(1)
+
+
+def _check_report_files(csv: str | None, segments_csv: str | None, json_path: str | None) -> None:
+    """A report into a folder that does not exist is a usage error, said before any work."""
+    from genretag.report import check_destination
+
+    try:
+        for option, value in (("--csv", csv), ("--segments-csv", segments_csv), ("--json", json_path)):
+            check_destination(option, value)
+    except ValueError as error:
+        _fail_usage(str(error))
 
 
 def _write_reports(results, csv: str | None, segments_csv: str | None, json_path: str | None) -> None:
@@ -326,7 +456,7 @@ def _write_reports(results, csv: str | None, segments_csv: str | None, json_path
         raise typer.Exit(1) from None
 
 
-@app.command()
+@app.command(cls=PlainHelpCommand)
 def export(
     ctx: typer.Context,
     paths: Annotated[
@@ -345,11 +475,12 @@ def export(
 
     if not (csv or segments_csv or json_path):
         csv = "-"
+    _check_report_files(csv, segments_csv, json_path)
     try:
         choice = choose_model(paths or ["/"], model)
     except WeightsError as error:
         _fail_usage(str(error))
-    render.stderr_console().print(_model_line(choice, ctx), markup=False)
+    _say_model(render.stderr_console(), choice, ctx)
     results = stored_results(choice.name, paths)
     if not results:
         where = " under " + ", ".join(map(str, paths)) if paths else ""
@@ -357,7 +488,7 @@ def export(
     _write_reports(results, csv, segments_csv, json_path)
 
 
-@app.command()
+@app.command(cls=PlainHelpCommand)
 def timeline(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(metavar="FILE", help="One audio file.")],
@@ -374,6 +505,10 @@ def timeline(
     if file.is_dir():
         _fail_usage(f"{file}: is a folder; timeline takes one audio file")
     try:
+        report.check_destination("--plot", plot)
+    except ValueError as error:
+        _fail_usage(str(error))
+    try:
         choice = choose_model([file], model)
         results, _ = results_for([file], choice.name, ScanOptions(jobs=1, with_segments=True))
     except (WeightsError, LibraryPathError, ValueError) as error:
@@ -382,9 +517,10 @@ def timeline(
     if not result.ok:
         render.problem_line(render.stderr_console(), "error", result.path, result.error)
         raise typer.Exit(1)
-    render.stderr_console().print(_model_line(choice, ctx), markup=False)
+    _say_model(render.stderr_console(), choice, ctx)
     console = render.stdout_console()
-    overview, table = render.timeline_text(result)
+    colour = console.color_system is not None and not console.no_color
+    overview, table = render.timeline_text(result, console.width, colour)
     console.print(
         f"{render.display_path(result.path)}: {result.genre} {result.confidence:.2f} "
         f"({choice.name}, {render.plural(len(result.segments), 'segment')} of 10 s, {render.clock(result.duration_s)})",
@@ -397,7 +533,7 @@ def timeline(
         render.stderr_console().print(f"plot written to {plot}", markup=False)
 
 
-@app.command()
+@app.command(cls=PlainHelpCommand)
 def report(
     ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(metavar="PATH", help="Music files or folders.")],
@@ -419,7 +555,7 @@ def report(
     except OSError as error:
         typer.echo(f"error: cannot write {html}: {error.strerror or error}", err=True)
         raise typer.Exit(1) from None
-    console.print(_model_line(written.model, ctx), markup=False)
+    _say_model(console, written.model, ctx)
     for path, reason in written.problems:
         render.problem_line(console, "error", str(path), reason)
     failed = [result for result in written.results if not result.ok]
@@ -432,16 +568,19 @@ def report(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(cls=PlainHelpCommand)
 def learn(
     paths: Annotated[
         list[Path], typer.Argument(metavar="PATH", help="Music files or folders whose genre tags to learn from.")
     ],
-    name: Annotated[str, typer.Option("--name", "-n", help="Name of the new model (for --model later).")],
+    name: Annotated[
+        str, typer.Option("--name", "-n", metavar="NAME", help="Name of the new model (for --model later).")
+    ],
     base: Annotated[
         str | None,
         typer.Option(
             "--base",
+            metavar="MODEL",
             help="Model to learn on: musicnn (the default) gets a new head on its embeddings, in seconds; "
             "a poster network (v-kernel, crnn, ...) is fine-tuned.",
             show_default=False,
@@ -467,8 +606,11 @@ def learn(
     ] = 30,
     jobs: Annotated[
         int | None,
-        typer.Option("--jobs", "-j", min=1, metavar="N", help="Worker processes for decoding (default: all cores)."),
+        typer.Option(
+            "--jobs", "-j", min=0, metavar="N", help="Worker processes for decoding (0, the default: all cores)."
+        ),
     ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace your model of that name if it exists.")] = False,
 ) -> None:
     """Learn the genres your library is already tagged with; `scan --model NAME` then uses them."""
     from genretag.learn import LearnError, learn_model
@@ -476,7 +618,7 @@ def learn(
 
     display = render.LearnDisplay(render.stderr_console(), min_tracks)
     try:
-        learned = learn_model(paths, name, base, min_tracks, map_file, epochs, jobs or -1, display.events())
+        learned = learn_model(paths, name, base, min_tracks, map_file, epochs, jobs or -1, display.events(), force)
     except OSError as error:
         _fail_usage(f"{map_file}: cannot read the mapping file ({error.strerror or error})")
     except (WeightsError, LibraryPathError, ValueError) as error:
@@ -486,6 +628,8 @@ def learn(
         raise typer.Exit(1) from None
     finally:
         display.close()
+    if learned.replaced:
+        render.problem_line(render.stderr_console(), "warning", str(learned.card_path), "replaced (--force)")
     output = render.stdout_console()
     output.print(render.confusion_table(learned.evaluation))
     for line in render.learned_lines(learned, epochs):
@@ -494,14 +638,17 @@ def learn(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(cls=PlainHelpCommand)
 def tag(
     ctx: typer.Context,
     paths: Annotated[
         list[Path] | None,
         typer.Argument(metavar="PATH", help="Files or folders (default: the paths of the last scan)."),
     ] = None,
-    write: Annotated[bool, typer.Option("--write", help="Write the genres. Without it: a preview.")] = False,
+    write: Annotated[bool, typer.Option("--write", "-w", help="Write the genres. Without it: a preview.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", "-n", help="Preview only (the default without --write); change nothing.")
+    ] = False,
     policy: Annotated[
         str,
         typer.Option(
@@ -547,6 +694,8 @@ def tag(
 
     if policy not in POLICIES:
         _fail_usage(f"--policy {policy!r}: choose one of {', '.join(POLICIES)}")
+    if write and dry_run:
+        _fail_usage("--write and --dry-run contradict each other; give one")
     console = render.stderr_console()
     bar = render.ScanBar(console)
     try:
@@ -565,7 +714,7 @@ def tag(
         _fail_usage(str(error))
     except OSError as error:
         _fail_usage(f"{error.filename}: {error.strerror or error}")
-    console.print(_model_line(run.model, ctx), markup=False)
+    _say_model(console, run.model, ctx)
     render.settled_writes(console, run.settled)
     for path, reason in run.problems:
         render.problem_line(console, "error", str(path), reason)
@@ -573,19 +722,21 @@ def tag(
         render.problem_line(console, "error", path, reason)
     shown = _print_listing(render.tag_listing(run.plans, run.outcomes), output_format)
     output = render.stdout_console() if shown == "table" else console
-    output.print(render.tag_summary(run, write), markup=False, soft_wrap=True)
+    render.note(output, render.tag_summary(run, write))
     if run.errors or run.problems:
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(cls=PlainHelpCommand)
 def undo(
     paths: Annotated[
         list[Path] | None, typer.Argument(metavar="PATH", help="Undo writes to these files or folders.")
     ] = None,
     last: Annotated[bool, typer.Option("--last", help="Undo the latest `tag --write` run not yet undone.")] = False,
     all_runs: Annotated[bool, typer.Option("--all", help="Undo every write genretag made and has not undone.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be restored; change nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", "-n", help="Preview: show what would be restored; change nothing.")
+    ] = False,
     force: Annotated[
         bool, typer.Option("--force", help="Restore the genre even in files changed since genretag wrote them.")
     ] = False,
@@ -612,11 +763,12 @@ def undo(
     output = render.stdout_console() if shown == "table" else console
     restorable = len(run.plans) - len(failures)
     if dry_run:
-        output.print(
-            f"dry run: {render.plural(restorable, 'file')} would be restored, {len(failures)} not; nothing written",
-            markup=False,
+        render.note(
+            output,
+            f"preview: {render.plural(restorable, 'file')} to restore, {len(failures)} not; nothing written "
+            "(drop --dry-run to restore)",
         )
     else:
-        output.print(f"{render.plural(restorable, 'file')} restored, {len(failures)} not", markup=False)
+        render.note(output, f"{render.plural(restorable, 'file')} restored, {len(failures)} not")
     if failures:
         raise typer.Exit(1)

@@ -53,6 +53,57 @@ def write_area_dir(home: str | Path | None = None) -> Path:
     return Path(home or data_home()) / WRITE_AREA
 
 
+@dataclass(frozen=True)
+class DataPath:
+    """One place genretag keeps something (``genretag config show``): ``size`` in bytes, None when absent."""
+
+    name: str
+    path: Path
+    size: int | None
+    note: str | None = None
+
+
+def _size_of(path: Path) -> int | None:
+    if path.is_file():
+        return path.stat().st_size
+    if path.is_dir():
+        return sum(file.stat().st_size for file in path.rglob("*") if file.is_file())
+    return None
+
+
+def _journal_note(database: Path) -> str | None:
+    if not database.is_file():
+        return None
+    import sqlite3
+
+    try:
+        connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+        try:
+            tracks = connection.execute("SELECT COUNT(*) FROM track_results").fetchone()[0]
+            writes = connection.execute("SELECT COUNT(*) FROM tag_journal").fetchone()[0]
+        finally:
+            connection.close()
+    except sqlite3.Error as error:
+        return f"cannot read: {error}"
+    return f"{tracks} results; the tag journal inside: {writes} writes"
+
+
+def data_paths() -> list[DataPath]:
+    """The config file, the data home, the store (which holds the tag journal), the tag writes' temporary
+    area, user models and the feature cache, each with its size on disk (None: not there yet)."""
+    home, database = data_home(), database_path()
+    models = user_models_dir()
+    model_count = len(list(models.glob("*.json"))) if models.is_dir() else 0
+    return [
+        DataPath("config", config_path(), _size_of(config_path()), None if config_path().exists() else "none yet"),
+        DataPath("data home", home, _size_of(home), "$GENRETAG_HOME" if os.environ.get("GENRETAG_HOME") else None),
+        DataPath("store", database, _size_of(database), _journal_note(database)),
+        DataPath("tag writes", write_area_dir(), _size_of(write_area_dir()), "temporary files of writes in progress"),
+        DataPath("user models", models, _size_of(models), f"{model_count} models"),
+        DataPath("feature cache", feature_cache_dir(), _size_of(feature_cache_dir()), "genretag learn's"),
+    ]
+
+
 # ---------------------------------------------------------------- the config file
 #
 # TOML whose keys are the long option names, without the dashes: at the top level they apply to
@@ -74,6 +125,18 @@ def _positive_int(value) -> str | None:
     return None if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else "a whole number ≥ 1"
 
 
+def _jobs(value) -> str | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return None if ok else "a whole number ≥ 0 (0: all cores)"
+
+
+def _did_you_mean(word: str, choices) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}? " if close else ""
+
+
 def _probability(value) -> str | None:
     ok = isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1
     return None if ok else "a number from 0 to 1"
@@ -93,7 +156,7 @@ def _one_of(*choices):
 # key -> what a valid value is (None when valid, else what is expected)
 KEYS = {
     "model": _text,
-    "jobs": _positive_int,
+    "jobs": _jobs,
     "policy": _one_of(*POLICIES),
     "min-confidence": _probability,
     "top-k": _positive_int,
@@ -187,7 +250,8 @@ def read_config(path: Path | None = None) -> list[Setting]:
             where = f"{path}:{line}" if line else str(path)
             if key not in KEYS:
                 known = ", ".join(KEYS)
-                raise ConfigError(f"{where}: unknown key {key!r} (keys are long option names: {known})")
+                hint = _did_you_mean(key, KEYS)
+                raise ConfigError(f"{where}: unknown key {key!r} ({hint}keys are long option names: {known})")
             expected = KEYS[key](value)
             if expected:
                 raise ConfigError(f"{where}: {key} = {value!r}: expected {expected}")
@@ -203,7 +267,8 @@ def read_config(path: Path | None = None) -> list[Setting]:
                 (n for n, text in enumerate(lines, 1) if re.match(rf"^\s*\[\s*{re.escape(section)}\s*\]", text)), 0
             )
             raise ConfigError(
-                f"{path}:{line}: unknown table [{section}] (tables are command names: {', '.join(COMMANDS)})"
+                f"{path}:{line}: unknown table [{section}] "
+                f"({_did_you_mean(section, COMMANDS)}tables are command names: {', '.join(COMMANDS)})"
             )
         add(section, table)
     return settings

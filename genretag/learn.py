@@ -530,7 +530,7 @@ def save_user_model(
             "stopped_early": history.stopped_early,
             "seconds_per_epoch": round(float(np.median(history.epoch_seconds)), 2),
         }
-        held_out = "valid (used to pick the epoch)"
+        held_out = f"valid (held out by {split.unit}; it picked the epoch, so optimistic)"
     card = {
         "architecture": base.architecture,
         **architecture,
@@ -548,6 +548,7 @@ def save_user_model(
             **fitting,
         },
         "metrics": {held_out: evaluation.summary()},
+        "open_set": open_set(evaluation),
         "confusion_matrix": {
             "rows": "true genre (validation tracks)",
             "columns": "predicted genre",
@@ -556,6 +557,24 @@ def save_user_model(
         },
     }
     return save_model(network, name, user_models_dir(), card)
+
+
+OPEN_SET_KEEP = 0.95  # the open-set threshold keeps this share of the validation tracks answered right
+
+
+def open_set(evaluation) -> dict:
+    """The open-set threshold of a learnt model (``tagrules.open_set_threshold``) from its validation tracks:
+    the best-genre probability that ``OPEN_SET_KEEP`` of the tracks it answered right reach. Below it an
+    answer is "none of these", never written."""
+    best = evaluation.track_probabilities.max(axis=1) if evaluation.n_tracks else np.zeros(0)
+    right = best[evaluation.track_probabilities.argmax(axis=1) == evaluation.track_labels] if len(best) else best
+    threshold = float(np.quantile(right, 1 - OPEN_SET_KEEP)) if len(right) else 1 / len(evaluation.genres)
+    return {
+        "threshold": round(threshold, 4),
+        "rule": f"below it the answer is 'none of these' (shown as —, never written): {OPEN_SET_KEEP:.0%} of the "
+        "validation tracks the model answered right reach it",
+        "validation_tracks_right": int(len(right)),
+    }
 
 
 class LearnError(Exception):
@@ -587,6 +606,7 @@ class LearnedModel:
     evaluation: object  # fit.Evaluation on the validation tracks
     history: object  # fit.FitHistory; None for a head fitted on embeddings
     recipe: FineTuneRecipe | HeadRecipe
+    replaced: bool = False  # a user model of that name existed and was replaced (``force``)
 
 
 def learn_model(
@@ -598,6 +618,7 @@ def learn_model(
     epochs: int = 30,
     jobs: int = -1,
     events: LearnEvents | None = None,
+    force: bool = False,
 ) -> LearnedModel:
     """``genretag learn``: read the genre tags under ``paths``, teach ``base`` (default
     ``weights.DEFAULT_MODEL``) their genres and save user model ``name``.
@@ -607,23 +628,33 @@ def learn_model(
 
     Raises ``ValueError`` for a bad name or mapping file, ``OSError`` for an unreadable mapping
     file, ``WeightsError`` / ``library.LibraryPathError`` for a bad base model or path (all
-    usage errors), and ``LearnError`` when the library holds too little to learn from.
+    usage errors, checked before anything slow), ``scan.NothingFound`` when there is no audio under
+    ``paths``, ``ValueError`` when user model ``name`` exists and not ``force``, and ``LearnError``
+    when the library holds too little to learn from.
     """
     from genretag import fit
-    from genretag.weights import load_model
+    from genretag.config import user_models_dir
+    from genretag.scan import NothingFound, nothing_found_message
+    from genretag.weights import load_model, resolve_model
 
     events = events or LearnEvents()
     paths = list(paths)
     problem = valid_model_name(name)
     if problem:
         raise ValueError(problem)
+    replaced = (user_models_dir() / f"{name}.json").exists()
+    if replaced and not force:
+        raise ValueError(f"user model {name!r} exists; add --force to replace it, or choose another name")
     mapping = read_genre_map(map_file) if map_file else {}
     if base is None:
         from genretag.weights import DEFAULT_MODEL
 
         base = DEFAULT_MODEL
-    base_model = load_model(base)
+    resolve_model(base)  # a bad base is a usage error before the library is read
     library = read_library(paths, mapping)
+    if not (library.tracks or library.untagged or library.unreadable):
+        raise NothingFound(nothing_found_message(paths))
+    base_model = load_model(base)
     choice = choose_genres(library.tracks, min_tracks)
     if events.library_read:
         events.library_read(library, choice)
@@ -657,4 +688,4 @@ def learn_model(
         network, history = fine_tune(base_model, train_set, valid_set, recipe, progress=events.fit_progress)
         evaluation = fit.evaluate(network, valid_set)
     card_path = save_user_model(network, name, base_model, choice, split, evaluation, history, recipe, paths)
-    return LearnedModel(name, card_path, library, choice, split, failures, evaluation, history, recipe)
+    return LearnedModel(name, card_path, library, choice, split, failures, evaluation, history, recipe, replaced)

@@ -16,6 +16,24 @@ from dataclasses import dataclass
 from genretag.genres import genre_colour
 
 ORDINALS = {2: "2nd", 3: "3rd"}
+_VERBOSITY = [0]  # -1: --quiet, 0: normal, 1: --verbose (set once per command by the CLI)
+
+
+def set_verbosity(level: int) -> None:
+    """-1 (``--quiet``: no progress bars, notes or summaries), 0, or 1 (``--verbose``)."""
+    _VERBOSITY[0] = level
+
+
+def verbosity() -> int:
+    """The level ``set_verbosity`` set."""
+    return _VERBOSITY[0]
+
+
+def note(console, text: str) -> None:
+    """A note or summary line, printed whole (no markup, never folded) unless ``--quiet``."""
+    if verbosity() >= 0:
+        # On a terminal rich wraps it between words; into a pipe or a log it stays one line.
+        console.print(text, markup=False, soft_wrap=not console.is_terminal)
 
 
 def stderr_console():
@@ -75,6 +93,7 @@ def progress_bar(console, label: str, unit: str):
         TimeElapsedColumn(),
         console=console,
         transient=True,
+        disable=verbosity() < 0,
     )
 
 
@@ -83,13 +102,20 @@ def progress_bar(console, label: str, unit: str):
 FORMATS = ("table", "tsv", "json")
 
 
+SCHEMA_VERSION = 1  # of every JSON document and TSV listing genretag prints (README: "JSON and TSV")
+
+
 @dataclass
 class Listing:
     """Rows of a listing, printed as a table (a terminal), TSV (a pipe, a file) or JSON.
 
-    ``columns`` name the TSV header and the JSON keys; a table may show other ``table_columns`` and
-    ``table_rows`` (a marker instead of a yes/no column). Cells are ``str`` or rich ``Text``.
+    ``rows`` hold typed values, one per ``columns`` name (the TSV header and the JSON keys): ``str``,
+    ``int``, ``float``, ``bool``, ``None`` (no value) or a list of those. JSON keeps the types; TSV
+    writes a number as is, ``None`` as an empty field, a bool as ``true``/``false``, a list joined by
+    ``"; "``. A table may show other ``table_columns`` and ``table_rows`` (str or rich ``Text``);
+    without them it shows ``rows`` formatted (``None`` as "—", a probability with 2 decimals).
     ``path_column``: in a table its paths are shown relative to their common folder, named above.
+    ``kind`` names the listing in the JSON document.
     """
 
     columns: list[str]
@@ -98,6 +124,7 @@ class Listing:
     table_columns: list[str] | None = None
     table_rows: list[list] | None = None
     caption: str | None = None
+    kind: str = ""
 
 
 def listing_format(requested: str | None) -> str:
@@ -110,6 +137,44 @@ def listing_format(requested: str | None) -> str:
 def _plain(cell) -> str:
     text = cell.plain if hasattr(cell, "plain") else str(cell)
     return text.replace("\t", " ").replace("\n", " ")
+
+
+def _tsv_field(value) -> str:
+    """One typed value as a TSV field (see ``Listing``)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return "; ".join(_tsv_field(item) for item in value)
+    return _plain(value)
+
+
+def _table_cell(value):
+    """One typed value as a table cell: "—" for none, probabilities with 2 decimals."""
+    if value is None or (isinstance(value, list | tuple) and not value):
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else ""
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    if isinstance(value, list | tuple):
+        return "; ".join(_plain(_table_cell(item)) for item in value)
+    return value if hasattr(value, "plain") else str(value)
+
+
+def _json_value(value):
+    if isinstance(value, list | tuple):
+        return [_json_value(item) for item in value]
+    return value.plain if hasattr(value, "plain") else value
+
+
+def listing_document(listing: Listing) -> dict:
+    """The JSON document of a listing: ``{"schema": 1, "kind": KIND, "rows": [{column: value}, ...]}``."""
+    rows = [
+        {column: _json_value(value) for column, value in zip(listing.columns, row, strict=True)} for row in listing.rows
+    ]
+    return {"schema": SCHEMA_VERSION, "kind": listing.kind, "rows": rows}
 
 
 def _common_folder(paths: list[str]) -> str | None:
@@ -131,18 +196,19 @@ def print_listing(console, listing: Listing, fmt: str) -> None:
     import json
 
     if fmt == "json":
-        keys = [column.replace(" ", "_") for column in listing.columns]
-        records = [dict(zip(keys, map(_plain, row), strict=True)) for row in listing.rows]
-        sys.stdout.write(json.dumps(records, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(listing_document(listing), indent=2, ensure_ascii=False) + "\n")
         return
     if fmt == "tsv":
-        lines = ["\t".join(listing.columns)] + ["\t".join(map(_plain, row)) for row in listing.rows]
+        lines = ["\t".join(listing.columns)] + ["\t".join(map(_tsv_field, row)) for row in listing.rows]
         sys.stdout.write("\n".join(lines) + "\n")
         return
     from rich import box
     from rich.table import Table
 
-    rows = [list(row) for row in (listing.table_rows or listing.rows)]
+    if listing.table_rows is not None:
+        rows = [list(row) for row in listing.table_rows]
+    else:
+        rows = [[_table_cell(value) for value in row] for row in listing.rows]
     title = None
     if listing.path_column is not None:
         root = _common_folder([_plain(row[listing.path_column]) for row in rows])
@@ -156,9 +222,15 @@ def print_listing(console, listing: Listing, fmt: str) -> None:
         box=box.SIMPLE_HEAD,
         show_edge=False,
     )
-    for column in listing.table_columns or listing.columns:
+    # The path column gets room first (up to 45 % of the width): the other columns' words wrap
+    # before a file name is broken.
+    path_width = 0
+    if listing.path_column is not None and rows:
+        longest = max(len(_plain(row[listing.path_column])) for row in rows)
+        path_width = min(longest, console.width * 45 // 100)
+    for index, column in enumerate(listing.table_columns or listing.columns):
         # fold, never "…": a path or a name is shown whole, over several lines if it must
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", min_width=path_width if index == listing.path_column else None)
     for row in rows:
         table.add_row(*row)
     console.print(table)
@@ -166,32 +238,83 @@ def print_listing(console, listing: Listing, fmt: str) -> None:
         console.print(listing.caption, style="dim", markup=False)
 
 
+def print_documents(documents: list[dict]) -> None:
+    """Several listings' JSON documents on stdout as one: ``{"schema": 1, "kind": K1, "rows": [...], K2: [...]}``."""
+    import json
+
+    merged = dict(documents[0])
+    for document in documents[1:]:
+        merged[document["kind"]] = document["rows"]
+    sys.stdout.write(json.dumps(merged, indent=2, ensure_ascii=False) + "\n")
+
+
+def file_size(size: int | None) -> str:
+    """``12.3 MB``, ``0 B``; "—" for None (nothing there)."""
+    if size is None:
+        return "—"
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return ""  # unreachable
+
+
+def paths_listing(paths) -> Listing:
+    """``genretag config show``: where the config, the store (with the tag journal), models and caches are."""
+    rows = [[place.name, str(place.path), place.size, place.note] for place in paths]
+    # The table keeps the path last and whole-width, so it folds (if at all) only at its end.
+    table_rows = [
+        [place.name + (" + tag journal" if place.name == "store" else ""), file_size(place.size), str(place.path)]
+        for place in paths
+    ]
+    return Listing(
+        ["name", "path", "bytes", "note"],
+        rows,
+        table_columns=["data", "size", "path"],
+        table_rows=table_rows,
+        kind="paths",
+    )
+
+
 def settings_listing(effective) -> Listing:
     """``genretag config show``: each command's configurable option, its value and where it came from."""
-    rows = [
-        [setting.command, f"--{setting.key}", "—" if setting.value is None else str(setting.value), setting.source]
-        for setting in effective
-    ]
-    return Listing(["command", "option", "value", "source"], rows)
+    rows = [[setting.command, f"--{setting.key}", setting.value, setting.source] for setting in effective]
+    return Listing(["command", "option", "value", "source"], rows, kind="settings")
 
 
 # ---------------------------------------------------------------- models
 
 
-def held_out_accuracy(card: dict) -> tuple[str, str]:
-    """(accuracy with its 95 % interval, what it was measured on) from the card's held-out figures:
-    track accuracy on held-out full-length tracks (a shipped card's ``metrics.selection``), else its
-    test split, else its validation split; ("", "") when the card has none."""
+def held_out_figures(card: dict) -> tuple[float | None, float | None, float | None, str | None]:
+    """(accuracy, low and high ends of its 95 % interval, what it was measured on) from the card's held-out
+    figures: track accuracy on held-out full-length tracks (a shipped card's ``metrics.selection``), else
+    its test split, else its validation split; Nones when the card has none."""
     metrics = card.get("metrics", {})
     if "selection" in metrics:
         figures = metrics["selection"]
         low, high = figures["accuracy_95"]
-        return f"{figures['accuracy']:.2f} [{low:.2f}-{high:.2f}]", f"{figures['tracks']} held-out tracks"
-    for prefix in ("test", "valid"):
+        return figures["accuracy"], low, high, f"{figures['tracks']} held-out tracks"
+    for prefix, kind in (("test", "test"), ("valid", "validation")):
         for name, figures in metrics.items():
             if name.startswith(prefix) and "track_accuracy" in figures:
-                return f"{figures['track_accuracy']:.2f}", f"{figures['n_tracks']} {prefix} tracks"
-    return "", ""
+                # How they were held out, as the card says it: "held out by album", "... picked the epoch".
+                how = name.partition("(")[2].rstrip(")")
+                return (
+                    figures["track_accuracy"],
+                    None,
+                    None,
+                    f"{figures['n_tracks']} {kind} tracks" + (f", {how}" if how else ""),
+                )
+    return None, None, None, None
+
+
+def held_out_accuracy(card: dict) -> tuple[str, str]:
+    """``held_out_figures`` as text: ("0.55 [0.46-0.64]", "107 held-out tracks"); ("", "") when none."""
+    accuracy, low, high, measured_on = held_out_figures(card)
+    if accuracy is None:
+        return "", ""
+    interval = f" [{low:.2f}-{high:.2f}]" if low is not None else ""
+    return f"{accuracy:.2f}{interval}", measured_on
 
 
 def scan_speed(card: dict) -> str:
@@ -223,7 +346,18 @@ def model_advice(cards: list[dict]) -> str:
 
 def models_listing(cards: list[dict], default: str) -> Listing:
     """``genretag models``: one row per model card, the default marked, and which to choose."""
-    columns = ["name", "default", "architecture", "parameters", "speed", "accuracy", "measured on", "source"]
+    columns = [
+        "name",
+        "default",
+        "architecture",
+        "parameters",
+        "x_realtime",
+        "accuracy",
+        "accuracy_low",
+        "accuracy_high",
+        "measured_on",
+        "source",
+    ]
     rows, table_rows = [], []
     for card in cards:
         accuracy, measured_on = held_out_accuracy(card)
@@ -233,12 +367,11 @@ def models_listing(cards: list[dict], default: str) -> Listing:
         rows.append(
             [
                 card["name"],
-                "yes" if is_default else "",
+                is_default,
                 card["architecture"],
-                str(parameters),
-                speed,
-                accuracy,
-                measured_on,
+                parameters,
+                card.get("speed", {}).get("x_realtime"),
+                *held_out_figures(card),
                 card["source"],
             ]
         )
@@ -249,12 +382,14 @@ def models_listing(cards: list[dict], default: str) -> Listing:
     return Listing(
         columns,
         rows,
-        table_columns=["name", "parameters", "× realtime", "held-out accuracy", "source"],
+        table_columns=["name", "parameters", "× realtime", "accuracy, measured on", "source"],
         table_rows=table_rows,
-        caption="* the default model. Held-out accuracy: of a fit that never heard those full tracks, "
-        "with its 95 % interval (—: none in the card); × realtime: a scan on 2 cores (benchmarks/). "
+        caption="* the default model. Accuracy: shipped models on held-out full tracks a fit never heard, "
+        "with its 95 % interval; your models on their validation tracks, held out as it says "
+        "(—: none in the card); × realtime: a scan on 2 cores (benchmarks/). "
         + (advice + " " if advice else "")
         + "All of a card: genretag models NAME",
+        kind="models",
     )
 
 
@@ -283,7 +418,7 @@ def scan_progress(console):
         console=console,
         transient=True,
         # Not on a terminal (a log, a pipe) a live bar only leaves blank lines behind.
-        disable=not console.is_terminal,
+        disable=not console.is_terminal or verbosity() < 0,
     )
 
 
@@ -313,18 +448,32 @@ class ScanBar:
         self.progress.update(self.task, advance=1, hours=hours)
 
 
-def results_listing(results, top_k: int) -> Listing:
-    """``scan``: one row per track, its genre and confidence, then the runners-up."""
-    columns = ["path", "genre", "confidence", *[ORDINALS.get(rank, f"{rank}th") for rank in range(2, top_k + 1)]]
-    rows = []
+def results_listing(results, top_k: int, open_set: float = 0.0) -> Listing:
+    """``scan``: one row per track, its genre and confidence, then the runners-up. A best genre under the
+    model's ``open_set`` threshold is "none of these": "—" in the table, ``none_of_these`` true in JSON/TSV."""
+    ranks = range(2, top_k + 1)
+    columns = ["path", "genre", "confidence"]
+    for rank in ranks:
+        columns += [f"genre_{rank}", f"confidence_{rank}"]
+    columns += ["none_of_these", "error", "warning"]
+    table_columns = ["path", "genre", "confidence", *[ORDINALS.get(rank, f"{rank}th") for rank in ranks]]
+    rows, table_rows = [], []
     for result in results:
+        path = display_path(result.path)
+        ranked = result.top_k(top_k)
+        ranked += [(None, None)] * (top_k - len(ranked))
+        row = [path]
+        for genre, probability in ranked:
+            row += [genre, None if probability is None else round(probability, 4)]
+        none_of_these = result.ok and ranked[0][1] < open_set
+        rows.append([*row, none_of_these if result.ok else None, result.error, result.warning])
         if result.ok:
-            ranked = result.top_k(top_k)
-            others = [f"{genre} {p:.2f}" for genre, p in ranked[1:]]
-            rows.append([display_path(result.path), ranked[0][0], f"{ranked[0][1]:.2f}", *others])
+            others = [f"{genre} {p:.2f}" if genre else "—" for genre, p in ranked[1:]]
+            shown = "—" if none_of_these else ranked[0][0]
+            table_rows.append([path, shown, f"{ranked[0][1]:.2f}", *others])
         else:
-            rows.append([display_path(result.path), "failed", *[""] * (top_k)])
-    return Listing(columns, rows, path_column=0)
+            table_rows.append([path, "failed", *[""] * (top_k)])
+    return Listing(columns, rows, path_column=0, table_columns=table_columns, table_rows=table_rows, kind="scan")
 
 
 def summary_lines(summary) -> list[str]:
@@ -340,14 +489,56 @@ def summary_lines(summary) -> list[str]:
     ]
 
 
-def timeline_text(result):
-    """A track's overview strip (one block per segment) and its table, segment by segment."""
+def genre_letters(genres) -> dict[str, str]:
+    """One distinct letter per genre, for a strip without colour: the genre's first letter that is free, in
+    capitals, else a digit."""
+    letters: dict[str, str] = {}
+    for genre in genres:
+        choices = [c.upper() for c in genre if c.isalpha()] + list("123456789")
+        letters[genre] = next((c for c in choices if c not in letters.values()), "?")
+    return letters
+
+
+def timeline_strip(result, width: int, colour: bool):
+    """A track's overview strip that fits ``width`` characters, and its legend (rich ``Text`` both).
+
+    Two blocks per segment when they fit, else one, else one character for several segments (their most
+    frequent genre). In colour each genre is its colour; without colour (a pipe, NO_COLOR) each genre
+    is its letter (``genre_letters``), so the strip still tells genres apart.
+    """
+    from rich.text import Text
+
+    segments = result.segments
+    letters = genre_letters(result.genres)
+    per_char = max(1, -(-len(segments) // max(width, 1)))  # ceil
+    cells = [segments[start : start + per_char] for start in range(0, len(segments), per_char)]
+    genres_shown = [Counter(segment.genre for segment in cell).most_common(1)[0][0] for cell in cells]
+    repeat = 2 if per_char == 1 and 2 * len(cells) <= width else 1
+    strip, legend = Text(), Text()
+    for genre in genres_shown:
+        if colour:
+            strip.append("█" * repeat, style=genre_colour(genre, result.genres))
+        else:
+            strip.append(letters[genre] * repeat)
+    for index, genre in enumerate(dict.fromkeys(genres_shown)):
+        legend.append("  " if index else "")
+        if colour:
+            legend.append("█", style=genre_colour(genre, result.genres))
+        else:
+            legend.append(letters[genre])
+        legend.append(f" {genre}")
+    if per_char > 1:
+        legend.append(f"  (one character: {per_char} segments)")
+    return strip, legend
+
+
+def timeline_text(result, width: int = 80, colour: bool = True):
+    """A track's overview strip (``timeline_strip``: strip and legend) and its table, segment by segment."""
     from rich.table import Table
     from rich.text import Text
 
-    overview = Text()
-    for segment in result.segments:
-        overview.append("██", style=genre_colour(segment.genre, result.genres))
+    strip, legend = timeline_strip(result, width, colour)
+    overview = Text("\n").join([strip, legend])
     table = Table("time", "", "genre", "runner-up", box=None, pad_edge=False)
     width = 20
     for segment in result.segments:
@@ -509,10 +700,17 @@ def settled_writes(console, settled) -> None:
             problem_line(console, "warning", entry.path, "an interrupted run did not write it; left as it was")
 
 
-def _proposed_text(plan) -> str:
-    probabilities = dict(plan.proposed)
-    shown = plan.new_values or tuple(probabilities)
-    return "; ".join(f"{name} {probabilities[name]:.2f}" if name in probabilities else name for name in shown) or "—"
+def _proposed_text(plan):
+    """The model's top-k genres with their probabilities, whatever the policy and threshold: those that pass
+    --min-confidence plain, the others dim."""
+    from rich.text import Text
+
+    passing = {name for name, _ in plan.proposed}
+    text = Text()
+    for index, (name, probability) in enumerate(plan.candidates):
+        text.append("; " if index else "")
+        text.append(f"{name} {probability:.2f}", style=None if name in passing else "dim")
+    return text if plan.candidates else "—"
 
 
 def tag_listing(plans, outcomes) -> Listing:
@@ -521,21 +719,39 @@ def tag_listing(plans, outcomes) -> Listing:
 
     from genretag.tags import Action
 
-    rows = []
+    rows, table_rows = [], []
     for plan in plans:
         outcome = outcomes.get(plan.path)
+        verb, _, why = plan.action.value.partition(": ")
+        reason = why or plan.reason or None
+        if outcome is not None:
+            verb, reason = ("written", None) if outcome.written else ("error", outcome.reason)
         if outcome is not None:
             action = Text("written", style="green") if outcome.written else Text("error", style="red")
         elif plan.action is Action.ERROR:
             action = Text("error", style="red")
         else:
             action = Text(plan.action.value, style="bold" if plan.action is Action.WRITE else "dim")
-        rows.append([display_path(plan.path), genres_text(plan.current), _proposed_text(plan), action])
+        path = display_path(plan.path)
+        rows.append(
+            [
+                path,
+                list(plan.current),
+                [name for name, _ in plan.candidates],
+                [round(probability, 4) for _, probability in plan.candidates],
+                list(plan.new_values),
+                verb,
+                reason,
+            ]
+        )
+        table_rows.append([path, genres_text(plan.current), _proposed_text(plan), action])
     return Listing(
-        ["path", "current genre", "proposed", "action"],
+        ["path", "current_genres", "proposed_genres", "proposed_probabilities", "new_genres", "action", "reason"],
         rows,
         path_column=0,
-        table_columns=["file", "current genre", "proposed", "action"],
+        table_columns=["file", "genre now", "proposed", "action"],
+        table_rows=table_rows,
+        kind="tag",
     )
 
 
@@ -543,7 +759,11 @@ def tag_summary(run, write: bool) -> str:
     """The last line of ``tag``: files written (or to write), skipped by reason, errors, how to undo."""
     plans, outcomes, errors = run.plans, run.outcomes, len(run.errors)
     skips = Counter(plan.action.value.removeprefix("skip: ") for plan in plans if plan.action.value.startswith("skip"))
-    skipped = f"{sum(skips.values())} skipped ({', '.join(f'{why} {n}' for why, n in skips.items()) or 'none'})"
+    skipped = (
+        f"{sum(skips.values())} skipped ({', '.join(f'{why} {n}' for why, n in skips.items())})"
+        if skips
+        else "none skipped"
+    )
     if not write:
         to_write = sum(plan.action.value == "write" for plan in plans)
         return (
@@ -561,19 +781,25 @@ def undo_listing(plans, outcomes) -> Listing:
     """One row per file: the genre now, what it is restored to, and what happened."""
     from rich.text import Text
 
-    rows = []
+    rows, table_rows = [], []
     for plan in plans:
         outcome = outcomes.get(plan.path)
+        error = None
         if outcome is not None and outcome.written:
-            action = Text("restored", style="green")
+            verb, action = "restored", Text("restored", style="green")
         elif outcome is not None or plan.problem:
-            action = Text(f"error: {outcome.reason if outcome else plan.problem}", style="red")
+            error = outcome.reason if outcome else plan.problem
+            verb, action = "error", Text(f"error: {error}", style="red")
         else:
-            action = Text("restore", style="bold")
-        rows.append([display_path(plan.path), genres_text(plan.written), genres_text(plan.restore), action])
+            verb, action = "restore", Text("restore", style="bold")
+        path = display_path(plan.path)
+        rows.append([path, list(plan.written), list(plan.restore), verb, error])
+        table_rows.append([path, genres_text(plan.written), genres_text(plan.restore), action])
     return Listing(
-        ["path", "genre now", "restored to", "action"],
+        ["path", "genres_now", "restored_genres", "action", "error"],
         rows,
         path_column=0,
         table_columns=["file", "genre now", "restored to", "action"],
+        table_rows=table_rows,
+        kind="undo",
     )

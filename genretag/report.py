@@ -7,9 +7,9 @@ Report schemas (fixed; probabilities and confidences are rounded to 4 decimals):
   ``error`` empty for a good one);
 * segments CSV, one row per segment: ``path, segment, start_s, end_s, genre,
   confidence``, then one probability column per genre of the model;
-* JSON: an array of track objects ``{path, genre, confidence, probabilities
-  {genre: p}, duration_s, model, error, segments: [{start_s, end_s, genre,
-  probabilities}]}``.
+* JSON: ``{"schema": 1, "kind": "tracks", "tracks": [...]}``, one track object per
+  line: ``{path, genre, confidence, probabilities {genre: p}, duration_s, model,
+  error, segments: [{start_s, end_s, genre, probabilities}]}`` (``null`` for none).
 
 ``path`` is relative to the working directory for files below it, absolute otherwise.
 """
@@ -144,15 +144,22 @@ def track_records(results: Iterable[TrackResult]) -> list[dict]:
     return records
 
 
+def check_destination(option: str, destination: str | Path | None) -> None:
+    """Raise ``ValueError`` (a usage error) when a report's folder does not exist: genretag never creates
+    folders for a report, so a typo in a path is not silently a new folder. ``None`` and '-' (stdout) pass."""
+    if destination is None or str(destination) == "-":
+        return
+    folder = Path(destination).parent
+    if not folder.is_dir():
+        raise ValueError(f"{option} {destination}: no such folder {folder}")
+
+
 def _prepared(destination: str | Path | TextIO) -> Path | TextIO:
-    if isinstance(destination, (str, Path)):
-        destination = Path(destination)
-        destination.parent.mkdir(parents=True, exist_ok=True)
-    return destination
+    return Path(destination) if isinstance(destination, (str, Path)) else destination
 
 
 def write_csv(frame, destination: str | Path | TextIO) -> None:
-    """Write a report DataFrame as CSV to a file path (folders created) or an open text stream."""
+    """Write a report DataFrame as CSV to a file path (its folder must exist) or an open text stream."""
     frame.to_csv(_prepared(destination), index=False)
 
 
@@ -171,9 +178,13 @@ def write_reports(results, csv: str | None, segments_csv: str | None, json_path:
 
 
 def write_json(records: list[dict], destination: str | Path | TextIO) -> None:
-    """Write the JSON report, one track object per line, to a file path (folders created) or a text stream."""
+    """Write the JSON report (``{"schema": 1, "kind": "tracks", "tracks": [...]}``), one track object per line,
+    to a file path (its folder must exist) or a text stream."""
+    from genretag.render import SCHEMA_VERSION
+
     # One track per line: readable, and written by json's C encoder (indenting is pure Python, slow).
-    text = "[\n" + ",\n".join(json.dumps(record, ensure_ascii=False) for record in records) + "\n]\n"
+    tracks = ",\n".join(json.dumps(record, ensure_ascii=False) for record in records)
+    text = f'{{"schema": {SCHEMA_VERSION}, "kind": "tracks", "tracks": [\n{tracks}\n]}}\n'
     destination = _prepared(destination)
     if isinstance(destination, Path):
         destination.write_text(text, encoding="utf-8")
@@ -256,15 +267,16 @@ def plot_timeline(result: TrackResult, destination: str | Path) -> None:
 
 # ---------------------------------------------------------------- the HTML library report
 
-HTML_TIMELINE_WIDTH = 360  # px of the widest track's timeline; shorter tracks are shorter bars
-HTML_TIMELINE_HEIGHT = 14
+HTML_TIMELINE_WIDTH = 360  # px of the widest track's timeline when that keeps blocks wide enough
+HTML_MIN_PX_PER_SECOND = 1.0  # a 10 s block is at least 10 px wide, easy to point at (its box then scrolls)
+HTML_TIMELINE_HEIGHT = 18
 
 
-def _svg_timeline(result: TrackResult, longest_s: float) -> str:
-    """One track's segments as coloured blocks on a time axis (inline SVG), each with a tooltip."""
+def _svg_timeline(result: TrackResult, scale: float) -> str:
+    """One track's segments as coloured blocks on a time axis (inline SVG), each with a tooltip (``<title>``,
+    and ``data-tip``, which the page also shows under the timeline on hover or tap)."""
     from html import escape
 
-    scale = HTML_TIMELINE_WIDTH / max(longest_s, 1.0)
     width = max(1, round(result.duration_s * scale))
     blocks = []
     segments = result.segments
@@ -272,21 +284,26 @@ def _svg_timeline(result: TrackResult, longest_s: float) -> str:
         # Each block runs to the next segment's start, so an overlapping last segment is not drawn twice.
         end = segments[position + 1].start_s if position + 1 < len(segments) else segment.end_s
         x, w = segment.start_s * scale, max((end - segment.start_s) * scale, 0.5)
-        tip = f"{clock(segment.start_s)}–{clock(segment.end_s)} {segment.genre} {segment.confidence:.2f}"
+        tip = escape(f"{clock(segment.start_s)}–{clock(segment.end_s)} {segment.genre} {segment.confidence:.2f}")
         blocks.append(
-            f'<rect x="{x:.1f}" y="0" width="{w:.1f}" height="{HTML_TIMELINE_HEIGHT}" '
-            f'fill="{genre_colour(segment.genre, result.genres)}"><title>{escape(tip)}</title></rect>'
+            f'<rect x="{x:.1f}" y="0" width="{w:.1f}" height="{HTML_TIMELINE_HEIGHT}" data-tip="{tip}" '
+            f'fill="{genre_colour(segment.genre, result.genres)}"><title>{tip}</title></rect>'
         )
     return (
-        f'<svg class="timeline" width="{width}" height="{HTML_TIMELINE_HEIGHT}" '
+        f'<div class="timeline-box"><svg class="timeline" width="{width}" height="{HTML_TIMELINE_HEIGHT}" '
         f'viewBox="0 0 {width} {HTML_TIMELINE_HEIGHT}" role="img" aria-label="genre timeline">'
         + "".join(blocks)
-        + "</svg>"
+        + '</svg></div><div class="tip" aria-live="polite"></div>'
     )
 
 
-def _svg_distribution(results: Sequence[TrackResult]) -> str:
-    """Tracks per genre as horizontal bars (inline SVG)."""
+def _genre_key(genre: str) -> str:
+    """A genre as one filter word (``genre:hip_hop``): lower case, spaces as underscores."""
+    return "_".join(genre.lower().split())
+
+
+def _distribution(results: Sequence[TrackResult]) -> str:
+    """Tracks per genre as bars (HTML, so that it fits any width); a bar is a button that filters the table."""
     from html import escape
 
     counts = Counter(result.genre for result in results if result.ok)
@@ -294,36 +311,83 @@ def _svg_distribution(results: Sequence[TrackResult]) -> str:
     if not ranked:
         return "<p>No track was classified.</p>"
     genres = next(result.genres for result in results if result.ok)
-    bar_height, gap, label_width, bar_width = 18, 6, 110, 420
     most = ranked[0][1]
     rows = []
-    for index, (genre, count) in enumerate(ranked):
-        y = index * (bar_height + gap)
-        width = max(1, round(bar_width * count / most))
+    for genre, count in ranked:
         rows.append(
-            f'<text x="{label_width - 8}" y="{y + 13}" text-anchor="end">{escape(genre)}</text>'
-            f'<rect class="bar" data-genre="{escape(genre)}" x="{label_width}" y="{y}" width="{width}" '
-            f'height="{bar_height}" fill="{genre_colour(genre, genres)}"><title>{escape(genre)}: {count}</title></rect>'
-            f'<text x="{label_width + width + 6}" y="{y + 13}">{count}</text>'
+            f'<button type="button" class="bar-row" data-genre="{escape(_genre_key(genre))}" '
+            f'title="show only the {count} {escape(genre)} tracks">'
+            f'<span class="label">{escape(genre)}</span>'
+            f'<span class="track"><span class="bar" style="width:{100 * count / most:.1f}%;'
+            f'background:{genre_colour(genre, genres)}"></span></span>'
+            f'<span class="count">{count}</span></button>'
         )
-    height = len(ranked) * (bar_height + gap)
-    return (
-        f'<svg id="distribution" width="{label_width + bar_width + 60}" height="{height}" role="img" '
-        f'aria-label="tracks per genre">' + "".join(rows) + "</svg>"
+    return '<div id="distribution" aria-label="tracks per genre">' + "".join(rows) + "</div>"
+
+
+def _legend(results: Sequence[TrackResult]) -> str:
+    """Which colour is which genre in the timelines: every genre of the model(s) of the results."""
+    from html import escape
+
+    genres: list[str] = []
+    colours: dict[str, str] = {}
+    for result in results:
+        if result.ok:
+            for genre in result.genres:
+                if genre not in colours:
+                    genres.append(genre)
+                    colours[genre] = genre_colour(genre, result.genres)
+    if not genres:
+        return ""
+    items = "".join(
+        f'<li><span class="swatch" style="background:{colours[genre]}"></span>{escape(genre)}</li>' for genre in genres
     )
+    return f'<ul id="legend" aria-label="timeline colours">{items}</ul>'
 
 
 _HTML_STYLE = """
+* { box-sizing: border-box; }
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
-h1 { font-size: 1.4em; } h2 { font-size: 1.1em; margin-top: 1.5em; }
-#distribution text { font-size: 12px; }
+h1 { font-size: 1.4em; overflow-wrap: anywhere; } h2 { font-size: 1.1em; margin-top: 1.5em; }
+#distribution { max-width: 40em; }
+.bar-row { display: grid; grid-template-columns: minmax(4em, 9em) 1fr 3.5em; gap: .5em; align-items: center;
+  width: 100%; padding: 2px 0; border: 0; background: none; font: inherit; text-align: left; cursor: pointer; }
+.bar-row:hover .label, .bar-row:focus .label { text-decoration: underline; }
+.bar-row .label { text-align: right; overflow-wrap: anywhere; }
+.bar-row .track { display: block; min-width: 0; }
+.bar-row .bar { display: block; height: 18px; min-width: 2px; }
+.bar-row .count { font-variant-numeric: tabular-nums; }
+#legend { list-style: none; padding: 0; margin: .5em 0; display: flex; flex-wrap: wrap; gap: .25em 1em; }
+#legend .swatch { display: inline-block; width: 1em; height: 1em; margin-right: .3em; vertical-align: -2px; }
+.controls { display: flex; flex-wrap: wrap; gap: .5em 1em; align-items: center; margin: .5em 0; }
+#filter { padding: 3px; width: 24em; max-width: 100%; }
+.table-scroll { overflow-x: auto; max-width: 100%; -webkit-overflow-scrolling: touch; }
 table { border-collapse: collapse; }
-th, td { padding: 3px 8px; text-align: left; vertical-align: middle; border-bottom: 1px solid #ddd; }
-th { cursor: pointer; user-select: none; background: #f4f4f4; position: sticky; top: 0; }
+th, td { padding: 3px 8px; text-align: left; vertical-align: top; border-bottom: 1px solid #ddd; }
+th { cursor: pointer; user-select: none; background: #f4f4f4; position: sticky; top: 0; white-space: nowrap; }
 th[aria-sort="ascending"]::after { content: " ▲"; } th[aria-sort="descending"]::after { content: " ▼"; }
 td { white-space: nowrap; } td.number { text-align: right; }
-td.path { white-space: normal; overflow-wrap: anywhere; min-width: 16em; max-width: 36em; }
-tr.failed td { color: #a00; } #filter { margin: .5em 0; padding: 3px; width: 24em; }
+td.path { white-space: normal; overflow-wrap: anywhere; min-width: 12em; max-width: 30em; }
+td.status { white-space: normal; overflow-wrap: anywhere; min-width: 6em; max-width: 18em; }
+.timeline-box { overflow-x: auto; max-width: 480px; }
+.timeline { display: block; }
+.tip { min-height: 1.2em; font-size: 12px; color: #555; }
+tr.failed td { color: #a00; }
+/* A phone: each track is a card of labelled lines, so nothing is cut and nothing scrolls but a long timeline. */
+@media (max-width: 600px) {
+  body { margin: .6em; }
+  .table-scroll { overflow-x: visible; }
+  table, tbody, tr, td { display: block; }
+  thead tr { display: flex; flex-wrap: wrap; gap: 2px; }
+  th { position: static; border: 0; padding: 2px 6px; }
+  tr { border-bottom: 1px solid #ddd; padding: 4px 0; }
+  td { border: 0; padding: 1px 4px; white-space: normal; }
+  td.number { text-align: left; }
+  td[data-label]::before { content: attr(data-label) ": "; color: #666; }
+  td.path { min-width: 0; max-width: none; font-weight: 600; }
+  td.status { max-width: none; }
+  .timeline-box { max-width: 100%; }
+}
 """
 
 # Errors are collected on <body data-errors>, and data-ready says the script ran to its end: a test can read both.
@@ -359,12 +423,17 @@ _HTML_SCRIPT = """
       else { header.removeAttribute("aria-sort"); }
     });
   }
+  // Words match the text a row shows (data-search: never the timelines' hidden tooltips);
+  // genre:NAME matches the track's genre exactly, as a chart bar sets it.
+  function matches(row, word) {
+    if (word.indexOf("genre:") === 0) { return row.getAttribute("data-genre") === word.slice(6); }
+    return row.getAttribute("data-search").indexOf(word) !== -1;
+  }
   function applyFilter() {
     var words = filter.value.toLowerCase().split(/\\s+/).filter(Boolean);
     var shown = 0;
     Array.prototype.forEach.call(body.rows, function (row) {
-      var text = row.textContent.toLowerCase();
-      var match = words.every(function (word) { return text.indexOf(word) !== -1; });
+      var match = words.every(function (word) { return matches(row, word); });
       row.hidden = !match;
       if (match) { shown += 1; }
     });
@@ -376,6 +445,19 @@ _HTML_SCRIPT = """
     });
   });
   filter.addEventListener("input", applyFilter);
+  Array.prototype.forEach.call(document.querySelectorAll(".bar-row"), function (bar) {
+    bar.addEventListener("click", function () {
+      filter.value = "genre:" + bar.getAttribute("data-genre");
+      applyFilter();
+    });
+  });
+  // A timeline block's time, genre and confidence under its timeline, on hover or tap.
+  function showTip(event) {
+    var tip = event.target.getAttribute && event.target.getAttribute("data-tip");
+    if (tip) { event.target.closest("td").querySelector(".tip").textContent = tip; }
+  }
+  body.addEventListener("mouseover", showTip);
+  body.addEventListener("click", showTip);
   // The address may carry a view: #sort=COLUMN&desc=1&filter=WORDS
   var state = {};
   location.hash.replace(/^#/, "").split("&").forEach(function (part) {
@@ -394,11 +476,13 @@ _HTML_SCRIPT = """
 
 
 def html_report(results: Sequence[TrackResult], title: str) -> str:
-    """A self-contained HTML page (no network access): the genre distribution, a sortable and filterable
-    table of tracks (path, genre, confidence, runner-up, duration, status) and every track's timeline."""
+    """A self-contained HTML page (no network access) that fits any screen: the genre distribution (a bar
+    filters the table to its genre), the timeline colours, a sortable and filterable table of tracks (path,
+    genre, confidence, runner-up, duration, status, timeline) in a box that scrolls sideways when narrow."""
     from html import escape
 
     longest = max((result.duration_s for result in results), default=0.0)
+    scale = max(HTML_TIMELINE_WIDTH / max(longest, 1.0), HTML_MIN_PX_PER_SECOND)
     rows = []
     for result in results:
         ranked = result.top_k(2) if result.ok else []
@@ -407,16 +491,22 @@ def html_report(results: Sequence[TrackResult], title: str) -> str:
         status = (
             f"failed: {result.error}" if not result.ok else (f"warning: {result.warning}" if result.warning else "ok")
         )
-        timeline = _svg_timeline(result, longest) if result.ok and result.segment_bounds else ""
+        timeline = _svg_timeline(result, scale) if result.ok and result.segment_bounds else ""
+        shown_confidence = "" if confidence is None else f"{confidence:.2f}"
+        search = " ".join(
+            [display_path(result.path), genre, shown_confidence, runner_up, clock(result.duration_s), status]
+        ).lower()
         rows.append(
-            f'<tr class="{"ok" if result.ok else "failed"}">'
+            f'<tr class="{"ok" if result.ok else "failed"}" data-genre="{escape(_genre_key(genre))}" '
+            f'data-search="{escape(search)}">'
             f'<td class="path">{escape(display_path(result.path))}</td>'
-            f"<td>{escape(genre)}</td>"
-            f'<td class="number" data-value="{confidence if confidence is not None else -1:.4f}">'
-            f"{'' if confidence is None else f'{confidence:.2f}'}</td>"
-            f"<td>{escape(runner_up)}</td>"
-            f'<td class="number" data-value="{result.duration_s:.2f}">{clock(result.duration_s)}</td>'
-            f"<td>{escape(status)}</td>"
+            f'<td data-label="genre">{escape(genre)}</td>'
+            f'<td class="number" data-label="confidence" '
+            f'data-value="{confidence if confidence is not None else -1:.4f}">{shown_confidence}</td>'
+            f'<td data-label="runner-up">{escape(runner_up)}</td>'
+            f'<td class="number" data-label="duration" data-value="{result.duration_s:.2f}">'
+            f"{clock(result.duration_s)}</td>"
+            f'<td class="status" data-label="status">{escape(status)}</td>'
             f"<td>{timeline}</td></tr>"
         )
     classified = sum(result.ok for result in results)
@@ -428,7 +518,7 @@ def html_report(results: Sequence[TrackResult], title: str) -> str:
         ("runner-up", "runner-up"),
         ("duration", "duration"),
         ("status", "status"),
-        ("timeline", "timeline (hover a block: time, genre, confidence)"),
+        ("timeline", "timeline"),
     ]
     head = "".join(f'<th data-key="{key}" scope="col">{escape(text)}</th>' for key, text in headers)
     return f"""<!DOCTYPE html>
@@ -444,16 +534,24 @@ def html_report(results: Sequence[TrackResult], title: str) -> str:
 <h1>{escape(title)}</h1>
 <p>{len(results)} tracks, {classified} classified, {len(results) - classified} failed; model {escape(models)}.</p>
 <h2>Genres</h2>
-{_svg_distribution(results)}
+<p>Click a genre to show only its tracks.</p>
+{_distribution(results)}
 <h2>Tracks</h2>
-<label>Filter: <input id="filter" type="search" placeholder="words in any column"></label>
+<div class="controls">
+<label>Filter: <input id="filter" type="search" placeholder="words, or genre:NAME"></label>
 <span><span id="shown">{len(results)}</span> shown; click a column heading to sort.</span>
+</div>
+<p>Timelines: one block per 10 s segment, coloured by its genre; hover or tap a block for its time,
+genre and confidence.</p>
+{_legend(results)}
+<div class="table-scroll">
 <table id="tracks">
 <thead><tr>{head}</tr></thead>
 <tbody>
 {chr(10).join(rows)}
 </tbody>
 </table>
+</div>
 <script>{_HTML_SCRIPT}</script>
 </body>
 </html>
@@ -479,10 +577,9 @@ def write_html_report(
     """
     from genretag.scan import ScanOptions, choose_model, results_for
 
+    check_destination("--html", destination)
     choice = choose_model(paths, model)
     results, problems = results_for(paths, choice.name, ScanOptions(jobs, with_segments=True), progress)
     title = "genretag: " + ", ".join(display_path(path) for path in paths)
-    destination = Path(destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    destination.write_text(html_report(results, title), encoding="utf-8")
+    Path(destination).write_text(html_report(results, title), encoding="utf-8")
     return HtmlReport(results, problems, choice)

@@ -210,7 +210,9 @@ def scan_files(
             yield ScanEvent(empty, from_store=False)
         else:
             pending[path] = stamp
-    for result in store.load_results(connection, model.name, fresh, with_segments=options.with_segments):
+    for result in store.load_results(
+        connection, store.result_key(identity), fresh, with_segments=options.with_segments
+    ):
         yield ScanEvent(result, from_store=True)
     if not pending:
         return
@@ -228,7 +230,9 @@ def _wait_for_other_scans(waiting, model, connection, identity, options: ScanOpt
     while waiting:
         fresh = store.fresh_stamps(connection, identity)
         done = [path for path, stamp in waiting.items() if fresh.get(path) == stamp]
-        for result in store.load_results(connection, model.name, done, with_segments=options.with_segments):
+        for result in store.load_results(
+            connection, store.result_key(identity), done, with_segments=options.with_segments
+        ):
             yield ScanEvent(result, from_store=True)
         held = store.claimed_by_others(connection, waiting, identity)
         orphaned = {path: stamp for path, stamp in waiting.items() if path not in done and path not in held}
@@ -264,7 +268,9 @@ def _analyse(pending, model, connection, identity, options: ScanOptions) -> Iter
 
 
 def choose_model(paths: Iterable[str | Path], model: str | None) -> ModelChoice:
-    """The model named, else the one the latest stored results under ``paths`` came from, else the default.
+    """The one rule for which model a command uses (scan, tag, report, export, timeline, the beets plugin):
+    the model named (command line or config file), else the one the latest stored results under ``paths``
+    came from, else the default. ``ModelChoice.why`` says which, for the command to tell the user.
 
     Raises ``WeightsError`` for a model that does not exist (named, or stored by a model since removed).
     """
@@ -330,6 +336,7 @@ class LibraryScan:
     files: list[Path]
     problems: list[tuple[Path, str]]
     options: ScanOptions = field(default_factory=ScanOptions)
+    choice: ModelChoice | None = None  # how the model was chosen (``choose_model``)
     analysed: set[str] = field(default_factory=set, init=False)
     _by_path: dict[str, TrackResult] = field(default_factory=dict, init=False, repr=False)
 
@@ -372,14 +379,16 @@ def plan_scan(
     model: str | None = None,
     options: ScanOptions | None = None,
 ) -> LibraryScan:
-    """Resolve the model and walk ``paths`` for ``genretag scan``; nothing is analysed until ``run``.
+    """Resolve the model (``choose_model``: the same rule as every command's) and walk ``paths`` for
+    ``genretag scan``; nothing is analysed until ``run``.
 
     Raises ``WeightsError`` (bad model), ``library.LibraryPathError`` (missing path),
     ``NothingFound`` (no audio under ``paths``) or ``ValueError`` (options that do not fit together or the model).
     """
     options = options or ScanOptions()
-    identity = resolve_model(model)
     paths = [Path(path) for path in paths]
+    choice = choose_model(paths, model)
+    identity = resolve_model(choice.name)
     walk = walk_audio_files(paths)
     if not walk.files and not walk.problems:  # not recorded as the last scan: `tag` keeps the one before
         raise NothingFound(nothing_found_message(paths))
@@ -389,4 +398,4 @@ def plan_scan(
         )
     if options.scheduler and options.backend != "dask":
         raise ValueError("--scheduler needs --backend dask")
-    return LibraryScan(paths, identity, walk.files, walk.problems, options)
+    return LibraryScan(paths, identity, walk.files, walk.problems, options, choice)

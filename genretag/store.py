@@ -5,7 +5,8 @@ the writer. Only the parent process of a scan writes; workers return results.
 Every table is created in ``SCHEMA`` (one place), with ``CREATE TABLE IF NOT EXISTS``;
 the rows of ``tag_journal`` are ``journal``'s (the safe write and its recovery).
 
-Track results are keyed by path and model name; a stored result is *fresh* for a
+Track results are keyed by path and model name (``result_key``: a whole-track pass is stored
+under ``NAME+whole-track``, beside the segment mean, so neither evicts the other); a stored result is *fresh* for a
 file when the file's size and mtime (ns), the model's results fingerprint (its
 weights' sha256, ``weights.ModelIdentity``) and the whole-track mode all match what
 was stored, so a rescan only stats files.
@@ -160,6 +161,14 @@ def _as_blob(probabilities: np.ndarray) -> bytes:
     return np.asarray(probabilities, dtype=np.float32).tobytes()
 
 
+WHOLE_TRACK_SUFFIX = "+whole-track"  # model names never hold '+' (learn.valid_model_name)
+
+
+def result_key(model: ModelIdentity) -> str:
+    """The ``model`` column of a model's results: its name, with ``WHOLE_TRACK_SUFFIX`` for a whole-track pass."""
+    return model.name + (WHOLE_TRACK_SUFFIX if model.whole_track else "")
+
+
 def save_result(connection: sqlite3.Connection, result: TrackResult, stamp: FileStamp, model: ModelIdentity) -> None:
     """Store one track's result and segments, replacing older ones, and commit."""
     probabilities = None if result.error else _as_blob(result.probabilities)
@@ -174,7 +183,7 @@ def save_result(connection: sqlite3.Connection, result: TrackResult, stamp: File
                  analysed_at = excluded.analysed_at, analyses = analyses + 1""",
             (
                 result.path,
-                model.name,
+                result_key(model),
                 model.fingerprint,
                 int(model.whole_track),
                 stamp.size,
@@ -187,11 +196,11 @@ def save_result(connection: sqlite3.Connection, result: TrackResult, stamp: File
                 time.time(),
             ),
         )
-        connection.execute("DELETE FROM segment_results WHERE path = ? AND model = ?", (result.path, model.name))
+        connection.execute("DELETE FROM segment_results WHERE path = ? AND model = ?", (result.path, result_key(model)))
         connection.executemany(
             "INSERT INTO segment_results VALUES (?, ?, ?, ?, ?, ?)",
             [
-                (result.path, model.name, index, start, end, _as_blob(row))
+                (result.path, result_key(model), index, start, end, _as_blob(row))
                 for index, ((start, end), row) in enumerate(
                     zip(result.segment_bounds, result.segment_probabilities, strict=True)
                 )
@@ -203,7 +212,7 @@ def fresh_stamps(connection: sqlite3.Connection, model: ModelIdentity) -> dict[s
     """Path → stamp of every stored result made by exactly this model and mode."""
     rows = connection.execute(
         "SELECT path, size, mtime_ns FROM track_results WHERE model = ? AND model_sha256 = ? AND whole_track = ?",
-        (model.name, model.fingerprint, int(model.whole_track)),
+        (result_key(model), model.fingerprint, int(model.whole_track)),
     )
     return {path: FileStamp(size, mtime_ns) for path, size, mtime_ns in rows}
 
@@ -237,7 +246,7 @@ def _result_from_row(connection: sqlite3.Connection, row: tuple, with_segments: 
     genres = tuple(json.loads(genres))
     result = TrackResult(
         path=path,
-        model=model,
+        model=model.removesuffix(WHOLE_TRACK_SUFFIX),
         genres=genres,
         duration_s=duration_s,
         probabilities=np.frombuffer(probabilities or b"", dtype=np.float32).copy(),
@@ -308,7 +317,7 @@ def stored_stamp(connection: sqlite3.Connection, path: str, model: ModelIdentity
     row = connection.execute(
         """SELECT size, mtime_ns FROM track_results
            WHERE path = ? AND model = ? AND model_sha256 = ? AND whole_track = ?""",
-        (path, model.name, model.fingerprint, int(model.whole_track)),
+        (path, result_key(model), model.fingerprint, int(model.whole_track)),
     ).fetchone()
     return FileStamp(*row) if row else None
 
@@ -377,7 +386,7 @@ def latest_model_under(connection: sqlite3.Connection, roots: Iterable[str | Pat
     rows = connection.execute("SELECT path, model FROM track_results ORDER BY analysed_at DESC")
     for path, model in rows:
         if any(path == prefix or path.startswith(prefix + os.sep) for prefix in prefixes):
-            return model
+            return model.removesuffix(WHOLE_TRACK_SUFFIX)
     return None
 
 

@@ -58,6 +58,7 @@ class TagOptions:
     min_confidence: float = DEFAULT_MIN_CONFIDENCE
     top_k: int = DEFAULT_TOP_K
     names: dict[str, str] = field(default_factory=dict)
+    open_set: float = 0.0  # the model's open-set threshold (``open_set_threshold``): below it, none of these
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:
@@ -77,7 +78,9 @@ class Proposal:
     ``proposed``: the genres that pass, as display names with their probabilities, best first;
     ``best``: the most probable genre's name and probability (whether or not it passes);
     ``new_values``: the track's genres after the change (empty unless ``outcome`` is SET or UNCHANGED);
-    ``reason``: why nothing passed (LOW_CONFIDENCE only), as ``best < min_confidence``.
+    ``reason``: why nothing passed (LOW_CONFIDENCE only), as ``best < min_confidence``;
+    ``ranked``: the top-k genres as display names with their probabilities, passing or not, whatever
+    the policy: what a preview shows, so that it shows the same thing for every policy and threshold.
     """
 
     outcome: Outcome
@@ -85,6 +88,15 @@ class Proposal:
     best: tuple[str, float]
     new_values: tuple[str, ...] = ()
     reason: str = ""
+    ranked: tuple[tuple[str, float], ...] = ()
+
+
+def open_set_threshold(card: dict) -> float:
+    """A model card's open-set threshold (``open_set.threshold``, written by ``genretag learn``), else 0.
+
+    Below it the model's best genre is no answer ("none of these", shown as "—"): a learnt model knows only
+    its library's few genres and gives one of them to any sound."""
+    return float(card.get("open_set", {}).get("threshold", 0.0))
 
 
 def propose(ranked: Sequence[tuple[str, float]], current: Sequence[str], options: TagOptions) -> Proposal:
@@ -92,19 +104,23 @@ def propose(ranked: Sequence[tuple[str, float]], current: Sequence[str], options
     ``options.top_k`` of them (``TrackResult.top_k``), given the genre values it has now."""
     if not ranked:
         raise ValueError("no genre probabilities to propose from")
-    proposed, seen = [], set()
+    needed = max(options.min_confidence, options.open_set)
+    top, seen = [], set()
     for label, probability in ranked[: options.top_k]:
         name = display_name(label, options.names)
-        if probability >= options.min_confidence and name.casefold() not in seen:
+        if name.casefold() not in seen:
             seen.add(name.casefold())
-            proposed.append((name, probability))
+            top.append((name, probability))
+    proposed = tuple((name, p) for name, p in top if p >= needed)
     best = (display_name(ranked[0][0], options.names), ranked[0][1])
     if options.policy is Policy.FILL and any(value.strip() for value in current):
-        return Proposal(Outcome.HAS_GENRE, tuple(proposed), best)
+        return Proposal(Outcome.HAS_GENRE, proposed, best, ranked=tuple(top))
     if not proposed:
         reason = f"{best[1]:.2f} < {options.min_confidence:.2f}"
-        return Proposal(Outcome.LOW_CONFIDENCE, (), best, reason=reason)
+        if best[1] < options.open_set:  # the model's own "none of these": never written, whatever was asked
+            reason = f"none of these: {best[1]:.2f} < the model's open-set threshold {options.open_set:.2f}"
+        return Proposal(Outcome.LOW_CONFIDENCE, (), best, reason=reason, ranked=tuple(top))
     names = tuple(name for name, _ in proposed)
     new_values = distinct_genres(tuple(current) + names if options.policy is Policy.APPEND else names)
     outcome = Outcome.UNCHANGED if same_genres(new_values, current) else Outcome.SET
-    return Proposal(outcome, tuple(proposed), best, new_values)
+    return Proposal(outcome, proposed, best, new_values, ranked=tuple(top))

@@ -343,6 +343,7 @@ class TagPlan:
     reason: str = ""
     stamp: FileStamp | None = None  # the file as analysed; a write is refused when it differs
     id3_version: int | None = None  # the file's ID3 version before the write
+    candidates: tuple[tuple[str, float], ...] = ()  # the top-k genres, passing or not (``Proposal.ranked``)
 
 
 def plan_tag(result: TrackResult, stamp: FileStamp | None, options: TagOptions | None = None) -> TagPlan:
@@ -359,6 +360,7 @@ def plan_tag(result: TrackResult, stamp: FileStamp | None, options: TagOptions |
     if not ranked:
         return TagPlan(action=Action.ERROR, reason="no genre probabilities", **plan)
     proposal = propose(ranked, current.values, options)
+    plan["candidates"] = proposal.ranked
     if proposal.outcome is Outcome.HAS_GENRE:
         return TagPlan(action=Action.HAS_GENRE, proposed=proposal.proposed, **plan)
     if proposal.outcome is Outcome.LOW_CONFIDENCE:
@@ -468,7 +470,8 @@ def tag_library(
     or ``OSError``.
     """
     from genretag.scan import ScanOptions, choose_model, results_for
-    from genretag.weights import resolve_model
+    from genretag.tagrules import open_set_threshold
+    from genretag.weights import model_card, resolve_model
 
     connection = store.connect()
     try:
@@ -478,7 +481,7 @@ def tag_library(
                 raise ValueError("no PATH given and no earlier scan to take the paths from")
         choice = choose_model(paths, model)
         identity = resolve_model(choice.name)
-        options = options or TagOptions()
+        options = replace(options or TagOptions(), open_set=open_set_threshold(model_card(choice.name)))
         if map_file:
             options = replace(options, names=load_display_names(map_file, identity.genres))
         settled = resolve_interrupted_writes(connection) if write else []

@@ -260,3 +260,52 @@ def test_config_names_top_k_low_confidence_and_another_model(tmp_path):
     assert unknown.returncode == 1 and "no-such-model" in unknown.stderr
     too_many = beets.beet("genretag", "-p", "--top-k", str(len(labels) + 1), check=False)
     assert too_many.returncode == 1 and "top_k" in too_many.stderr
+
+
+def test_the_plugin_follows_genretags_model_rule_and_says_which_model(tmp_path):
+    beets = BeetsLibrary(tmp_path, "  min_confidence: 0.0\n")
+    beets.beet("import", "-A", "-q", str(beets.source))
+    genretag = str(Path(sys.executable).with_name("genretag"))
+    scanned = subprocess.run(
+        [genretag, "scan", "--model", "v-kernel", "--jobs", "1", str(beets.directory)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert scanned.returncode == 0, scanned.stderr
+    # No model configured: the model of the stored results for these items, as `genretag tag` would use.
+    pretend = beets.beet("genretag", "-p")
+    assert "model: v-kernel (the model of the stored results for these items)" in pretend.stdout
+    assert "0 analysed, 3 from genretag's store" in pretend.stdout
+    named = beets.beet("genretag", "-p", "-m", "v-kernel", "title:Vibe")
+    assert "model: v-kernel\n" in named.stdout
+
+
+def test_items_are_listed_in_query_order_usage_names_query_and_force_with_keep_existing_is_refused(library):
+    in_query_order = library.beet("ls", "-f", "$title").stdout.splitlines()
+    pretend = library.beet("genretag", "-p")  # every file analysed now, the largest first
+    titles = [line.split(":")[0].split(" - ")[-1] for line in pretend.stdout.splitlines() if ": " in line]
+    listed = [title for title in titles if title in in_query_order]
+    assert listed == in_query_order, pretend.stdout
+
+    usage = library.beet("genretag", "-h")
+    assert "beet genretag [options] [QUERY...]" in usage.stdout
+
+    both = library.beet("genretag", "-f", "--keep-existing", check=False)
+    assert both.returncode != 0 and "give one" in both.stdout + both.stderr
+
+
+def test_write_after_an_as_is_import_writes_the_genres_the_files_lack(tmp_path):
+    beets = BeetsLibrary(tmp_path, "  auto: yes\n  model: v-kernel\n  min_confidence: 0.0\n")
+    beets.beet("import", "-A", "-q", str(beets.source))
+    rows = beets.rows()
+    assert beets.file_genres()["Vibe Ace"] == []  # set in beets' database only
+    written = beets.beet("genretag", "-w")
+    assert "2 files written" in written.stdout, written.stdout
+    genres = beets.file_genres()
+    assert genres["Vibe Ace"] == [rows["Vibe Ace"][0]] and genres["Hungarian Dance No. 5"] == [
+        rows["Hungarian Dance No. 5"][0]
+    ]
+    assert genres["Solo Trumpet 06"] == ["Jazz"]
+    again = beets.beet("genretag", "-w")  # nothing left to write
+    assert "0 files written" in again.stdout

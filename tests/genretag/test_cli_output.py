@@ -92,12 +92,16 @@ def test_models_lists_one_line_per_model_with_whole_names_and_the_default_marked
     assert piped.returncode == 0, piped.stderr
     lines = piped.stdout.splitlines()
     header = lines[0].split("\t")
-    assert header == ["name", "default", "architecture", "parameters", "speed", "accuracy", "measured on", "source"]
+    assert header == [
+        "name", "default", "architecture", "parameters", "x_realtime",
+        "accuracy", "accuracy_low", "accuracy_high", "measured_on", "source",
+    ]  # fmt: skip
     rows = [dict(zip(header, line.split("\t"), strict=True)) for line in lines[1:]]
     assert [row["name"] for row in rows] == names
-    assert [row["name"] for row in rows if row["default"] == "yes"] == [DEFAULT_MODEL]
+    assert [row["name"] for row in rows if row["default"] == "true"] == [DEFAULT_MODEL]
     user = next(row for row in rows if row["name"] == name)
-    assert user["accuracy"] == "0.55 [0.46-0.64]" and user["measured on"] == "107 held-out tracks"
+    assert (user["accuracy"], user["accuracy_low"], user["accuracy_high"]) == ("0.5514", "0.4573", "0.6421")
+    assert user["measured_on"] == "107 held-out tracks"
     assert user["source"] == "user" and user["parameters"].isdigit()
 
     table = run_cli("models", "--format", "table", columns=80)
@@ -111,8 +115,9 @@ def test_models_lists_one_line_per_model_with_whole_names_and_the_default_marked
     assert f"{DEFAULT_MODEL} *" in table.stdout and "* the default model." in table.stdout
     assert "0.55 [0.46-0.64]," in table.stdout and "107 held-out tracks" in table.stdout
 
-    records = json.loads(run_cli("models", "--format", "json").stdout)
-    assert [record["name"] for record in records] == names
+    document = json.loads(run_cli("models", "--format", "json").stdout)
+    assert (document["schema"], document["kind"]) == (1, "models")
+    assert [record["name"] for record in document["rows"]] == names
 
 
 def test_models_name_prints_the_whole_card_and_an_unknown_name_is_a_usage_error():
@@ -142,7 +147,7 @@ def test_tag_uses_the_model_of_the_stored_results_and_never_cuts_a_path(tmp_path
     title, *table, summary = preview.stdout.splitlines()
     assert title == f"under {library / LONG_FOLDER}{os.sep}"
     assert all(len(line) <= 80 for line in table), preview.stdout
-    assert first_column(preview.stdout, "file", "current genre") == "".join(LONG_NAMES)
+    assert first_column(preview.stdout, "file", "genre now") == "".join(LONG_NAMES)
     assert summary.startswith("preview: 2 files to write")
     # Nothing was analysed again with another model.
     with sqlite3.connect(config.database_path()) as connection:
@@ -152,17 +157,17 @@ def test_tag_uses_the_model_of_the_stored_results_and_never_cuts_a_path(tmp_path
     piped = run_cli("tag", str(library), *any_confidence)  # a pipe: TSV, paths whole, the summary on stderr
     assert piped.returncode == 0, piped.stderr
     lines = piped.stdout.splitlines()
-    assert lines[0] == "path\tcurrent genre\tproposed\taction"
+    assert lines[0] == "path\tcurrent_genres\tproposed_genres\tproposed_probabilities\tnew_genres\taction\treason"
     assert [Path(line.split("\t")[0]).name for line in lines[1:]] == LONG_NAMES
     assert all(Path(line.split("\t")[0]).resolve().is_file() for line in lines[1:])
     assert "preview: 2 files to write" in piped.stderr and "preview" not in piped.stdout
 
     as_json = json.loads(run_cli("tag", str(library), *any_confidence, "--format", "json").stdout)
-    assert [record["action"] for record in as_json] == ["write", "write"]
+    assert [record["action"] for record in as_json["rows"]] == ["write", "write"]
 
     written = run_cli("tag", str(library / LONG_FOLDER / LONG_NAMES[0]), *any_confidence, "--write")
     assert written.returncode == 0, written.stderr
-    assert "1 file written, 0 skipped (none), 0 errors" in written.stderr
+    assert "1 file written, none skipped, 0 errors" in written.stderr
 
     undone = run_cli("undo", "--last", "--format", "table", columns=80)
     assert undone.returncode == 0, undone.stderr
@@ -294,8 +299,8 @@ def test_help_shows_switches_as_switches():
         assert shown.exit_code == 0, shown.output
         assert "<bool>" not in shown.output, shown.output
     tag_help = runner.invoke(app, ["tag", "--help"], terminal_width=100).output
-    write_line = next(line for line in tag_help.splitlines() if line.strip().startswith("--write"))
-    assert write_line.split()[1] == "Write", write_line  # the help text follows the switch: no value
+    write_line = next(line for line in tag_help.splitlines() if line.strip().startswith("-w, --write"))
+    assert write_line.split()[2] == "Write", write_line  # the help text follows the switch: no value
     # A switch takes no value: the word after it is a path.
     wrong = run_cli("scan", "--no-cache", "true", "--model", MODEL)
     assert wrong.returncode == 2 and "true: no such file or folder" in wrong.stderr

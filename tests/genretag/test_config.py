@@ -65,8 +65,8 @@ def test_unknown_keys_and_bad_values_name_the_file_and_line(genretag_home):
     done = run_cli("models")
     assert done.returncode == 2 and f"error: {path}:3: min-confidence = 2: expected a number from 0 to 1" in done.stderr
 
-    write_config(genretag_home, "jobs = 0\n")
-    assert f"{path}:1: jobs = 0: expected a whole number ≥ 1" in run_cli("models").stderr
+    write_config(genretag_home, "jobs = -1\n")
+    assert f"{path}:1: jobs = -1: expected a whole number ≥ 0 (0: all cores)" in run_cli("models").stderr
 
     write_config(genretag_home, "\n[tagging]\ntop-k = 2\n")
     assert f"{path}:2: unknown table [tagging]" in run_cli("models").stderr
@@ -88,7 +88,7 @@ def test_the_command_line_overrides_the_config_file(genretag_home, tmp_path):
     from_file = run_cli("tag", str(track))
     assert from_file.returncode == 0, from_file.stderr
     assert f"model: {MODEL} (from the config file)" in from_file.stderr
-    assert from_file.stdout.splitlines()[1].split("\t")[3] == "skip: low confidence"
+    assert from_file.stdout.splitlines()[1].split("\t")[5:7] == ["skip", "low confidence"]
 
     overridden = run_cli("tag", str(track), "--min-confidence", "0", "--format", "json")
     assert overridden.returncode == 0, overridden.stderr
@@ -96,3 +96,23 @@ def test_the_command_line_overrides_the_config_file(genretag_home, tmp_path):
 
     other_model = run_cli("export", "--model", "crnn")  # the command line's model, not the file's
     assert other_model.returncode == 2 and "no stored results of model 'crnn'" in other_model.stderr
+
+
+def test_an_unknown_model_names_the_line_keys_get_a_suggestion_and_jobs_0_is_all_cores(genretag_home, tmp_path):
+    path = write_config(genretag_home, '# mine\n[scan]\nmodel = "nosuch"\n')
+    track = tmp_path / "a.flac"
+    soundfile.write(track, excerpt(VIBE_ACE, 10, 11), RATE)
+    done = run_cli("scan", str(track))
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"error: {path}:3: model = 'nosuch': unknown model 'nosuch'"), done.stderr
+    assert run_cli("models").returncode == 0  # `models` has no --model: the setting is not its business
+
+    write_config(genretag_home, "min-confidance = 0.3\n")
+    assert "unknown key 'min-confidance' (did you mean 'min-confidence'? keys are" in run_cli("models").stderr
+    write_config(genretag_home, "[tagg]\ntop-k = 2\n")
+    assert "unknown table [tagg] (did you mean 'tag'? tables are" in run_cli("models").stderr
+
+    write_config(genretag_home, f'jobs = 0\nmodel = "{MODEL}"\n')  # as the beets plugin's `jobs: 0`: all cores
+    scanned = run_cli("scan", str(track))
+    assert scanned.returncode == 0, scanned.stderr
+    assert run_cli("scan", str(track), "--jobs", "0").returncode == 0

@@ -205,7 +205,7 @@ def test_models_lists_the_user_model(learnt, monkeypatch):
     result = CliRunner().invoke(app, ["models"])  # not a terminal: TSV, one line per model
     assert result.exit_code == 0
     row = next(line.split("\t") for line in result.stdout.splitlines() if line.startswith("my-genres\t"))
-    assert row[-1] == "user" and row[-2].endswith(" valid tracks")
+    assert row[-1] == "user" and " validation tracks, held out by " in row[-2]
     card = CliRunner().invoke(app, ["models", "my-genres"])  # the whole card names its genres
     assert card.exit_code == 0 and json.loads(card.stdout)["genres"][:2] == ["Blues", "Classical"]
 
@@ -247,3 +247,23 @@ def test_too_few_genres_is_an_error_naming_the_threshold(tagged_library):
     assert "two or more genres with at least 10 tagged tracks, found Jazz;" in result.stderr
     # Without the mapping file, BeBop (7 tracks) and Be-Bop (14) are one genre, shown in its commoner spelling.
     assert "dropped, fewer than 10 tracks (--min-tracks): Be-Bop (21, 7 as first genre)" in result.stderr
+
+
+def test_no_audio_is_a_usage_error_at_once_and_an_existing_model_needs_force(tmp_path, genretag_home):
+    import time
+
+    (tmp_path / "notes.txt").write_text("no audio here")
+    started = time.perf_counter()
+    result = CliRunner().invoke(app, ["learn", str(tmp_path), "--name", "mine"])
+    assert result.exit_code == 2 and "no audio files under" in result.stderr  # as `scan` says it
+    assert time.perf_counter() - started < 5  # before any model is loaded
+
+    from genretag import config
+
+    models = config.user_models_dir()
+    models.mkdir(parents=True)
+    (models / "mine.json").write_text((Path(__file__).resolve().parents[2] / "weights" / "crnn.json").read_text())
+    again = CliRunner().invoke(app, ["learn", str(tmp_path), "--name", "mine"])
+    assert again.exit_code == 2 and "user model 'mine' exists; add --force to replace it" in again.stderr
+    forced = CliRunner().invoke(app, ["learn", str(tmp_path), "--name", "mine", "--force"])
+    assert forced.exit_code == 2 and "no audio files under" in forced.stderr  # past the check, on to the library

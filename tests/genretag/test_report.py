@@ -13,7 +13,7 @@ import soundfile
 from conftest import BRAHMS
 from typer.testing import CliRunner
 
-from genretag import report
+from genretag import report, store
 from genretag.cli import app
 from genretag.results import TrackResult
 
@@ -75,7 +75,9 @@ def test_segments_csv_has_one_row_per_segment_and_a_column_per_genre(results):
 def test_json_report_schema(results, tmp_path):
     destination = tmp_path / "report.json"
     report.write_json(report.track_records(results), destination)
-    good, failed = json.loads(destination.read_text(encoding="utf-8"))
+    document = json.loads(destination.read_text(encoding="utf-8"))
+    assert (document["schema"], document["kind"]) == (1, "tracks")
+    good, failed = document["tracks"]
     assert good == {
         "path": "music/a.flac",
         "genre": "classical",
@@ -121,6 +123,7 @@ def scanned(tmp_path, monkeypatch):
 
 def test_export_writes_the_scan_reports_from_the_store(scanned):
     runner = CliRunner()
+    (scanned / "out").mkdir()
     result = runner.invoke(app, ["export", "--json", "out/export.json", "--segments-csv", "segments.csv"])
     assert result.exit_code == 0, result.output
     assert json.loads((scanned / "out" / "export.json").read_text()) == json.loads((scanned / "scan.json").read_text())
@@ -143,7 +146,9 @@ def test_a_report_on_stdout_moves_the_table_to_stderr(scanned):
     tracks = pandas.read_csv(io.StringIO(result.stdout))
     assert list(tracks.columns) == list(report.TRACK_COLUMNS) and tracks.n_segments.tolist() == [3, 3]
     assert "2 tracks: 2 classified" in result.stderr and "one/strings.flac" in result.stderr
-    assert result.stderr.startswith(f"under lib{os.sep}\n")  # the table's paths are relative to their folder
+    model_line, rest = result.stderr.split("\n", 1)
+    assert model_line.startswith("model: ")  # which model, first
+    assert rest.startswith(f"under lib{os.sep}\n")  # the table's paths are relative to their folder
 
 
 def test_timeline_shows_segments_and_writes_a_png(scanned):
@@ -169,3 +174,27 @@ def test_timeline_analyses_an_unscanned_file_and_reports_a_bad_one(tmp_path):
     assert good.exit_code == 0 and "1 segment of 10 s, 0:04" in good.stdout
     bad = runner.invoke(app, ["timeline", str(tmp_path / "bad.flac")])
     assert bad.exit_code == 1 and bad.stderr.startswith("error: ") and "bad.flac" in bad.stderr
+
+
+def test_a_report_into_a_missing_folder_is_a_usage_error_before_any_work(tmp_path, monkeypatch):
+    from genretag import config
+
+    monkeypatch.chdir(tmp_path)
+    track = tmp_path / "a.flac"
+    with soundfile.SoundFile(BRAHMS) as handle:
+        soundfile.write(track, handle.read(int(12 * handle.samplerate), dtype="float32"), handle.samplerate)
+    missing = tmp_path / "nonexistent"
+    runner = CliRunner()
+    for arguments in (
+        ["scan", str(track), "--model", "v-kernel", "--csv", f"{missing}/x.csv"],
+        ["scan", str(track), "--model", "v-kernel", "--segments-csv", f"{missing}/s.csv"],
+        ["scan", str(track), "--model", "v-kernel", "--json", f"{missing}/x.json"],
+        ["export", "--csv", f"{missing}/x.csv"],
+        ["report", str(track), "--model", "v-kernel", "--html", f"{missing}/r.html"],
+        ["timeline", str(track), "--model", "v-kernel", "--plot", f"{missing}/t.png"],
+    ):
+        result = runner.invoke(app, arguments)
+        assert result.exit_code == 2, (arguments, result.output)
+        assert f"no such folder {missing}" in result.stderr, arguments
+    assert not missing.exists()
+    assert not config.database_path().exists() or not store.stored_results("v-kernel", None)  # nothing analysed

@@ -97,6 +97,8 @@ def test_scan_classifies_every_container_and_reports_each_bad_file(mixed_library
 
     # stderr: one line per problem, naming the file; nothing from native decoders
     lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert lines[0] == f"model: {DEFAULT_MODEL} (the default model)"  # which model, first
+    lines = lines[1:]
     assert sorted(line.split(":")[0] for line in lines) == ["error"] * 4 + ["warning"], done.stderr
     for name in BAD:
         assert sum(name in line for line in lines if line.startswith("error: ")) == 1
@@ -109,7 +111,7 @@ def test_scan_classifies_every_container_and_reports_each_bad_file(mixed_library
     assert len(segments) == tracks.n_segments.sum()
     assert np.allclose(segments[list(GTZAN_GENRES)].sum(axis=1), 1, atol=1e-3)
 
-    records = json.loads(report_json.read_text(encoding="utf-8"))
+    records = json.loads(report_json.read_text(encoding="utf-8"))["tracks"]
     assert len(records) == len(tracks)
     for record in records:
         assert list(record) == [
@@ -268,7 +270,7 @@ def test_whole_track_pass_with_a_bicrnn_user_model(tmp_path, genretag_home):
         app, ["scan", str(track), "--model", "my-bicrnn", "--whole-track", "--jobs", "2", "--json", str(report)]
     )
     assert result.exit_code == 0, result.output
-    [record] = json.loads(report.read_text())
+    [record] = json.loads(report.read_text())["tracks"]
     assert len(record["segments"]) == 3 and record["model"] == "my-bicrnn"
     # The track's probabilities come from one pass over the two contiguous segments joined in time.
     loaded = weights.load_model("my-bicrnn")
@@ -295,7 +297,7 @@ def test_new_weights_under_the_same_model_name_make_its_stored_results_stale(tmp
     scan = ["scan", str(track), "--model", "mine", "--jobs", "1", "--json", str(report)]
     runner = CliRunner()
     assert runner.invoke(app, scan).exit_code == 0
-    before = json.loads(report.read_text())[0]["probabilities"]
+    before = json.loads(report.read_text())["tracks"][0]["probabilities"]
     assert "0 analysed, 1 from the store" in runner.invoke(app, scan).output
 
     # The model retrained under the same name: its results are keyed by the weights' sha256.
@@ -307,5 +309,52 @@ def test_new_weights_under_the_same_model_name_make_its_stored_results_stale(tmp
     card_path.write_text(json.dumps(card))
     again = runner.invoke(app, scan)
     assert "1 analysed, 0 from the store" in again.output
-    after = json.loads(report.read_text())[0]["probabilities"]
+    after = json.loads(report.read_text())["tracks"][0]["probabilities"]
     assert after.keys() == before.keys() and after != before
+
+
+def test_an_interrupted_no_cache_scan_says_how_to_resume_and_that_resumes(tmp_path, genretag_home):
+    tracks = 10
+    library = tmp_path / "big"
+    write_audio(library / "000.wav", excerpt(VIBE_ACE, 0, 11))
+    for index in range(1, tracks):
+        os.link(library / "000.wav", library / f"{index:03d}.wav")
+    database = genretag_home / "genretag.sqlite"
+    command = [sys.executable, "-m", "genretag", "scan", str(library), "--model", "v-kernel", "--jobs", "1"]
+    process = subprocess.Popen(
+        [*command, "--no-cache"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        with contextlib.suppress(sqlite3.OperationalError):
+            if database.exists() and analyses(genretag_home):
+                break
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "run the scan again without --no-cache to resume" in stderr
+    finished = analyses(genretag_home)
+    assert 1 <= len(finished) < tracks
+    resumed = run_cli(*command[3:])  # what the message says: the same scan, without --no-cache
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{tracks - len(finished)} analysed, {len(finished)} from the store" in resumed.stderr
+
+
+def test_whole_track_and_segment_results_of_one_model_are_both_kept(tmp_path, genretag_home):
+    track = write_audio(tmp_path / "song.flac", excerpt(VIBE_ACE, 0, 25))
+    segment_mode = ["scan", str(track), "--model", "bicrnn", "--jobs", "1"]
+    for arguments, summary in (
+        (segment_mode, "1 analysed, 0 from the store"),
+        ([*segment_mode, "--whole-track"], "1 analysed, 0 from the store"),
+        (segment_mode, "0 analysed, 1 from the store"),  # the whole-track pass did not evict it
+        ([*segment_mode, "--whole-track"], "0 analysed, 1 from the store"),  # nor the other way round
+    ):
+        done = run_cli(*arguments)
+        assert done.returncode == 0, done.stderr
+        assert summary in done.stderr, (arguments, done.stderr)
+    with store.connect() as connection:
+        rows = connection.execute("SELECT model, whole_track, analyses FROM track_results ORDER BY model").fetchall()
+    assert rows == [("bicrnn", 0, 1), ("bicrnn+whole-track", 1, 1)]

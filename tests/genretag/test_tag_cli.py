@@ -55,11 +55,11 @@ def test_preview_from_the_last_scan_changes_nothing(library):
     assert preview.exit_code == 0, preview.output
     # Not a terminal: TSV with a header, one line per file, the summary on stderr.
     header, *lines = preview.stdout.splitlines()
-    assert header == "path\tcurrent genre\tproposed\taction"
+    assert header == "path\tcurrent_genres\tproposed_genres\tproposed_probabilities\tnew_genres\taction\treason"
     rows = {line.split("\t")[0]: line.split("\t") for line in lines}
     assert len(rows) == 8
-    assert rows[str(library / "tagged" / "has.flac")][3] == "skip: has genre"
-    assert all(row[3] == "write" for path, row in rows.items() if "has.flac" not in path)
+    assert rows[str(library / "tagged" / "has.flac")][5:] == ["skip", "has genre"]
+    assert all(row[5] == "write" for path, row in rows.items() if "has.flac" not in path)
     assert "preview: 7 files to write, 1 skipped (has genre 1), 0 errors; nothing written" in preview.stderr
     assert snapshots(library) == before  # every byte and every mtime
     assert journal() == []

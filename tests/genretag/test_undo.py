@@ -91,7 +91,7 @@ def test_undo_all_restores_through_several_runs_and_dry_run_changes_nothing(libr
 
     dry = invoke("undo", "--all", "--dry-run")
 
-    assert dry.exit_code == 0 and f"dry run: {len(CONTAINERS)} files would be restored" in dry.output
+    assert dry.exit_code == 0 and f"preview: {len(CONTAINERS)} files to restore" in dry.output
     assert {path: (path.read_bytes(), os.stat(path).st_mtime_ns) for path in files_of(library)} == state
     everything = invoke("undo", "--all")
     assert everything.exit_code == 0, everything.output

@@ -1,0 +1,68 @@
+"""80 columns, as a terminal shows them: the tag table gives a file name room before the other columns, and
+summary lines wrap between words, never inside one. The real CLI on a pseudo-terminal, real audio."""
+
+from __future__ import annotations
+
+import os
+import pty
+import re
+import select
+import subprocess
+import sys
+import time
+
+import soundfile
+from conftest import VIBE_ACE, excerpt
+from test_cli_output import MODEL, RATE
+
+# Long words: a column too narrow for them breaks them inside.
+NAMES = ["01 - Aftermath_main_theme_extended.flac", "02 - Another_long_track_name_here.flac"]
+
+
+def on_a_terminal(*args: str, columns: int = 80) -> tuple[int, str]:
+    """Run genretag with stdout and stderr on a pseudo-terminal ``columns`` wide; (exit code, what it showed)."""
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "genretag", *args],
+        stdout=follower,
+        stderr=follower,
+        env={**os.environ, "COLUMNS": str(columns), "OMP_NUM_THREADS": "1", "TERM": "dumb"},
+    )
+    os.close(follower)
+    shown = b""
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([leader], [], [], 1)
+        if ready:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+        elif process.poll() is not None:
+            break
+    process.wait(timeout=60)
+    os.close(leader)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown.decode("utf-8", "replace")).replace("\r", "")
+    return process.returncode, text
+
+
+def test_the_tag_table_keeps_file_names_whole_and_summaries_wrap_between_words(tmp_path):
+    library = tmp_path / "lib"
+    library.mkdir()
+    for name in NAMES:
+        soundfile.write(library / name, excerpt(VIBE_ACE, 10, 11), RATE)
+    code, shown = on_a_terminal("scan", str(library), "--model", MODEL, "--jobs", "1")
+    assert code == 0, shown
+    code, shown = on_a_terminal("tag", str(library), "--model", MODEL, "--min-confidence", "0", "--top-k", "2")
+    assert code == 0, shown
+    lines = shown.splitlines()
+    assert all(len(line) <= 80 for line in lines), shown
+    tokens = shown.split()
+    for name in NAMES:  # each word of a name whole on its line, never broken inside
+        assert all(word in tokens for word in name.split()), shown
+    # the summary, however it wraps, is its words in order: nothing broken inside a word
+    summary = "preview: 2 files to write, none skipped, 0 errors; nothing written (add --write to write)"
+    assert summary in " ".join(tokens), shown
