@@ -370,7 +370,7 @@ def models_listing(cards: list[dict], default: str) -> Listing:
                 is_default,
                 card["architecture"],
                 parameters,
-                card.get("speed", {}).get("x_realtime"),
+                None if card.get("speed") is None else float(card["speed"]["x_realtime"]),
                 *held_out_figures(card),
                 card["source"],
             ]
