@@ -42,6 +42,7 @@ table, ``tag_journal``, is created with the store's others (``store.SCHEMA``).
 from __future__ import annotations
 
 import contextlib
+import errno
 import filecmp
 import hashlib
 import json
@@ -296,15 +297,20 @@ def copy_into(source: str | Path, target: str | Path) -> None:
     """
     descriptor = os.open(target, os.O_WRONLY)
     try:
-        with open(source, "rb") as reader:
-            while chunk := reader.read(COPY_CHUNK):
-                view = memoryview(chunk)
-                while view:
-                    view = view[os.write(descriptor, view) :]
-            os.ftruncate(descriptor, reader.tell())
-        os.fsync(descriptor)
+        _copy_into_descriptor(source, descriptor)
     finally:
         os.close(descriptor)
+
+
+def _copy_into_descriptor(source: str | Path, descriptor: int) -> None:
+    os.lseek(descriptor, 0, os.SEEK_SET)
+    with open(source, "rb") as reader:
+        while chunk := reader.read(COPY_CHUNK):
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(descriptor, view) :]
+        os.ftruncate(descriptor, reader.tell())
+    os.fsync(descriptor)
 
 
 def same_bytes(first: str | Path, second: str | Path) -> bool:
@@ -329,7 +335,14 @@ def _settle_interrupted(connection: sqlite3.Connection, entry: JournalEntry) -> 
         _remove(entry.temp_path, entry.backup_path)
         journal_done(connection, entry.id, stamp_of(entry.path))
         return
-    if entry.backup_path and os.path.isfile(entry.backup_path) and os.path.isfile(entry.path):
+    backup_ok = entry.backup_path and os.path.isfile(entry.backup_path) and os.path.isfile(entry.path)
+    if backup_ok and same_bytes(entry.backup_path, entry.path):  # the file holds its original bytes
+        with contextlib.suppress(OSError):  # and its old mtime, if a rollback wrote them back
+            os.utime(entry.path, ns=(entry.old_stamp.mtime_ns, entry.old_stamp.mtime_ns))
+        _remove(entry.temp_path, entry.backup_path)
+        journal_failed(connection, entry.id, "not written: the file could not be rewritten; file left as it was")
+        return
+    if backup_ok:
         copy_into(entry.backup_path, entry.path)
         # The same bytes as before the write: the same mtime, so stored results stay fresh.
         os.utime(entry.path, ns=(entry.old_stamp.mtime_ns, entry.old_stamp.mtime_ns))
@@ -351,7 +364,9 @@ def resolve_interrupted_writes(connection: sqlite3.Connection) -> list[JournalEn
     for entry in unsettled:
         if store.process_alive(entry.writer_pid):
             continue
-        _settle_interrupted(connection, entry)
+        # A file that cannot be given its bytes back now keeps its backup for a later run.
+        with contextlib.suppress(OSError):
+            _settle_interrupted(connection, entry)
         settled.append(journal_entry(connection, entry.id))
     folder = write_area_dir()
     # Listed before the journal is read: a file listed here was journalled before it was
@@ -487,7 +502,20 @@ def writable(target: str, expected: FileStamp | None) -> tuple[os.stat_result, F
     # Root may write anything; a file without any write bit still says "do not change me".
     if not original.st_mode & 0o222 or not os.access(target, os.W_OK):
         raise TagError("read-only file; not written")
+    # Opening for writing changes nothing, and fails for what access() lets through: an append-only
+    # or immutable file (chattr +a / +i), a read-only mount. Found now, the file is never touched.
+    descriptor = _open_for_rewrite(target)
+    os.close(descriptor)
     return original, before
+
+
+def _open_for_rewrite(target: str) -> int:
+    """A descriptor to rewrite ``target`` in place; raises ``TagError`` (the file untouched) when it cannot be."""
+    try:
+        return os.open(target, os.O_WRONLY)
+    except OSError as error:
+        hint = " (an append-only or immutable file: see lsattr)" if error.errno == errno.EPERM else ""
+        raise TagError(f"cannot write: {error.strerror or error}{hint}; not written") from None
 
 
 def rewrite(
@@ -505,7 +533,7 @@ def rewrite(
     """
     temp, backup = _temporary_names(target)
     journal.begin(temp, backup)
-    touched = False
+    descriptor, touched = None, False
     try:
         shutil.copyfile(target, temp)
         build(temp)
@@ -518,32 +546,41 @@ def rewrite(
             if stamp_of(target) != before or not same_bytes(backup, target):
                 raise TagError("changed while genretag was writing it; not written")
             restore = _byte_restore(backup, temp)
+            # Opened before the journal says 'writing': a file that cannot be opened is never touched.
+            descriptor = _open_for_rewrite(target)
             journal.writing(os.stat(temp).st_size, _sha256(backup), _sha256(temp), restore)
             touched = True
-            copy_into(temp, target)
+            _copy_into_descriptor(temp, descriptor)
             if not same_bytes(temp, target):
                 raise TagError("verification failed: the file does not hold what was written; original restored")
             new_stamp = stamp_of(target)
     except BaseException as error:
         if touched:
             try:
-                copy_into(backup, target)
+                _copy_into_descriptor(backup, descriptor)
                 os.utime(target, ns=(original.st_atime_ns, original.st_mtime_ns))
             except OSError as rollback:
                 raise RollbackFailed(
                     f"write failed ({error}) and the original could not be restored yet "
                     f"({rollback.strerror or rollback}); the next genretag run restores it from {backup}"
                 ) from None
+            finally:
+                os.close(descriptor)
+        elif descriptor is not None:
+            os.close(descriptor)
         for path in (temp, backup):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(path)
         if isinstance(error, TagError):
             raise
+        after = "original restored" if touched else "original left as it was"
         if isinstance(error, OSError):
-            raise TagError(f"write failed: {error.strerror or error}; original left as it was") from None
-        if type(error).__module__.startswith("mutagen"):
-            raise TagError(f"write failed: {error}; original left as it was") from None
+            raise TagError(f"write failed: {error.strerror or error}; {after}") from None
+        if isinstance(error, Exception):  # one file's failure (a mutagen or struct error) never stops the run
+            raise TagError(f"write failed: {error}; {after}") from None
         raise
+    if descriptor is not None:
+        os.close(descriptor)
     for path in (temp, backup):
         with contextlib.suppress(FileNotFoundError):
             os.remove(path)
@@ -586,6 +623,9 @@ class StoreJournal(WriteJournal):
     def run(self, write: Callable[[WriteJournal], FileStamp]) -> WriteOutcome:
         """Make the safe write ``write(self)`` (which records its steps here) and settle its entry."""
         path = self.row[2]
+        if journal_entries(self.connection, states=("pending", "writing"), path=path):
+            reason = "an earlier write to it is not settled yet (its backup is kept for the next run); not written"
+            return WriteOutcome(path, None, reason)
         try:
             new_stamp = write(self)
         except RollbackFailed as error:  # the entry stays 'writing': the next run restores from the backup

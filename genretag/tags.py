@@ -62,6 +62,12 @@ from genretag.store import FileStamp
 from genretag.tagrules import Outcome, TagOptions, propose
 
 ID3V23_SEPARATOR = "/"
+# RF64 (and BW64) lift WAV's 4 GiB limit with a 64-bit size chunk, which mutagen cannot write.
+RF64_MAGIC = (b"RF64", b"BW64")
+RF64_REFUSED = "cannot write tags to RF64/over-4 GiB WAV (an RF64 file); skipped"
+# A RIFF file's sizes are 32-bit: a WAV whose tags could push it past 4 GiB is refused before any copy.
+RIFF_LIMIT = 0xFFFF_FFFF
+RIFF_HEADROOM = 16 << 20
 RIFF_INFO_SEPARATOR = ";"
 # RIFF INFO field ↔ ID3 text frame, copied into the tag a WAV write creates.
 INFO_ID3_FIELDS = {"INAM": "TIT2", "IART": "TPE1", "IPRD": "TALB", "ICRD": "TDRC", "ITRK": "TRCK", "ICOP": "TCOP"}
@@ -116,17 +122,32 @@ def _is_wave(audio) -> bool:
     return type(audio).__name__ == "WAVE"
 
 
+def _magic(path: str | Path) -> bytes:
+    try:
+        with open(path, "rb") as reader:
+            return reader.read(4)
+    except OSError as error:
+        raise TagError(f"cannot read: {error.strerror or error}") from None
+
+
 def _open(path: str | Path, file_type=None):
     """The mutagen object for ``path`` (its container detected from content and name unless given)."""
     import mutagen
 
-    check_regular(path)
+    info = check_regular(path)
+    magic = _magic(path)
+    if magic in RF64_MAGIC:
+        raise TagError(RF64_REFUSED)
+    if magic == b"RIFF" and info.st_size > RIFF_LIMIT + 8:  # its 32-bit sizes are wrong: mutagen misreads it
+        raise TagError("cannot write tags to RF64/over-4 GiB WAV (a RIFF file over 4 GiB); skipped")
     try:
         audio = file_type(path) if file_type else mutagen.File(path, options=_file_types())
     except mutagen.MutagenError as error:
         raise TagError(f"cannot read tags: {error}") from None
     except OSError as error:
         raise TagError(f"cannot read: {error.strerror or error}") from None
+    except (ValueError, EOFError, struct.error) as error:  # mutagen's parsers raise these for damaged files too
+        raise TagError(f"cannot read tags: {error}") from None
     if audio is None:
         raise TagError("not a container genretag can tag (MP3, FLAC, Ogg Vorbis, Opus, M4A/MP4, WAV, AIFF)")
     return audio
@@ -297,6 +318,11 @@ def write_genres(
     original, before = writable(target, expected)
     audio = _open(target)
     file_type = type(audio)
+    if _is_wave(audio) and original.st_size > RIFF_LIMIT - RIFF_HEADROOM:
+        raise TagError(
+            f"cannot write tags to RF64/over-4 GiB WAV: at {original.st_size / (1 << 30):.2f} GiB, new tags could "
+            "take it past RIFF's 4 GiB limit; skipped"
+        )
 
     def build(temp: str) -> None:
         copy = _open(temp, file_type)
