@@ -589,11 +589,24 @@ def undo(
     force: Annotated[
         bool, typer.Option("--force", help="Restore the genre even in files changed since genretag wrote them.")
     ] = False,
+    prune: Annotated[
+        bool,
+        typer.Option("--prune", help="Forget journal entries no undo needs (failed, undone); with --older-than, more."),
+    ] = False,
+    older_than: Annotated[
+        float | None,
+        typer.Option("--older-than", min=0, metavar="DAYS", help="With --prune: also forget writes older than DAYS."),
+    ] = None,
     output_format: FormatOption = None,
 ) -> None:
     """Restore the genre values files had before `genretag tag --write` (exactly, by the same safe write)."""
     from genretag.undo import undo_writes
 
+    if older_than is not None and not prune:
+        _fail_usage("--older-than goes with --prune")
+    if prune:
+        _prune(bool(paths) or last or all_runs or dry_run or force, older_than)
+        return
     if sum([bool(paths), last, all_runs]) != 1:
         _fail_usage("say what to undo: --last, --all, or PATH... (one of them)")
     for path in paths or ():
@@ -620,3 +633,21 @@ def undo(
         output.print(f"{render.plural(restorable, 'file')} restored, {len(failures)} not", markup=False)
     if failures:
         raise typer.Exit(1)
+
+
+def _prune(other_options: bool, older_than: float | None) -> None:
+    from genretag.undo import prune_journal
+
+    if other_options:
+        _fail_usage("--prune takes no PATH, --last, --all, --dry-run or --force")
+    pruned = prune_journal(older_than)
+    size = pruned.remaining
+    render.stdout_console().print(
+        f"pruned {_entries(pruned.removed)}; the journal keeps {_entries(size.entries)} ({size.undoable} undoable), "
+        f"{render.byte_size(size.kept_bytes)} of original bytes for exact undo",
+        markup=False,
+    )
+
+
+def _entries(count: int) -> str:
+    return f"{count} journal {'entry' if count == 1 else 'entries'}"

@@ -56,11 +56,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from genretag import store
+from genretag.bytediff import ByteChanges, ByteRestore, byte_changes
 from genretag.config import write_area_dir
 from genretag.library import special_file_kind
 from genretag.store import FileStamp, stamp_of
 
-# An exact undo keeps the original bytes a write changed in the journal, up to this much.
+# An exact undo keeps the original bytes a write changed in the journal (``bytediff``), up to this much.
 MAX_RESTORE_BYTES = 16 << 20
 HASH_CHUNK = 1 << 20
 COPY_CHUNK = 1 << 20
@@ -112,33 +113,25 @@ class JournalEntry:
     writer_pid: int | None = None
     old_sha256: str | None = None
     new_sha256: str | None = None
-    restore: ByteRestore | None = None
-
-
-@dataclass(frozen=True)
-class ByteRestore:
-    """How to turn the file a write left back into the exact original: the original's differing bytes.
-
-    The original is ``new[:offset] + original_bytes + new[len(new) - tail:]``.
-    """
-
-    offset: int
-    tail: int
-    original_bytes: bytes
+    restore: ByteChanges | ByteRestore | None = None
 
 
 _JOURNAL_COLUMNS = (
     "id, run_id, kind, path, previous_genres, new_genres, id3_version, old_size, old_mtime_ns, new_size, "
     "new_mtime_ns, state, error, temp_path, reverts, undone_by, written_at, backup_path, writer_pid, "
-    "old_sha256, new_sha256, restore_offset, restore_tail, restore_bytes"
+    "old_sha256, new_sha256, restore_offset, restore_tail, restore_bytes, restore_ranges"
 )
 
 
 def _journal_entry(row: tuple) -> JournalEntry:
     (id_, run_id, kind, path, previous, new, id3_version, old_size, old_mtime, new_size, new_mtime) = row[:11]
     state, error, temp_path, reverts, undone_by, written_at, backup_path, writer_pid = row[11:19]
-    old_sha256, new_sha256, restore_offset, restore_tail, restore_bytes = row[19:]
-    restore = None if restore_bytes is None else ByteRestore(restore_offset, restore_tail, bytes(restore_bytes))
+    old_sha256, new_sha256, restore_offset, restore_tail, restore_bytes, restore_ranges = row[19:]
+    restore = None
+    if restore_ranges is not None:
+        restore = ByteChanges.from_blob(bytes(restore_ranges))
+    elif restore_bytes is not None:  # written by an older genretag
+        restore = ByteRestore(restore_offset, restore_tail, bytes(restore_bytes))
     return JournalEntry(
         id_,
         run_id,
@@ -204,7 +197,7 @@ def journal_begin(
     with _durably(connection):
         cursor = connection.execute(
             f"INSERT INTO tag_journal ({_JOURNAL_COLUMNS}) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 'pending', "
-            "NULL, ?, ?, NULL, ?, ?, ?, NULL, NULL, NULL, NULL, NULL)",
+            "NULL, ?, ?, NULL, ?, ?, ?, NULL, NULL, NULL, NULL, NULL, NULL)",
             (
                 run_id,
                 kind,
@@ -230,22 +223,14 @@ def journal_writing(
     new_size: int,
     old_sha256: str,
     new_sha256: str,
-    restore: ByteRestore | None,
+    restore: ByteChanges | None,
 ) -> None:
     """Record that the backup is verified and the original is about to be rewritten in place ('writing')."""
     with _durably(connection):
         connection.execute(
             """UPDATE tag_journal SET state = 'writing', new_size = ?, old_sha256 = ?, new_sha256 = ?,
-               restore_offset = ?, restore_tail = ?, restore_bytes = ? WHERE id = ?""",
-            (
-                new_size,
-                old_sha256,
-                new_sha256,
-                restore.offset if restore else None,
-                restore.tail if restore else None,
-                restore.original_bytes if restore else None,
-                entry_id,
-            ),
+               restore_ranges = ? WHERE id = ?""",
+            (new_size, old_sha256, new_sha256, restore.to_blob() if restore else None, entry_id),
         )
 
 
@@ -284,7 +269,7 @@ def journal_failed(connection: sqlite3.Connection, entry_id: int, reason: str) -
     with _durably(connection):
         connection.execute(
             "UPDATE tag_journal SET state = 'failed', error = ?, temp_path = NULL, backup_path = NULL, "
-            "restore_bytes = NULL WHERE id = ?",
+            "restore_bytes = NULL, restore_ranges = NULL WHERE id = ?",
             (reason, entry_id),
         )
 
@@ -407,6 +392,24 @@ def journal_entries(
     return [_journal_entry(row) for row in rows]
 
 
+@dataclass(frozen=True)
+class JournalSize:
+    """How much the tag journal holds: its entries, and the bytes of originals kept for exact undo."""
+
+    entries: int
+    undoable: int
+    kept_bytes: int
+
+
+def journal_size(connection: sqlite3.Connection) -> JournalSize:
+    """The tag journal's size (``undo --prune`` reports it; ``genretag store`` shows it)."""
+    entries, kept = connection.execute(
+        "SELECT COUNT(*), COALESCE(SUM(LENGTH(restore_ranges)), 0) + COALESCE(SUM(LENGTH(restore_bytes)), 0) "
+        "FROM tag_journal"
+    ).fetchone()
+    return JournalSize(entries, len(undoable_entries(connection)), kept)
+
+
 def undoable_entries(connection: sqlite3.Connection) -> list[JournalEntry]:
     """Tag writes that are done and not yet undone, oldest first."""
     return [entry for entry in journal_entries(connection, "tag", ("done",)) if entry.undone_by is None]
@@ -444,36 +447,9 @@ def _sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def _byte_restore(original: str, new: str) -> ByteRestore | None:
-    """The original's bytes that differ from ``new`` (None when more than ``MAX_RESTORE_BYTES``)."""
-    with open(original, "rb") as old_file, open(new, "rb") as new_file:
-        old_size, new_size = os.fstat(old_file.fileno()).st_size, os.fstat(new_file.fileno()).st_size
-        offset = 0
-        while True:
-            old_chunk, new_chunk = old_file.read(HASH_CHUNK), new_file.read(HASH_CHUNK)
-            common = os.path.commonprefix([old_chunk, new_chunk])
-            offset += len(common)
-            if len(common) < len(old_chunk) or len(common) < len(new_chunk) or not old_chunk:
-                break
-        tail, limit = 0, min(old_size, new_size) - offset
-        while tail < limit:
-            step = min(HASH_CHUNK, limit - tail)
-            old_file.seek(old_size - tail - step)
-            new_file.seek(new_size - tail - step)
-            old_chunk, new_chunk = old_file.read(step)[::-1], new_file.read(step)[::-1]
-            common = len(os.path.commonprefix([old_chunk, new_chunk]))
-            tail += common
-            if common < step:
-                break
-        if old_size - offset - tail > MAX_RESTORE_BYTES:
-            return None
-        old_file.seek(offset)
-        return ByteRestore(offset, tail, old_file.read(old_size - offset - tail))
-
-
-def undo_bytes(content: bytes, restore: ByteRestore) -> bytes:
-    """The bytes of the file before a write, from the bytes that write left and its ``ByteRestore``."""
-    return content[: restore.offset] + restore.original_bytes + content[len(content) - restore.tail :]
+def undo_bytes(content: bytes, restore: ByteChanges | ByteRestore) -> bytes:
+    """The bytes of the file before a write, from the bytes that write left and what the journal kept."""
+    return restore.apply(content)
 
 
 class WriteJournal:
@@ -482,7 +458,7 @@ class WriteJournal:
     def begin(self, temp: str, backup: str) -> None:
         """Before the temporary files exist."""
 
-    def writing(self, new_size: int, old_sha256: str, new_sha256: str, restore: ByteRestore | None) -> None:
+    def writing(self, new_size: int, old_sha256: str, new_sha256: str, restore: ByteChanges | None) -> None:
         """The backup is on disk and checked; the original is about to be rewritten."""
 
 
@@ -545,10 +521,13 @@ def rewrite(
             _fsync(temp)
             if stamp_of(target) != before or not same_bytes(backup, target):
                 raise TagError("changed while genretag was writing it; not written")
-            restore = _byte_restore(backup, temp)
+            old_sha256, new_sha256 = _sha256(backup), _sha256(temp)
+            restore = byte_changes(backup, temp, MAX_RESTORE_BYTES)
+            if restore is not None and restore.original_sha256(temp) != old_sha256:
+                restore = None  # never the case; if it were, an undo restores the genre values instead
             # Opened before the journal says 'writing': a file that cannot be opened is never touched.
             descriptor = _open_for_rewrite(target)
-            journal.writing(os.stat(temp).st_size, _sha256(backup), _sha256(temp), restore)
+            journal.writing(os.stat(temp).st_size, old_sha256, new_sha256, restore)
             touched = True
             _copy_into_descriptor(temp, descriptor)
             if not same_bytes(temp, target):
@@ -617,7 +596,7 @@ class StoreJournal(WriteJournal):
             self.connection, run_id, kind, path, previous, new, id3_version, stamp_of(path), temp, backup, self.reverts
         )
 
-    def writing(self, new_size: int, old_sha256: str, new_sha256: str, restore: ByteRestore | None) -> None:
+    def writing(self, new_size: int, old_sha256: str, new_sha256: str, restore: ByteChanges | None) -> None:
         journal_writing(self.connection, self.entry_id, new_size, old_sha256, new_sha256, restore)
 
     def run(self, write: Callable[[WriteJournal], FileStamp]) -> WriteOutcome:

@@ -46,6 +46,16 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
+def byte_size(count: int) -> str:
+    """``512 B``, ``1.5 KiB``, ``30.0 MiB``, ``1.1 GiB``."""
+    size, unit = float(count), "B"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            break
+        size /= 1024
+    return f"{count} B" if unit == "B" else f"{size:.1f} {unit}"
+
+
 def genres_text(values) -> str:
     return "; ".join(values) if values else "—"
 

@@ -84,7 +84,8 @@ CREATE TABLE IF NOT EXISTS tag_journal (
     new_sha256 TEXT,
     restore_offset INTEGER,           -- exact undo: the original bytes that differ from the new file,
     restore_tail INTEGER,             -- between restore_offset and the last restore_tail bytes
-    restore_bytes BLOB                -- (NULL when that region was too large to keep)
+    restore_bytes BLOB,               -- (older genretag; NULL when that region was too large to keep)
+    restore_ranges BLOB               -- exact undo: bytediff.ByteChanges (NULL: over 16 MiB, or settled without)
 );
 CREATE INDEX IF NOT EXISTS tag_journal_path ON tag_journal (path);
 CREATE TABLE IF NOT EXISTS scan_claims (
@@ -124,6 +125,7 @@ _LATER_COLUMNS = {
         "restore_offset INTEGER",
         "restore_tail INTEGER",
         "restore_bytes BLOB",
+        "restore_ranges BLOB",
     ),
 }
 
