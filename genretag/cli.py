@@ -11,6 +11,7 @@ is named.
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 import time
 from contextlib import contextmanager
@@ -19,12 +20,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.core import TyperGroup
 
 from genretag import render
 from genretag.config import (
     KEYS,
     ConfigError,
     config_path,
+    database_path,
     effective_settings,
     read_config,
     settings_for,
@@ -32,7 +35,31 @@ from genretag.config import (
 from genretag.library import LibraryPathError
 from genretag.tagrules import DEFAULT_MIN_CONFIDENCE, DEFAULT_TOP_K, POLICIES, Policy, TagOptions
 
+
+class _Commands(TyperGroup):
+    """Typer's group of commands; a store that cannot be used ends any command with one line, not a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except sqlite3.DatabaseError as error:  # met while reading or writing the store
+            from genretag.store import store_error
+
+            failure = store_error(database_path(), error)
+            if failure is error:
+                raise
+            typer.echo(f"error: {failure}", err=True)
+            raise typer.Exit(failure.exit_code) from None
+        except Exception as error:
+            store = sys.modules.get("genretag.store")  # imported by every command that opens the store
+            if store is None or not isinstance(error, store.StoreError):
+                raise
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(error.exit_code) from None
+
+
 app = typer.Typer(
+    cls=_Commands,
     name="genretag",
     help="Offline genre tagger for music libraries.",
     no_args_is_help=True,
@@ -651,3 +678,20 @@ def _prune(other_options: bool, older_than: float | None) -> None:
 
 def _entries(count: int) -> str:
     return f"{count} journal {'entry' if count == 1 else 'entries'}"
+
+
+@app.command("store")
+def store_command() -> None:
+    """Show the store: where it is, its size, its results and the tag journal (prune it with `undo --prune`)."""
+    from genretag.journal import store_overview
+
+    overview = store_overview()
+    journal = overview.journal
+    render.stdout_console().print(
+        f"store: {overview.path} ({render.byte_size(overview.file_bytes)}, schema {overview.schema_version})\n"
+        f"results: {render.plural(overview.results, 'track result')}\n"
+        f"tag journal: {_entries(journal.entries)} ({journal.undoable} undoable), "
+        f"{render.byte_size(journal.kept_bytes)} of original bytes kept for exact undo",
+        markup=False,
+        soft_wrap=True,
+    )

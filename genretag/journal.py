@@ -410,6 +410,30 @@ def journal_size(connection: sqlite3.Connection) -> JournalSize:
     return JournalSize(entries, len(undoable_entries(connection)), kept)
 
 
+@dataclass(frozen=True)
+class StoreOverview:
+    """``genretag store``: where the store is, how big, its schema version, its results and its journal."""
+
+    path: Path
+    file_bytes: int  # the database file with its write-ahead log
+    schema_version: int
+    results: int  # stored track results, every model
+    journal: JournalSize
+
+
+def store_overview() -> StoreOverview:
+    """The store and the tag journal in it, in numbers (raises ``store.StoreError`` for an unusable store)."""
+    connection = store.connect()
+    try:
+        path = store.database_file(connection)
+        sizes = [os.path.getsize(f"{path}{suffix}") for suffix in ("", "-wal") if os.path.exists(f"{path}{suffix}")]
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        results = connection.execute("SELECT COUNT(*) FROM track_results").fetchone()[0]
+        return StoreOverview(path, sum(sizes), version, results, journal_size(connection))
+    finally:
+        connection.close()
+
+
 def undoable_entries(connection: sqlite3.Connection) -> list[JournalEntry]:
     """Tag writes that are done and not yet undone, oldest first."""
     return [entry for entry in journal_entries(connection, "tag", ("done",)) if entry.undone_by is None]
@@ -555,6 +579,8 @@ def rewrite(
         after = "original restored" if touched else "original left as it was"
         if isinstance(error, OSError):
             raise TagError(f"write failed: {error.strerror or error}; {after}") from None
+        if isinstance(error, sqlite3.Error):  # the store, not this file: every write would fail the same way
+            raise
         if isinstance(error, Exception):  # one file's failure (a mutagen or struct error) never stops the run
             raise TagError(f"write failed: {error}; {after}") from None
         raise
