@@ -22,15 +22,23 @@ def stderr_console():
     """The console for problems and progress."""
     from rich.console import Console
 
-    # soft_wrap: a problem report stays one line, however narrow the terminal
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    # soft_wrap: a problem report stays one line, however narrow the terminal; emoji=False: a name
+    # with ":smile:" in it is shown as it is (user data is never markup either: see ``as_text``)
+    return Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 def stdout_console():
     """The console for tables and summaries."""
     from rich.console import Console
 
-    return Console(highlight=False)
+    return Console(highlight=False, emoji=False)
+
+
+def as_text(cell):
+    """A table cell as rich ``Text``: a ``str`` (a file name, a genre a file holds) is never read as markup."""
+    from rich.text import Text
+
+    return Text(cell) if isinstance(cell, str) else cell
 
 
 def problem_line(console, kind: str, path: str, reason: str) -> None:
@@ -168,9 +176,9 @@ def print_listing(console, listing: Listing, fmt: str) -> None:
     )
     for column in listing.table_columns or listing.columns:
         # fold, never "…": a path or a name is shown whole, over several lines if it must
-        table.add_column(column, overflow="fold")
+        table.add_column(as_text(column), overflow="fold")
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*map(as_text, row))
     console.print(table)
     if listing.caption:  # below, not as the table's caption, which would widen the table to its length
         console.print(listing.caption, style="dim", markup=False)
@@ -369,7 +377,7 @@ def timeline_text(result):
             f"{clock(segment.start_s)}–{clock(segment.end_s)}",
             bar,
             Text(f"{segment.genre} {segment.confidence:.2f}", style=colour),
-            f"{runner_up[0]} {runner_up[1]:.2f}",
+            Text(f"{runner_up[0]} {runner_up[1]:.2f}"),
         )
     return overview, table
 
@@ -391,7 +399,7 @@ def library_report(console, library, choice, min_tracks: int) -> None:
     )
     table = Table("genre", "tracks", "spellings merged", title="genres learnt")
     for genre in choice.genres:
-        table.add_row(genre, str(choice.counts[genre]), ", ".join(choice.spellings.get(genre, [])))
+        table.add_row(as_text(genre), str(choice.counts[genre]), as_text(", ".join(choice.spellings.get(genre, []))))
     console.print(table)
     if choice.dropped:
         dropped = ", ".join(
@@ -407,11 +415,13 @@ def confusion_table(evaluation):
     """Validation tracks: true genre by predicted genre, with each genre's accuracy."""
     from rich.table import Table
 
-    table = Table("true \\ predicted", *evaluation.genres, "accuracy", title="validation tracks")
+    table = Table(title="validation tracks")
+    for header in ("true \\ predicted", *evaluation.genres, "accuracy"):
+        table.add_column(as_text(header))  # a genre of the user's library is never markup
     for genre, row in zip(evaluation.genres, evaluation.confusion, strict=True):
         total = int(row.sum())
         right = int(row[evaluation.genres.index(genre)])
-        table.add_row(genre, *map(str, row), f"{right / total:.2f}" if total else "-")
+        table.add_row(as_text(genre), *map(str, row), f"{right / total:.2f}" if total else "-")
     return table
 
 
