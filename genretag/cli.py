@@ -11,6 +11,7 @@ is named.
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import sys
 import time
@@ -302,8 +303,9 @@ def scan(
     console = render.stderr_console()
     for path, reason in library_scan.problems:
         render.problem_line(console, "error", str(path), reason)
+    stopped_by: list[int] = []
     try:
-        with render.scan_progress(console) as progress:
+        with _terminate_as_interrupt(stopped_by), render.scan_progress(console) as progress:
             task = progress.add_task("scan", total=len(library_scan.files), hours=0.0)
             for event in library_scan.run():
                 result = event.result
@@ -319,7 +321,7 @@ def scan(
             f"interrupted: {len(library_scan.analysed)} tracks analysed and stored; run the same scan again to resume",
             markup=False,
         )
-        raise typer.Exit(130) from None
+        raise typer.Exit(128 + (stopped_by[-1] if stopped_by else signal.SIGINT)) from None
     except BackendError as error:
         _fail_usage(str(error))
     results = library_scan.results
@@ -340,6 +342,22 @@ def scan(
     _write_reports(results, csv, segments_csv, json_path)
     if summary.failures or library_scan.problems:
         raise typer.Exit(1)
+
+
+@contextmanager
+def _terminate_as_interrupt(received: list[int]):
+    """Inside: SIGTERM (``kill``, a service stop) interrupts as Ctrl-C does, so the scan stops its workers,
+    releases its claims and keeps what it stored; the signal's number is appended to ``received``."""
+
+    def interrupt(signum, frame):
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _write_reports(results, csv: str | None, segments_csv: str | None, json_path: str | None) -> None:
