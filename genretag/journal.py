@@ -238,13 +238,36 @@ def _settle_done(connection: sqlite3.Connection, entry: JournalEntry) -> None:
     connection.execute(
         "UPDATE tag_journal SET state = 'done', temp_path = NULL, backup_path = NULL WHERE id = ?", (entry.id,)
     )
-    # Only the tags changed, not the audio: results of the old file describe the new one.
-    connection.execute(
-        "UPDATE track_results SET size = ?, mtime_ns = ? WHERE path = ? AND size = ? AND mtime_ns = ?",
-        (entry.new_stamp.size, entry.new_stamp.mtime_ns, entry.path, entry.old_stamp.size, entry.old_stamp.mtime_ns),
-    )
+    # Only the tags changed, not the audio: results of the old file describe the new one, under each
+    # of its names (another hard link is the same file: it is not "changed since it was analysed").
+    for path in _names_of(connection, entry.path, entry.old_stamp):
+        connection.execute(
+            "UPDATE track_results SET size = ?, mtime_ns = ? WHERE path = ? AND size = ? AND mtime_ns = ?",
+            (entry.new_stamp.size, entry.new_stamp.mtime_ns, path, entry.old_stamp.size, entry.old_stamp.mtime_ns),
+        )
     for reverted in entry.reverts:
         connection.execute("UPDATE tag_journal SET undone_by = ? WHERE id = ?", (entry.id, reverted))
+
+
+def _names_of(connection: sqlite3.Connection, path: str, stamp: FileStamp) -> list[str]:
+    """``path`` and every other stored path of the same file (device and inode) stored with ``stamp``."""
+    try:
+        target = os.stat(path)
+    except OSError:
+        return [path]
+    names = [path]
+    rows = connection.execute(
+        "SELECT DISTINCT path FROM track_results WHERE size = ? AND mtime_ns = ? AND path != ?",
+        (stamp.size, stamp.mtime_ns, path),
+    )
+    for (other,) in rows:
+        try:
+            info = os.stat(other)
+        except OSError:
+            continue
+        if (info.st_dev, info.st_ino) == (target.st_dev, target.st_ino):
+            names.append(other)
+    return names
 
 
 def journal_entry(connection: sqlite3.Connection, entry_id: int) -> JournalEntry:

@@ -130,6 +130,17 @@ def _plain(cell) -> str:
     return text.replace("\t", " ").replace("\n", " ")
 
 
+# A TSV cell's backslash, tab, newline and carriage return, escaped as PostgreSQL's text format and
+# the IANA TSV convention do, so a name with a tab or a newline in it is written whole and reversibly.
+TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def tsv_cell(cell) -> str:
+    """A listing cell in TSV: its text, backslash, tab, newline and CR escaped as ``\\\\ \\t \\n \\r``."""
+    text = cell.plain if hasattr(cell, "plain") else str(cell)
+    return text.translate(TSV_ESCAPES)
+
+
 def _common_folder(paths: list[str]) -> str | None:
     """The folder all ``paths`` lie in, when it is neither the working directory nor the file system root."""
     if not paths:
@@ -154,7 +165,7 @@ def print_listing(console, listing: Listing, fmt: str) -> None:
         sys.stdout.write(json.dumps(records, indent=2, ensure_ascii=False) + "\n")
         return
     if fmt == "tsv":
-        lines = ["\t".join(listing.columns)] + ["\t".join(map(_plain, row)) for row in listing.rows]
+        lines = ["\t".join(listing.columns)] + ["\t".join(map(tsv_cell, row)) for row in listing.rows]
         sys.stdout.write("\n".join(lines) + "\n")
         return
     from rich import box

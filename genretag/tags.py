@@ -463,21 +463,30 @@ def write_planned(
     ``id3v23`` is the same as ``id3_version=3``.
     """
     version = 3 if id3v23 else id3_version
-    return [
-        journalled_write(
-            connection,
-            run_id,
-            "tag",
-            plan.path,
-            plan.current,
-            plan.new_values,
-            plan.id3_version,
-            plan.stamp,
-            version,
+    outcomes, by_file = [], {}
+    for plan in plans:
+        if plan.action is not Action.WRITE:
+            continue
+        identity = _file_identity(plan.path)
+        first = by_file.get(identity)
+        if first is not None:  # another name (a hard link) of a file this run wrote: it holds the new genres
+            outcomes.append(replace(first, path=plan.path))
+            continue
+        outcome = journalled_write(
+            connection, run_id, "tag", plan.path, plan.current, plan.new_values, plan.id3_version, plan.stamp, version
         )
-        for plan in plans
-        if plan.action is Action.WRITE
-    ]
+        if identity is not None:
+            by_file[identity] = outcome
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _file_identity(path: str) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
 
 
 # ---------------------------------------------------------------- the tag command
