@@ -701,7 +701,7 @@ def _entries(count: int) -> str:
 @app.command("store")
 def store_command() -> None:
     """Show the store: where it is, its size, its results and the tag journal (prune it with `undo --prune`)."""
-    from genretag.journal import store_overview
+    from genretag.store import store_overview
 
     overview = store_overview()
     journal = overview.journal

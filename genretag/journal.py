@@ -415,48 +415,6 @@ def journal_entries(
     return [_journal_entry(row) for row in rows]
 
 
-@dataclass(frozen=True)
-class JournalSize:
-    """How much the tag journal holds: its entries, and the bytes of originals kept for exact undo."""
-
-    entries: int
-    undoable: int
-    kept_bytes: int
-
-
-def journal_size(connection: sqlite3.Connection) -> JournalSize:
-    """The tag journal's size (``undo --prune`` reports it; ``genretag store`` shows it)."""
-    entries, kept = connection.execute(
-        "SELECT COUNT(*), COALESCE(SUM(LENGTH(restore_ranges)), 0) + COALESCE(SUM(LENGTH(restore_bytes)), 0) "
-        "FROM tag_journal"
-    ).fetchone()
-    return JournalSize(entries, len(undoable_entries(connection)), kept)
-
-
-@dataclass(frozen=True)
-class StoreOverview:
-    """``genretag store``: where the store is, how big, its schema version, its results and its journal."""
-
-    path: Path
-    file_bytes: int  # the database file with its write-ahead log
-    schema_version: int
-    results: int  # stored track results, every model
-    journal: JournalSize
-
-
-def store_overview() -> StoreOverview:
-    """The store and the tag journal in it, in numbers (raises ``store.StoreError`` for an unusable store)."""
-    connection = store.connect()
-    try:
-        path = store.database_file(connection)
-        sizes = [os.path.getsize(f"{path}{suffix}") for suffix in ("", "-wal") if os.path.exists(f"{path}{suffix}")]
-        version = connection.execute("PRAGMA user_version").fetchone()[0]
-        results = connection.execute("SELECT COUNT(*) FROM track_results").fetchone()[0]
-        return StoreOverview(path, sum(sizes), version, results, journal_size(connection))
-    finally:
-        connection.close()
-
-
 def undoable_entries(connection: sqlite3.Connection) -> list[JournalEntry]:
     """Tag writes that are done and not yet undone, oldest first."""
     return [entry for entry in journal_entries(connection, "tag", ("done",)) if entry.undone_by is None]

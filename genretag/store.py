@@ -510,3 +510,52 @@ def process_alive(pid: int | None) -> bool:
     except PermissionError:  # alive, another user's
         return True
     return True
+
+
+# ---------------------------------------------------------------- the store in numbers
+
+
+@dataclass(frozen=True)
+class JournalSize:
+    """How much the tag journal holds: its entries, and the bytes of originals kept for exact undo."""
+
+    entries: int
+    undoable: int
+    kept_bytes: int
+
+
+def journal_size(connection: sqlite3.Connection) -> JournalSize:
+    """The tag journal's size (``undo --prune`` reports it; ``genretag store`` shows it)."""
+    entries, kept = connection.execute(
+        "SELECT COUNT(*), COALESCE(SUM(LENGTH(restore_ranges)), 0) + COALESCE(SUM(LENGTH(restore_bytes)), 0) "
+        "FROM tag_journal"
+    ).fetchone()
+    # As ``journal.undoable_entries`` counts them: tag writes done and not undone.
+    undoable = connection.execute(
+        "SELECT COUNT(*) FROM tag_journal WHERE kind = 'tag' AND state = 'done' AND undone_by IS NULL"
+    ).fetchone()[0]
+    return JournalSize(entries, undoable, kept)
+
+
+@dataclass(frozen=True)
+class StoreOverview:
+    """``genretag store``: where the store is, how big, its schema version, its results and its journal."""
+
+    path: Path
+    file_bytes: int  # the database file with its write-ahead log
+    schema_version: int
+    results: int  # stored track results, every model
+    journal: JournalSize
+
+
+def store_overview() -> StoreOverview:
+    """The store and the tag journal in it, in numbers (raises ``StoreError`` for an unusable store)."""
+    connection = connect()
+    try:
+        path = database_file(connection)
+        sizes = [os.path.getsize(f"{path}{suffix}") for suffix in ("", "-wal") if os.path.exists(f"{path}{suffix}")]
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        results = connection.execute("SELECT COUNT(*) FROM track_results").fetchone()[0]
+        return StoreOverview(path, sum(sizes), version, results, journal_size(connection))
+    finally:
+        connection.close()

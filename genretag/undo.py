@@ -186,7 +186,7 @@ class Pruned:
     """What ``prune_journal`` removed and what the journal holds after it."""
 
     removed: int
-    remaining: journal.JournalSize
+    remaining: store.JournalSize
 
 
 def _prunable(entries: list[journal.JournalEntry], cutoff: float | None) -> list[int]:
@@ -226,6 +226,6 @@ def prune_journal(older_than_days: float | None = None) -> Pruned:
             connection.executemany("DELETE FROM tag_journal WHERE id = ?", [(entry_id,) for entry_id in doomed])
         if doomed:
             connection.execute("VACUUM")
-        return Pruned(len(doomed), journal.journal_size(connection))
+        return Pruned(len(doomed), store.journal_size(connection))
     finally:
         connection.close()

@@ -55,7 +55,7 @@ def test_a_1_kb_change_to_a_30_mb_wav_keeps_bytes_not_the_file_and_undo_is_exact
 
     first = write(connection, path, ("Jazz",), "run-1")
     second = write(connection, path, ("Jazz", LONG_GENRE), "run-2")
-    size = journal.journal_size(connection)
+    size = store.journal_size(connection)
     print(f"30 MB WAV: kept {kept(first)} B for the first write, {kept(second)} B for the 1 KB change")
 
     assert kept(first) < 64 << 10 and kept(second) < 64 << 10
@@ -119,7 +119,7 @@ def test_prune_forgets_what_no_undo_needs_and_older_than_forgets_the_rest(tmp_pa
     write(connection, first, ("Jazz", "Blues"), "run-2")
     assert invoke("undo", first).exit_code == 0  # first: both writes undone
     write(connection, second, ("Jazz", "Swing"), "run-3")
-    assert journal.journal_size(connection).entries == 5  # the undo of `first` is one entry
+    assert store.journal_size(connection).entries == 5  # the undo of `first` is one entry
 
     pruned = invoke("undo", "--prune")
 
