@@ -1,12 +1,13 @@
 """The bytes a tag write changed, as the tag journal keeps them: what an exact undo needs, and no more.
 
 A tag write changes a few small places of a file: the tag itself, a size field in a header
-(RIFF's at offset 4), a trailer (ID3v1 at the end, a WAV's INFO or ID3 chunk), and when a tag
-grows past its padding everything after it moves by the same amount. ``byte_changes`` finds
-those places by comparing the original with the new file block by block under two alignments,
-the same offset (before the place where the size changes) and the same distance from the end
-(after it), and keeps only the original's bytes that differ: a 1 KB genre change to a 30 MB WAV
-keeps a few bytes, whatever lies between its header and its tag (audio, a cover) is not kept.
+(RIFF's at offset 4), a trailer (ID3v1 at the end, a WAV's INFO or ID3 chunk); a genre that
+grows moves what follows it (a cover after the genre frame), up to the padding that takes the
+growth back, or to the end of the file. ``byte_changes`` walks the original block by block
+comparing it with the new file at the current shift; where they differ it looks for the
+original's next bytes in the new file nearby (an anchor), takes the new shift, and keeps only
+the original's bytes in between: a 1 KB genre change to a 30 MB WAV keeps a few bytes, and
+whatever lies around the tag (audio, a cover) is never kept.
 
 ``ByteChanges`` rebuilds the original from the new file: a list of pieces, each either a range of
 the new file or bytes of the original kept in the journal.
@@ -22,9 +23,14 @@ from dataclasses import dataclass
 import numpy as np
 
 BLOCK = 1 << 16
-# Equal runs shorter than this inside a changed block are kept with the changed bytes around them:
-# one more piece would cost more than the bytes it saves.
-MIN_EQUAL_RUN = 32
+# Where the original and the new file differ, an anchor of ANCHOR bytes of the original is looked
+# for in the new file: every ANCHOR bytes for the first NEAR bytes past the change, then every
+# FAR_STEP, up to RESYNC_SPAN; within RESYNC_WINDOW (plus the change in size) of where it was.
+ANCHOR = 64
+NEAR = 4096
+FAR_STEP = 4096
+RESYNC_SPAN = 1 << 20
+RESYNC_WINDOW = 1 << 20
 _RANGE, _KEPT = b"R", b"K"
 
 
@@ -136,69 +142,84 @@ class _Pieces:
         return ByteChanges(tuple(bytes(piece) if isinstance(piece, bytearray) else piece for piece in self.pieces))
 
 
-def _split(same_start: list[bool], same_end: list[bool]) -> int:
-    """The first block compared from the end: fewest changed blocks in all (changes before it, from the start)."""
-    changed_after = sum(not same for same in same_end)
-    best, best_cost, changed_before = 0, changed_after, 0
-    for index in range(len(same_start)):
-        changed_before += not same_start[index]
-        changed_after -= not same_end[index]
-        if changed_before + changed_after <= best_cost:
-            best, best_cost = index + 1, changed_before + changed_after
-    return best
+def _common_prefix(first: bytes, second: bytes) -> int:
+    """How many leading bytes ``first`` and ``second`` share."""
+    length = min(len(first), len(second))
+    if first[:length] == second[:length]:
+        return length
+    differ = np.frombuffer(first, np.uint8, length) != np.frombuffer(second, np.uint8, length)
+    return int(np.argmax(differ))
 
 
-def _runs(equal: np.ndarray) -> list[tuple[int, int, bool]]:
-    """``(start, end, equal)`` runs of a boolean array, equal runs shorter than ``MIN_EQUAL_RUN`` merged away."""
-    if not equal.size:
-        return []
-    edges = np.flatnonzero(np.diff(equal.view(np.int8))) + 1
-    starts = [0, *edges.tolist()]
-    ends = [*edges.tolist(), equal.size]
-    runs: list[tuple[int, int, bool]] = []
-    for start, end in zip(starts, ends, strict=True):
-        same = bool(equal[start]) and end - start >= MIN_EQUAL_RUN
-        if runs and runs[-1][2] == same:
-            runs[-1] = (runs[-1][0], end, same)
-        else:
-            runs.append((start, end, same))
-    return runs
+def _anchor_offsets(span: int):
+    # Close to the change byte by byte (a size field, a CRC, a genre frame), further on coarser.
+    yield from range(0, min(span, NEAR), ANCHOR)
+    yield from range(NEAR, span, FAR_STEP)
+
+
+def _resync(old_fd: int, new_fd: int, sizes: tuple[int, int], start: int, shift: int) -> tuple[int, int] | None:
+    """Where the original, from ``start`` on, matches the new file again: ``(position, shift)``, or None.
+
+    The original's bytes at an anchor position are looked for in the new file: first where the
+    current ``shift`` or the end alignment puts them, then anywhere near (a tag that grew moved
+    what follows it by its growth, and padding may take the growth back further on).
+    """
+    old_size, new_size = sizes
+    end_shift = new_size - old_size
+    span = min(old_size - start, RESYNC_SPAN)
+    mine = os.pread(old_fd, span + ANCHOR, start)
+    reach = RESYNC_WINDOW + abs(end_shift)
+    low = max(0, start + shift - reach)
+    high = min(new_size, start + span + shift + reach + ANCHOR)
+    theirs = os.pread(new_fd, high - low, low) if high > low else b""
+    for offset in _anchor_offsets(span):
+        anchor = mine[offset : offset + ANCHOR]
+        position = start + offset
+        found = None
+        for candidate in (shift, end_shift):
+            at = position + candidate - low
+            if at >= 0 and theirs[at : at + len(anchor)] == anchor and at + len(anchor) <= len(theirs):
+                found = candidate
+                break
+        if found is None:
+            at = theirs.find(anchor)
+            if at < 0:
+                continue
+            found = low + at - position
+        # Back to the first byte of the match: only the bytes that differ are kept.
+        while position > start and position - 1 + found >= low:
+            if mine[position - 1 - start] != theirs[position - 1 + found - low]:
+                break
+            position -= 1
+        return position, found
+    return None
 
 
 def byte_changes(original: str | os.PathLike, new: str | os.PathLike, limit: int) -> ByteChanges | None:
     """How to rebuild ``original`` from ``new`` (see the module docstring); None when it keeps over ``limit`` bytes."""
     with open(original, "rb") as old_file, open(new, "rb") as new_file:
         old_fd, new_fd = old_file.fileno(), new_file.fileno()
-        old_size, new_size = os.fstat(old_fd).st_size, os.fstat(new_fd).st_size
-        shift = new_size - old_size
-        starts = range(0, old_size, BLOCK)
-        same_start, same_end = [], []
-        for start in starts:
-            length = min(BLOCK, old_size - start)
-            block = os.pread(old_fd, length, start)
-            at_start = start + length <= new_size and os.pread(new_fd, length, start) == block
-            same_start.append(at_start)
-            if shift == 0:
-                same_end.append(at_start)
-            else:
-                same_end.append(start + shift >= 0 and os.pread(new_fd, length, start + shift) == block)
-        split = _split(same_start, same_end)
+        sizes = os.fstat(old_fd).st_size, os.fstat(new_fd).st_size
         pieces = _Pieces(limit)
-        for index, start in enumerate(starts):
-            length = min(BLOCK, old_size - start)
-            offset = start if index < split else start + shift  # where this block's bytes lie in the new file
-            if (same_start if index < split else same_end)[index]:
-                pieces.range(offset, length)
+        position, shift = 0, 0  # the original's bytes at ``position`` are the new file's at ``position + shift``
+        while position < sizes[0]:
+            length = min(BLOCK, sizes[0] - position)
+            mine = os.pread(old_fd, length, position)
+            theirs = os.pread(new_fd, length, position + shift) if position + shift >= 0 else b""
+            same = _common_prefix(mine, theirs)
+            pieces.range(position + shift, same)  # only bytes compared equal are taken from the new file
+            position += same
+            if same == length:
                 continue
-            block = np.frombuffer(os.pread(old_fd, length, start), dtype=np.uint8)
-            first, last = max(0, -offset), max(0, min(length, new_size - offset))
-            equal = np.zeros(length, dtype=bool)
-            if last > first:
-                theirs = np.frombuffer(os.pread(new_fd, last - first, offset + first), dtype=np.uint8)
-                equal[first:last] = block[first:last] == theirs
-            for run_start, run_end, same in _runs(equal):
-                if same:
-                    pieces.range(offset + run_start, run_end - run_start)
-                elif not pieces.keep(block[run_start:run_end].tobytes()):
+            match = _resync(old_fd, new_fd, sizes, position, shift)
+            if match is None or match == (position, shift):
+                step = min(sizes[0] - position, RESYNC_SPAN if match is None else ANCHOR)
+                if not pieces.keep(os.pread(old_fd, step, position)):
                     return None
+                position += step
+                continue
+            matched_at, shift = match
+            if not pieces.keep(os.pread(old_fd, matched_at - position, position)):
+                return None
+            position = matched_at
     return pieces.done()
