@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import sqlite3
 import sys
 import time
 from contextlib import contextmanager
@@ -21,12 +23,14 @@ from typing import Annotated
 
 import typer
 import typer.core
+from typer.core import TyperGroup
 
 from genretag import render
 from genretag.config import (
     KEYS,
     ConfigError,
     config_path,
+    database_path,
     effective_settings,
     read_config,
     settings_for,
@@ -64,7 +68,30 @@ class PlainHelpCommand(typer.core.TyperCommand):
         return _plain_help(super().get_usage(ctx))
 
 
+class _Commands(TyperGroup):
+    """Typer's group of commands; a store that cannot be used ends any command with one line, not a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except sqlite3.DatabaseError as error:  # met while reading or writing the store
+            from genretag.store import store_error
+
+            failure = store_error(database_path(), error)
+            if failure is error:
+                raise
+            typer.echo(f"error: {failure}", err=True)
+            raise typer.Exit(failure.exit_code) from None
+        except Exception as error:
+            store = sys.modules.get("genretag.store")  # imported by every command that opens the store
+            if store is None or not isinstance(error, store.StoreError):
+                raise
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(error.exit_code) from None
+
+
 app = typer.Typer(
+    cls=_Commands,
     name="genretag",
     help="Offline genre tagger for music libraries.",
     # `genretag` alone prints the help and exits 0 (see ``main``); --install-completion sets up the shell's.
@@ -387,8 +414,9 @@ def scan(
     _say_model(console, library_scan.choice, ctx)
     for path, reason in library_scan.problems:
         render.problem_line(console, "error", str(path), reason)
+    stopped_by: list[int] = []
     try:
-        with render.scan_progress(console) as progress:
+        with _terminate_as_interrupt(stopped_by), render.scan_progress(console) as progress:
             task = progress.add_task("scan", total=len(library_scan.files), hours=0.0)
             for event in library_scan.run():
                 result = event.result
@@ -408,7 +436,7 @@ def scan(
             markup=False,
             soft_wrap=True,
         )
-        raise typer.Exit(130) from None
+        raise typer.Exit(128 + (stopped_by[-1] if stopped_by else signal.SIGINT)) from None
     except BackendError as error:
         _fail_usage(str(error))
     results = library_scan.results
@@ -443,6 +471,22 @@ def _check_report_files(csv: str | None, segments_csv: str | None, json_path: st
             check_destination(option, value)
     except ValueError as error:
         _fail_usage(str(error))
+
+
+@contextmanager
+def _terminate_as_interrupt(received: list[int]):
+    """Inside: SIGTERM (``kill``, a service stop) interrupts as Ctrl-C does, so the scan stops its workers,
+    releases its claims and keeps what it stored; the signal's number is appended to ``received``."""
+
+    def interrupt(signum, frame):
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _write_reports(results, csv: str | None, segments_csv: str | None, json_path: str | None) -> None:
@@ -740,11 +784,24 @@ def undo(
     force: Annotated[
         bool, typer.Option("--force", help="Restore the genre even in files changed since genretag wrote them.")
     ] = False,
+    prune: Annotated[
+        bool,
+        typer.Option("--prune", help="Forget journal entries no undo needs (failed, undone); with --older-than, more."),
+    ] = False,
+    older_than: Annotated[
+        float | None,
+        typer.Option("--older-than", min=0, metavar="DAYS", help="With --prune: also forget writes older than DAYS."),
+    ] = None,
     output_format: FormatOption = None,
 ) -> None:
     """Restore the genre values files had before `genretag tag --write` (exactly, by the same safe write)."""
     from genretag.undo import undo_writes
 
+    if older_than is not None and not prune:
+        _fail_usage("--older-than goes with --prune")
+    if prune:
+        _prune(bool(paths) or last or all_runs or dry_run or force, older_than)
+        return
     if sum([bool(paths), last, all_runs]) != 1:
         _fail_usage("say what to undo: --last, --all, or PATH... (one of them)")
     for path in paths or ():
@@ -772,3 +829,38 @@ def undo(
         render.note(output, f"{render.plural(restorable, 'file')} restored, {len(failures)} not")
     if failures:
         raise typer.Exit(1)
+
+
+def _prune(other_options: bool, older_than: float | None) -> None:
+    from genretag.undo import prune_journal
+
+    if other_options:
+        _fail_usage("--prune takes no PATH, --last, --all, --dry-run or --force")
+    pruned = prune_journal(older_than)
+    size = pruned.remaining
+    render.stdout_console().print(
+        f"pruned {_entries(pruned.removed)}; the journal keeps {_entries(size.entries)} ({size.undoable} undoable), "
+        f"{render.byte_size(size.kept_bytes)} of original bytes for exact undo",
+        markup=False,
+    )
+
+
+def _entries(count: int) -> str:
+    return f"{count} journal {'entry' if count == 1 else 'entries'}"
+
+
+@app.command("store")
+def store_command() -> None:
+    """Show the store: where it is, its size, its results and the tag journal (prune it with `undo --prune`)."""
+    from genretag.store import store_overview
+
+    overview = store_overview()
+    journal = overview.journal
+    render.stdout_console().print(
+        f"store: {overview.path} ({render.byte_size(overview.file_bytes)}, schema {overview.schema_version})\n"
+        f"results: {render.plural(overview.results, 'track result')}\n"
+        f"tag journal: {_entries(journal.entries)} ({journal.undoable} undoable), "
+        f"{render.byte_size(journal.kept_bytes)} of original bytes kept for exact undo",
+        markup=False,
+        soft_wrap=True,
+    )

@@ -42,6 +42,7 @@ table, ``tag_journal``, is created with the store's others (``store.SCHEMA``).
 from __future__ import annotations
 
 import contextlib
+import errno
 import filecmp
 import hashlib
 import json
@@ -55,11 +56,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from genretag import store
+from genretag.bytediff import ByteChanges, ByteRestore, byte_changes
 from genretag.config import write_area_dir
 from genretag.library import special_file_kind
 from genretag.store import FileStamp, stamp_of
 
-# An exact undo keeps the original bytes a write changed in the journal, up to this much.
+# An exact undo keeps the original bytes a write changed in the journal (``bytediff``), up to this much.
 MAX_RESTORE_BYTES = 16 << 20
 HASH_CHUNK = 1 << 20
 COPY_CHUNK = 1 << 20
@@ -111,33 +113,25 @@ class JournalEntry:
     writer_pid: int | None = None
     old_sha256: str | None = None
     new_sha256: str | None = None
-    restore: ByteRestore | None = None
-
-
-@dataclass(frozen=True)
-class ByteRestore:
-    """How to turn the file a write left back into the exact original: the original's differing bytes.
-
-    The original is ``new[:offset] + original_bytes + new[len(new) - tail:]``.
-    """
-
-    offset: int
-    tail: int
-    original_bytes: bytes
+    restore: ByteChanges | ByteRestore | None = None
 
 
 _JOURNAL_COLUMNS = (
     "id, run_id, kind, path, previous_genres, new_genres, id3_version, old_size, old_mtime_ns, new_size, "
     "new_mtime_ns, state, error, temp_path, reverts, undone_by, written_at, backup_path, writer_pid, "
-    "old_sha256, new_sha256, restore_offset, restore_tail, restore_bytes"
+    "old_sha256, new_sha256, restore_offset, restore_tail, restore_bytes, restore_ranges"
 )
 
 
 def _journal_entry(row: tuple) -> JournalEntry:
     (id_, run_id, kind, path, previous, new, id3_version, old_size, old_mtime, new_size, new_mtime) = row[:11]
     state, error, temp_path, reverts, undone_by, written_at, backup_path, writer_pid = row[11:19]
-    old_sha256, new_sha256, restore_offset, restore_tail, restore_bytes = row[19:]
-    restore = None if restore_bytes is None else ByteRestore(restore_offset, restore_tail, bytes(restore_bytes))
+    old_sha256, new_sha256, restore_offset, restore_tail, restore_bytes, restore_ranges = row[19:]
+    restore = None
+    if restore_ranges is not None:
+        restore = ByteChanges.from_blob(bytes(restore_ranges))
+    elif restore_bytes is not None:  # written by an older genretag
+        restore = ByteRestore(restore_offset, restore_tail, bytes(restore_bytes))
     return JournalEntry(
         id_,
         run_id,
@@ -203,7 +197,7 @@ def journal_begin(
     with _durably(connection):
         cursor = connection.execute(
             f"INSERT INTO tag_journal ({_JOURNAL_COLUMNS}) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 'pending', "
-            "NULL, ?, ?, NULL, ?, ?, ?, NULL, NULL, NULL, NULL, NULL)",
+            "NULL, ?, ?, NULL, ?, ?, ?, NULL, NULL, NULL, NULL, NULL, NULL)",
             (
                 run_id,
                 kind,
@@ -229,22 +223,14 @@ def journal_writing(
     new_size: int,
     old_sha256: str,
     new_sha256: str,
-    restore: ByteRestore | None,
+    restore: ByteChanges | None,
 ) -> None:
     """Record that the backup is verified and the original is about to be rewritten in place ('writing')."""
     with _durably(connection):
         connection.execute(
             """UPDATE tag_journal SET state = 'writing', new_size = ?, old_sha256 = ?, new_sha256 = ?,
-               restore_offset = ?, restore_tail = ?, restore_bytes = ? WHERE id = ?""",
-            (
-                new_size,
-                old_sha256,
-                new_sha256,
-                restore.offset if restore else None,
-                restore.tail if restore else None,
-                restore.original_bytes if restore else None,
-                entry_id,
-            ),
+               restore_ranges = ? WHERE id = ?""",
+            (new_size, old_sha256, new_sha256, restore.to_blob() if restore else None, entry_id),
         )
 
 
@@ -252,13 +238,36 @@ def _settle_done(connection: sqlite3.Connection, entry: JournalEntry) -> None:
     connection.execute(
         "UPDATE tag_journal SET state = 'done', temp_path = NULL, backup_path = NULL WHERE id = ?", (entry.id,)
     )
-    # Only the tags changed, not the audio: results of the old file describe the new one.
-    connection.execute(
-        "UPDATE track_results SET size = ?, mtime_ns = ? WHERE path = ? AND size = ? AND mtime_ns = ?",
-        (entry.new_stamp.size, entry.new_stamp.mtime_ns, entry.path, entry.old_stamp.size, entry.old_stamp.mtime_ns),
-    )
+    # Only the tags changed, not the audio: results of the old file describe the new one, under each
+    # of its names (another hard link is the same file: it is not "changed since it was analysed").
+    for path in _names_of(connection, entry.path, entry.old_stamp):
+        connection.execute(
+            "UPDATE track_results SET size = ?, mtime_ns = ? WHERE path = ? AND size = ? AND mtime_ns = ?",
+            (entry.new_stamp.size, entry.new_stamp.mtime_ns, path, entry.old_stamp.size, entry.old_stamp.mtime_ns),
+        )
     for reverted in entry.reverts:
         connection.execute("UPDATE tag_journal SET undone_by = ? WHERE id = ?", (entry.id, reverted))
+
+
+def _names_of(connection: sqlite3.Connection, path: str, stamp: FileStamp) -> list[str]:
+    """``path`` and every other stored path of the same file (device and inode) stored with ``stamp``."""
+    try:
+        target = os.stat(path)
+    except OSError:
+        return [path]
+    names = [path]
+    rows = connection.execute(
+        "SELECT DISTINCT path FROM track_results WHERE size = ? AND mtime_ns = ? AND path != ?",
+        (stamp.size, stamp.mtime_ns, path),
+    )
+    for (other,) in rows:
+        try:
+            info = os.stat(other)
+        except OSError:
+            continue
+        if (info.st_dev, info.st_ino) == (target.st_dev, target.st_ino):
+            names.append(other)
+    return names
 
 
 def journal_entry(connection: sqlite3.Connection, entry_id: int) -> JournalEntry:
@@ -283,7 +292,7 @@ def journal_failed(connection: sqlite3.Connection, entry_id: int, reason: str) -
     with _durably(connection):
         connection.execute(
             "UPDATE tag_journal SET state = 'failed', error = ?, temp_path = NULL, backup_path = NULL, "
-            "restore_bytes = NULL WHERE id = ?",
+            "restore_bytes = NULL, restore_ranges = NULL WHERE id = ?",
             (reason, entry_id),
         )
 
@@ -296,15 +305,20 @@ def copy_into(source: str | Path, target: str | Path) -> None:
     """
     descriptor = os.open(target, os.O_WRONLY)
     try:
-        with open(source, "rb") as reader:
-            while chunk := reader.read(COPY_CHUNK):
-                view = memoryview(chunk)
-                while view:
-                    view = view[os.write(descriptor, view) :]
-            os.ftruncate(descriptor, reader.tell())
-        os.fsync(descriptor)
+        _copy_into_descriptor(source, descriptor)
     finally:
         os.close(descriptor)
+
+
+def _copy_into_descriptor(source: str | Path, descriptor: int) -> None:
+    os.lseek(descriptor, 0, os.SEEK_SET)
+    with open(source, "rb") as reader:
+        while chunk := reader.read(COPY_CHUNK):
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(descriptor, view) :]
+        os.ftruncate(descriptor, reader.tell())
+    os.fsync(descriptor)
 
 
 def same_bytes(first: str | Path, second: str | Path) -> bool:
@@ -329,7 +343,14 @@ def _settle_interrupted(connection: sqlite3.Connection, entry: JournalEntry) -> 
         _remove(entry.temp_path, entry.backup_path)
         journal_done(connection, entry.id, stamp_of(entry.path))
         return
-    if entry.backup_path and os.path.isfile(entry.backup_path) and os.path.isfile(entry.path):
+    backup_ok = entry.backup_path and os.path.isfile(entry.backup_path) and os.path.isfile(entry.path)
+    if backup_ok and same_bytes(entry.backup_path, entry.path):  # the file holds its original bytes
+        with contextlib.suppress(OSError):  # and its old mtime, if a rollback wrote them back
+            os.utime(entry.path, ns=(entry.old_stamp.mtime_ns, entry.old_stamp.mtime_ns))
+        _remove(entry.temp_path, entry.backup_path)
+        journal_failed(connection, entry.id, "not written: the file could not be rewritten; file left as it was")
+        return
+    if backup_ok:
         copy_into(entry.backup_path, entry.path)
         # The same bytes as before the write: the same mtime, so stored results stay fresh.
         os.utime(entry.path, ns=(entry.old_stamp.mtime_ns, entry.old_stamp.mtime_ns))
@@ -351,7 +372,9 @@ def resolve_interrupted_writes(connection: sqlite3.Connection) -> list[JournalEn
     for entry in unsettled:
         if store.process_alive(entry.writer_pid):
             continue
-        _settle_interrupted(connection, entry)
+        # A file that cannot be given its bytes back now keeps its backup for a later run.
+        with contextlib.suppress(OSError):
+            _settle_interrupted(connection, entry)
         settled.append(journal_entry(connection, entry.id))
     folder = write_area_dir()
     # Listed before the journal is read: a file listed here was journalled before it was
@@ -429,36 +452,9 @@ def _sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def _byte_restore(original: str, new: str) -> ByteRestore | None:
-    """The original's bytes that differ from ``new`` (None when more than ``MAX_RESTORE_BYTES``)."""
-    with open(original, "rb") as old_file, open(new, "rb") as new_file:
-        old_size, new_size = os.fstat(old_file.fileno()).st_size, os.fstat(new_file.fileno()).st_size
-        offset = 0
-        while True:
-            old_chunk, new_chunk = old_file.read(HASH_CHUNK), new_file.read(HASH_CHUNK)
-            common = os.path.commonprefix([old_chunk, new_chunk])
-            offset += len(common)
-            if len(common) < len(old_chunk) or len(common) < len(new_chunk) or not old_chunk:
-                break
-        tail, limit = 0, min(old_size, new_size) - offset
-        while tail < limit:
-            step = min(HASH_CHUNK, limit - tail)
-            old_file.seek(old_size - tail - step)
-            new_file.seek(new_size - tail - step)
-            old_chunk, new_chunk = old_file.read(step)[::-1], new_file.read(step)[::-1]
-            common = len(os.path.commonprefix([old_chunk, new_chunk]))
-            tail += common
-            if common < step:
-                break
-        if old_size - offset - tail > MAX_RESTORE_BYTES:
-            return None
-        old_file.seek(offset)
-        return ByteRestore(offset, tail, old_file.read(old_size - offset - tail))
-
-
-def undo_bytes(content: bytes, restore: ByteRestore) -> bytes:
-    """The bytes of the file before a write, from the bytes that write left and its ``ByteRestore``."""
-    return content[: restore.offset] + restore.original_bytes + content[len(content) - restore.tail :]
+def undo_bytes(content: bytes, restore: ByteChanges | ByteRestore) -> bytes:
+    """The bytes of the file before a write, from the bytes that write left and what the journal kept."""
+    return restore.apply(content)
 
 
 class WriteJournal:
@@ -467,7 +463,7 @@ class WriteJournal:
     def begin(self, temp: str, backup: str) -> None:
         """Before the temporary files exist."""
 
-    def writing(self, new_size: int, old_sha256: str, new_sha256: str, restore: ByteRestore | None) -> None:
+    def writing(self, new_size: int, old_sha256: str, new_sha256: str, restore: ByteChanges | None) -> None:
         """The backup is on disk and checked; the original is about to be rewritten."""
 
 
@@ -487,7 +483,20 @@ def writable(target: str, expected: FileStamp | None) -> tuple[os.stat_result, F
     # Root may write anything; a file without any write bit still says "do not change me".
     if not original.st_mode & 0o222 or not os.access(target, os.W_OK):
         raise TagError("read-only file; not written")
+    # Opening for writing changes nothing, and fails for what access() lets through: an append-only
+    # or immutable file (chattr +a / +i), a read-only mount. Found now, the file is never touched.
+    descriptor = _open_for_rewrite(target)
+    os.close(descriptor)
     return original, before
+
+
+def _open_for_rewrite(target: str) -> int:
+    """A descriptor to rewrite ``target`` in place; raises ``TagError`` (the file untouched) when it cannot be."""
+    try:
+        return os.open(target, os.O_WRONLY)
+    except OSError as error:
+        hint = " (an append-only or immutable file: see lsattr)" if error.errno == errno.EPERM else ""
+        raise TagError(f"cannot write: {error.strerror or error}{hint}; not written") from None
 
 
 def rewrite(
@@ -505,7 +514,7 @@ def rewrite(
     """
     temp, backup = _temporary_names(target)
     journal.begin(temp, backup)
-    touched = False
+    descriptor, touched = None, False
     try:
         shutil.copyfile(target, temp)
         build(temp)
@@ -517,33 +526,47 @@ def rewrite(
             _fsync(temp)
             if stamp_of(target) != before or not same_bytes(backup, target):
                 raise TagError("changed while genretag was writing it; not written")
-            restore = _byte_restore(backup, temp)
-            journal.writing(os.stat(temp).st_size, _sha256(backup), _sha256(temp), restore)
+            old_sha256, new_sha256 = _sha256(backup), _sha256(temp)
+            restore = byte_changes(backup, temp, MAX_RESTORE_BYTES)
+            if restore is not None and restore.original_sha256(temp) != old_sha256:
+                restore = None  # never the case; if it were, an undo restores the genre values instead
+            # Opened before the journal says 'writing': a file that cannot be opened is never touched.
+            descriptor = _open_for_rewrite(target)
+            journal.writing(os.stat(temp).st_size, old_sha256, new_sha256, restore)
             touched = True
-            copy_into(temp, target)
+            _copy_into_descriptor(temp, descriptor)
             if not same_bytes(temp, target):
                 raise TagError("verification failed: the file does not hold what was written; original restored")
             new_stamp = stamp_of(target)
     except BaseException as error:
         if touched:
             try:
-                copy_into(backup, target)
+                _copy_into_descriptor(backup, descriptor)
                 os.utime(target, ns=(original.st_atime_ns, original.st_mtime_ns))
             except OSError as rollback:
                 raise RollbackFailed(
                     f"write failed ({error}) and the original could not be restored yet "
                     f"({rollback.strerror or rollback}); the next genretag run restores it from {backup}"
                 ) from None
+            finally:
+                os.close(descriptor)
+        elif descriptor is not None:
+            os.close(descriptor)
         for path in (temp, backup):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(path)
         if isinstance(error, TagError):
             raise
+        after = "original restored" if touched else "original left as it was"
         if isinstance(error, OSError):
-            raise TagError(f"write failed: {error.strerror or error}; original left as it was") from None
-        if type(error).__module__.startswith("mutagen"):
-            raise TagError(f"write failed: {error}; original left as it was") from None
+            raise TagError(f"write failed: {error.strerror or error}; {after}") from None
+        if isinstance(error, sqlite3.Error):  # the store, not this file: every write would fail the same way
+            raise
+        if isinstance(error, Exception):  # one file's failure (a mutagen or struct error) never stops the run
+            raise TagError(f"write failed: {error}; {after}") from None
         raise
+    if descriptor is not None:
+        os.close(descriptor)
     for path in (temp, backup):
         with contextlib.suppress(FileNotFoundError):
             os.remove(path)
@@ -580,12 +603,15 @@ class StoreJournal(WriteJournal):
             self.connection, run_id, kind, path, previous, new, id3_version, stamp_of(path), temp, backup, self.reverts
         )
 
-    def writing(self, new_size: int, old_sha256: str, new_sha256: str, restore: ByteRestore | None) -> None:
+    def writing(self, new_size: int, old_sha256: str, new_sha256: str, restore: ByteChanges | None) -> None:
         journal_writing(self.connection, self.entry_id, new_size, old_sha256, new_sha256, restore)
 
     def run(self, write: Callable[[WriteJournal], FileStamp]) -> WriteOutcome:
         """Make the safe write ``write(self)`` (which records its steps here) and settle its entry."""
         path = self.row[2]
+        if journal_entries(self.connection, states=("pending", "writing"), path=path):
+            reason = "an earlier write to it is not settled yet (its backup is kept for the next run); not written"
+            return WriteOutcome(path, None, reason)
         try:
             new_stamp = write(self)
         except RollbackFailed as error:  # the entry stays 'writing': the next run restores from the backup

@@ -13,7 +13,9 @@ Rules:
 * symbolic links are followed, but a folder already visited (same device and
   inode) is not entered again, so symlink loops end;
 * the order is deterministic: the given paths in order, each folder's entries
-  sorted by name; a file reached twice is listed once.
+  sorted by name; a file reached twice is listed once, also through paths that differ
+  only in case (a case-insensitive mount: the same device and inode under the same
+  case-folded path). Hard links under other names stay separate files.
 """
 
 from __future__ import annotations
@@ -131,6 +133,7 @@ def walk_audio_files(paths: Iterable[str | Path]) -> WalkResult:
     result = WalkResult()
     visited: set[tuple[int, int]] = set()
     seen: set[Path] = set()
+    identities: set[tuple[int, int, str]] = set()
     for given in paths:
         path = Path(os.path.abspath(Path(given).expanduser()))
         if not path.exists():
@@ -141,7 +144,19 @@ def walk_audio_files(paths: Iterable[str | Path]) -> WalkResult:
             continue
         found = _walk_folder(path, visited, result) if path.is_dir() else [path]
         for file in found:
-            if file not in seen:
+            identity = _identity(file)
+            if file not in seen and identity not in identities:
                 seen.add(file)
+                if identity is not None:
+                    identities.add(identity)
                 result.files.append(file)
     return result
+
+
+def _identity(file: Path) -> tuple[int, int, str] | None:
+    """What makes two paths one file for the walk: device, inode and the case-folded path."""
+    try:
+        info = file.stat()
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino, str(file).casefold()

@@ -40,15 +40,23 @@ def stderr_console():
     """The console for problems and progress."""
     from rich.console import Console
 
-    # soft_wrap: a problem report stays one line, however narrow the terminal
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    # soft_wrap: a problem report stays one line, however narrow the terminal; emoji=False: a name
+    # with ":smile:" in it is shown as it is (user data is never markup either: see ``as_text``)
+    return Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 def stdout_console():
     """The console for tables and summaries."""
     from rich.console import Console
 
-    return Console(highlight=False)
+    return Console(highlight=False, emoji=False)
+
+
+def as_text(cell):
+    """A table cell as rich ``Text``: a ``str`` (a file name, a genre a file holds) is never read as markup."""
+    from rich.text import Text
+
+    return Text(cell) if isinstance(cell, str) else cell
 
 
 def problem_line(console, kind: str, path: str, reason: str) -> None:
@@ -62,6 +70,16 @@ def problem_line(console, kind: str, path: str, reason: str) -> None:
 def plural(count: int, word: str) -> str:
     """``1 track``, ``2 tracks``, ``0 tracks``."""
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def byte_size(count: int) -> str:
+    """``512 B``, ``1.5 KiB``, ``30.0 MiB``, ``1.1 GiB``."""
+    size, unit = float(count), "B"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            break
+        size /= 1024
+    return f"{count} B" if unit == "B" else f"{size:.1f} {unit}"
 
 
 def genres_text(values) -> str:
@@ -147,7 +165,7 @@ def _tsv_field(value) -> str:
         return "true" if value else "false"
     if isinstance(value, list | tuple):
         return "; ".join(_tsv_field(item) for item in value)
-    return _plain(value)
+    return value.plain if hasattr(value, "plain") else str(value)  # escaped by ``tsv_cell``
 
 
 def _table_cell(value):
@@ -177,6 +195,17 @@ def listing_document(listing: Listing) -> dict:
     return {"schema": SCHEMA_VERSION, "kind": listing.kind, "rows": rows}
 
 
+# A TSV cell's backslash, tab, newline and carriage return, escaped as PostgreSQL's text format and
+# the IANA TSV convention do, so a name with a tab or a newline in it is written whole and reversibly.
+TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def tsv_cell(cell) -> str:
+    """A listing cell in TSV: its text, backslash, tab, newline and CR escaped as ``\\\\ \\t \\n \\r``."""
+    text = cell.plain if hasattr(cell, "plain") else str(cell)
+    return text.translate(TSV_ESCAPES)
+
+
 def _common_folder(paths: list[str]) -> str | None:
     """The folder all ``paths`` lie in, when it is neither the working directory nor the file system root."""
     if not paths:
@@ -199,7 +228,7 @@ def print_listing(console, listing: Listing, fmt: str) -> None:
         sys.stdout.write(json.dumps(listing_document(listing), indent=2, ensure_ascii=False) + "\n")
         return
     if fmt == "tsv":
-        lines = ["\t".join(listing.columns)] + ["\t".join(map(_tsv_field, row)) for row in listing.rows]
+        lines = ["\t".join(listing.columns)] + ["\t".join(tsv_cell(_tsv_field(v)) for v in row) for row in listing.rows]
         sys.stdout.write("\n".join(lines) + "\n")
         return
     from rich import box
@@ -230,9 +259,11 @@ def print_listing(console, listing: Listing, fmt: str) -> None:
         path_width = min(longest, console.width * 45 // 100)
     for index, column in enumerate(listing.table_columns or listing.columns):
         # fold, never "…": a path or a name is shown whole, over several lines if it must
-        table.add_column(column, overflow="fold", min_width=path_width if index == listing.path_column else None)
+        table.add_column(
+            as_text(column), overflow="fold", min_width=path_width if index == listing.path_column else None
+        )
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*map(as_text, row))
     console.print(table)
     if listing.caption:  # below, not as the table's caption, which would widen the table to its length
         console.print(listing.caption, style="dim", markup=False)
@@ -550,7 +581,7 @@ def timeline_text(result, width: int = 80, colour: bool = True):
             f"{clock(segment.start_s)}–{clock(segment.end_s)}",
             bar,
             Text(f"{segment.genre} {segment.confidence:.2f}", style=colour),
-            f"{runner_up[0]} {runner_up[1]:.2f}",
+            Text(f"{runner_up[0]} {runner_up[1]:.2f}"),
         )
     return overview, table
 
@@ -572,7 +603,7 @@ def library_report(console, library, choice, min_tracks: int) -> None:
     )
     table = Table("genre", "tracks", "spellings merged", title="genres learnt")
     for genre in choice.genres:
-        table.add_row(genre, str(choice.counts[genre]), ", ".join(choice.spellings.get(genre, [])))
+        table.add_row(as_text(genre), str(choice.counts[genre]), as_text(", ".join(choice.spellings.get(genre, []))))
     console.print(table)
     if choice.dropped:
         dropped = ", ".join(
@@ -588,11 +619,13 @@ def confusion_table(evaluation):
     """Validation tracks: true genre by predicted genre, with each genre's accuracy."""
     from rich.table import Table
 
-    table = Table("true \\ predicted", *evaluation.genres, "accuracy", title="validation tracks")
+    table = Table(title="validation tracks")
+    for header in ("true \\ predicted", *evaluation.genres, "accuracy"):
+        table.add_column(as_text(header))  # a genre of the user's library is never markup
     for genre, row in zip(evaluation.genres, evaluation.confusion, strict=True):
         total = int(row.sum())
         right = int(row[evaluation.genres.index(genre)])
-        table.add_row(genre, *map(str, row), f"{right / total:.2f}" if total else "-")
+        table.add_row(as_text(genre), *map(str, row), f"{right / total:.2f}" if total else "-")
     return table
 
 

@@ -12,6 +12,10 @@ Report schemas (fixed; probabilities and confidences are rounded to 4 decimals):
   error, segments: [{start_s, end_s, genre, probabilities}]}`` (``null`` for none).
 
 ``path`` is relative to the working directory for files below it, absolute otherwise.
+
+CSV cells are safe to open in a spreadsheet: a text cell that starts with ``=``, ``+``, ``-``,
+``@``, a tab or a carriage return (a file named ``=cmd|' /C calc'!A0.ogg``) gets a leading
+``'``, as OWASP advises, so it is shown as text and never run as a formula. JSON is written as it is.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from genretag.results import TrackResult
 TRACK_COLUMNS = ("path", "genre", "confidence", "genre_2", "confidence_2", "duration_s", "n_segments", "model", "error")
 SEGMENT_COLUMNS = ("path", "segment", "start_s", "end_s", "genre", "confidence")
 DECIMALS = 4
+# What a spreadsheet reads as the start of a formula (tab and CR: some also strip them first).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _rounded(value: float | None) -> float | None:
@@ -158,8 +164,24 @@ def _prepared(destination: str | Path | TextIO) -> Path | TextIO:
     return Path(destination) if isinstance(destination, (str, Path)) else destination
 
 
+def spreadsheet_safe(value):
+    """A CSV cell that a spreadsheet shows as text: a text starting like a formula gets a leading ``'``."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def write_csv(frame, destination: str | Path | TextIO) -> None:
-    """Write a report DataFrame as CSV to a file path (its folder must exist) or an open text stream."""
+    """Write a report DataFrame as CSV to a file path (its folder must exist) or an open text stream.
+
+    Text cells are made spreadsheet-safe (``spreadsheet_safe``); numbers are written as they are.
+    """
+    import pandas
+
+    frame = frame.copy()
+    for column in frame.columns:
+        if frame[column].dtype == object or pandas.api.types.is_string_dtype(frame[column]):
+            frame[column] = frame[column].map(spreadsheet_safe)
     frame.to_csv(_prepared(destination), index=False)
 
 

@@ -5,6 +5,11 @@ the writer. Only the parent process of a scan writes; workers return results.
 Every table is created in ``SCHEMA`` (one place), with ``CREATE TABLE IF NOT EXISTS``;
 the rows of ``tag_journal`` are ``journal``'s (the safe write and its recovery).
 
+The schema version is SQLite's ``user_version``, ``SCHEMA_VERSION``: an older store is
+migrated on open (missing tables and columns added), a newer one is refused, and a file that
+is not a genretag store, or is damaged, raises ``StoreError`` naming the file and how to
+recover; a full disk while storing raises ``StoreFull`` (what was stored before stays).
+
 Track results are keyed by path and model name (``result_key``: a whole-track pass is stored
 under ``NAME+whole-track``, beside the segment mean, so neither evicts the other); a stored result is *fresh* for a
 file when the file's size and mtime (ns), the model's results fingerprint (its
@@ -14,6 +19,7 @@ was stored, so a rescan only stats files.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
@@ -30,6 +36,40 @@ from genretag.results import TrackResult
 
 if TYPE_CHECKING:
     from genretag.weights import ModelIdentity
+
+# 0: a store made before the version was recorded; 2: restore_ranges in tag_journal.
+SCHEMA_VERSION = 2
+
+
+class StoreError(Exception):
+    """The store cannot be used: not a genretag store, damaged, or made by a newer genretag."""
+
+    exit_code = 2
+
+
+class StoreFull(StoreError):
+    """The disk (or the store's size limit) is full: nothing more could be stored; what was stored stays."""
+
+    exit_code = 1
+
+
+def damaged_message(path: Path, error: Exception) -> str:
+    """What to say of a store that SQLite cannot read, and how to recover."""
+    return (
+        f"{path}: the store is damaged or not a genretag store ({error}). To recover, move it aside "
+        f"(mv '{path}' '{path}.damaged') and run again: a new store is made and results are re-computed "
+        "as files are scanned; the tag journal it held (what `genretag undo` restores from) is lost with it, "
+        "the files keep the tags they have now"
+    )
+
+
+def full_message(path: Path) -> str:
+    """What to say when the store's disk is full."""
+    return (
+        f"{path}: the disk is full, nothing more could be stored; what was stored before stays. "
+        "Free some space and run the same command again: it goes on where this one stopped"
+    )
+
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS track_results (
@@ -85,7 +125,8 @@ CREATE TABLE IF NOT EXISTS tag_journal (
     new_sha256 TEXT,
     restore_offset INTEGER,           -- exact undo: the original bytes that differ from the new file,
     restore_tail INTEGER,             -- between restore_offset and the last restore_tail bytes
-    restore_bytes BLOB                -- (NULL when that region was too large to keep)
+    restore_bytes BLOB,               -- (older genretag; NULL when that region was too large to keep)
+    restore_ranges BLOB               -- exact undo: bytediff.ByteChanges (NULL: over 16 MiB, or settled without)
 );
 CREATE INDEX IF NOT EXISTS tag_journal_path ON tag_journal (path);
 CREATE TABLE IF NOT EXISTS scan_claims (
@@ -101,17 +142,73 @@ CREATE TABLE IF NOT EXISTS scan_claims (
 
 
 def connect(path: Path | None = None) -> sqlite3.Connection:
-    """Open (creating if needed) the store, in WAL mode, with every table in place."""
+    """Open (creating if needed) the store, in WAL mode, with every table in place.
+
+    Raises ``StoreError`` for a file that is not a genretag store, a damaged one or a newer one,
+    ``StoreFull`` when there is no room to create or migrate it.
+    """
     path = path or database_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     connection = sqlite3.connect(path, timeout=30.0)
-    connection.execute("PRAGMA journal_mode=WAL")
-    # One commit per finished track: NORMAL keeps each commit cheap and, in WAL
-    # mode, still never corrupts the database on a crash.
-    connection.execute("PRAGMA synchronous=NORMAL")
-    connection.executescript(SCHEMA)
-    _add_missing_columns(connection)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        # One commit per finished track: NORMAL keeps each commit cheap and, in WAL
+        # mode, still never corrupts the database on a crash.
+        connection.execute("PRAGMA synchronous=NORMAL")
+        _open_schema(connection, path)
+    except sqlite3.DatabaseError as error:
+        connection.close()
+        raise store_error(path, error) from None
+    except StoreError:
+        connection.close()
+        raise
     return connection
+
+
+def store_error(path: Path, error: sqlite3.Error) -> Exception:
+    """The ``StoreError`` for an SQLite error of the store at ``path`` (a busy store's error as it is)."""
+    message = str(error)
+    if "full" in message:
+        return StoreFull(full_message(path))
+    if "locked" in message or "busy" in message:
+        return error
+    if "unable to open" in message:
+        return StoreError(f"{path}: cannot open the store ({message})")
+    return StoreError(damaged_message(path, error))
+
+
+def _columns(connection: sqlite3.Connection) -> dict[str, set[str]]:
+    tables = [row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    return {table: {row[1] for row in connection.execute(f"PRAGMA table_info({table})")} for table in tables}
+
+
+@functools.cache
+def _expected_columns() -> dict[str, set[str]]:
+    fresh = sqlite3.connect(":memory:")
+    try:
+        fresh.executescript(SCHEMA)
+        return {table: columns for table, columns in _columns(fresh).items() if table != "sqlite_sequence"}
+    finally:
+        fresh.close()
+
+
+def _open_schema(connection: sqlite3.Connection, path: Path) -> None:
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path}: the store was made by a newer genretag (schema {version}; this one knows up to "
+            f"{SCHEMA_VERSION}): upgrade genretag, or set GENRETAG_HOME to another folder"
+        )
+    connection.executescript(SCHEMA)
+    if version < SCHEMA_VERSION:
+        _add_missing_columns(connection)
+    present = _columns(connection)
+    for table, columns in _expected_columns().items():
+        missing = columns - present.get(table, set())
+        if missing:
+            raise StoreError(damaged_message(path, f"table {table} lacks {', '.join(sorted(missing))}"))
+    if version < SCHEMA_VERSION:
+        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 # Columns added to tables after their first release: a store made by an older
@@ -125,6 +222,7 @@ _LATER_COLUMNS = {
         "restore_offset INTEGER",
         "restore_tail INTEGER",
         "restore_bytes BLOB",
+        "restore_ranges BLOB",
     ),
 }
 
@@ -172,6 +270,20 @@ def result_key(model: ModelIdentity) -> str:
 def save_result(connection: sqlite3.Connection, result: TrackResult, stamp: FileStamp, model: ModelIdentity) -> None:
     """Store one track's result and segments, replacing older ones, and commit."""
     probabilities = None if result.error else _as_blob(result.probabilities)
+    try:
+        _save_result(connection, result, stamp, model, probabilities)
+    except sqlite3.OperationalError as error:
+        if "full" not in str(error):
+            raise
+        raise StoreFull(full_message(database_file(connection))) from None
+
+
+def database_file(connection: sqlite3.Connection) -> Path:
+    """The file of the store ``connection`` is open on."""
+    return Path(connection.execute("PRAGMA database_list").fetchone()[2])
+
+
+def _save_result(connection, result: TrackResult, stamp: FileStamp, model: ModelIdentity, probabilities) -> None:
     with connection:
         connection.execute(
             """INSERT INTO track_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
@@ -407,3 +519,52 @@ def process_alive(pid: int | None) -> bool:
     except PermissionError:  # alive, another user's
         return True
     return True
+
+
+# ---------------------------------------------------------------- the store in numbers
+
+
+@dataclass(frozen=True)
+class JournalSize:
+    """How much the tag journal holds: its entries, and the bytes of originals kept for exact undo."""
+
+    entries: int
+    undoable: int
+    kept_bytes: int
+
+
+def journal_size(connection: sqlite3.Connection) -> JournalSize:
+    """The tag journal's size (``undo --prune`` reports it; ``genretag store`` shows it)."""
+    entries, kept = connection.execute(
+        "SELECT COUNT(*), COALESCE(SUM(LENGTH(restore_ranges)), 0) + COALESCE(SUM(LENGTH(restore_bytes)), 0) "
+        "FROM tag_journal"
+    ).fetchone()
+    # As ``journal.undoable_entries`` counts them: tag writes done and not undone.
+    undoable = connection.execute(
+        "SELECT COUNT(*) FROM tag_journal WHERE kind = 'tag' AND state = 'done' AND undone_by IS NULL"
+    ).fetchone()[0]
+    return JournalSize(entries, undoable, kept)
+
+
+@dataclass(frozen=True)
+class StoreOverview:
+    """``genretag store``: where the store is, how big, its schema version, its results and its journal."""
+
+    path: Path
+    file_bytes: int  # the database file with its write-ahead log
+    schema_version: int
+    results: int  # stored track results, every model
+    journal: JournalSize
+
+
+def store_overview() -> StoreOverview:
+    """The store and the tag journal in it, in numbers (raises ``StoreError`` for an unusable store)."""
+    connection = connect()
+    try:
+        path = database_file(connection)
+        sizes = [os.path.getsize(f"{path}{suffix}") for suffix in ("", "-wal") if os.path.exists(f"{path}{suffix}")]
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        results = connection.execute("SELECT COUNT(*) FROM track_results").fetchone()[0]
+        return StoreOverview(path, sum(sizes), version, results, journal_size(connection))
+    finally:
+        connection.close()

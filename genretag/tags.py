@@ -16,6 +16,14 @@ Containers (through mutagen), and where the genre lives:
 * FLAC, Ogg Vorbis, Opus: one ``GENRE`` Vorbis comment per value.
 * M4A/MP4: the ``©gen`` atom, one data item per value (an old numeric ``gnre``
   atom is read as a genre and replaced by ``©gen`` on write).
+* Monkey's Audio, WavPack, Musepack: the APEv2 ``Genre`` item (values NUL-separated).
+
+Second tags, where players also look (``secondtags``): an APEv2 tag in an MP3
+(its ``Genre``), a freeform ``----:com.apple.iTunes:GENRE`` atom in an M4A, an ID3
+tag before a FLAC's ``fLaC`` (its ``TCON``). Their genres are read with the main
+tag's (so ``fill`` sees a genre a player shows), a file whose tags disagree is
+rewritten even with the same values, and a write sets the same values in each of
+them that the file has (none is created or removed): every player shows one genre.
 
 Genres are compared ignoring case and surrounding space; a file's values are read
 as a list without repeats. Only the genre is changed: other tags, pictures and the
@@ -58,10 +66,26 @@ from genretag.journal import (
     writable,
 )
 from genretag.results import ModelChoice, TrackResult
+from genretag.secondtags import (
+    ID3V23_SEPARATOR,
+    ape_genres,
+    file_magic,
+    freeform_genre_keys,
+    id3_genres,
+    is_ape,
+    second_genres,
+    set_ape_genres,
+    write_second_tags,
+)
 from genretag.store import FileStamp
 from genretag.tagrules import Outcome, TagOptions, propose
 
-ID3V23_SEPARATOR = "/"
+# RF64 (and BW64) lift WAV's 4 GiB limit with a 64-bit size chunk, which mutagen cannot write.
+RF64_MAGIC = (b"RF64", b"BW64")
+RF64_REFUSED = "cannot write tags to RF64/over-4 GiB WAV (an RF64 file); skipped"
+# A RIFF file's sizes are 32-bit: a WAV whose tags could push it past 4 GiB is refused before any copy.
+RIFF_LIMIT = 0xFFFF_FFFF
+RIFF_HEADROOM = 16 << 20
 RIFF_INFO_SEPARATOR = ";"
 # RIFF INFO field ↔ ID3 text frame, copied into the tag a WAV write creates.
 INFO_ID3_FIELDS = {"INAM": "TIT2", "IART": "TPE1", "IPRD": "TALB", "ICRD": "TDRC", "ITRK": "TRCK", "ICOP": "TCOP"}
@@ -97,13 +121,16 @@ class GenreTags:
 def _file_types() -> list:
     from mutagen.aiff import AIFF
     from mutagen.flac import FLAC
+    from mutagen.monkeysaudio import MonkeysAudio
     from mutagen.mp3 import MP3
     from mutagen.mp4 import MP4
+    from mutagen.musepack import Musepack
     from mutagen.oggopus import OggOpus
     from mutagen.oggvorbis import OggVorbis
     from mutagen.wave import WAVE
+    from mutagen.wavpack import WavPack
 
-    return [MP3, FLAC, OggVorbis, OggOpus, MP4, WAVE, AIFF]
+    return [MP3, FLAC, OggVorbis, OggOpus, MP4, WAVE, AIFF, MonkeysAudio, WavPack, Musepack]
 
 
 def _uses_id3(audio) -> bool:
@@ -120,25 +147,25 @@ def _open(path: str | Path, file_type=None):
     """The mutagen object for ``path`` (its container detected from content and name unless given)."""
     import mutagen
 
-    check_regular(path)
+    info = check_regular(path)
+    magic = file_magic(path)
+    if magic in RF64_MAGIC:
+        raise TagError(RF64_REFUSED)
+    if magic == b"RIFF" and info.st_size > RIFF_LIMIT + 8:  # its 32-bit sizes are wrong: mutagen misreads it
+        raise TagError("cannot write tags to RF64/over-4 GiB WAV (a RIFF file over 4 GiB); skipped")
     try:
         audio = file_type(path) if file_type else mutagen.File(path, options=_file_types())
     except mutagen.MutagenError as error:
         raise TagError(f"cannot read tags: {error}") from None
     except OSError as error:
         raise TagError(f"cannot read: {error.strerror or error}") from None
+    except (ValueError, EOFError, struct.error) as error:  # mutagen's parsers raise these for damaged files too
+        raise TagError(f"cannot read tags: {error}") from None
     if audio is None:
-        raise TagError("not a container genretag can tag (MP3, FLAC, Ogg Vorbis, Opus, M4A/MP4, WAV, AIFF)")
+        raise TagError(
+            "not a container genretag can tag (MP3, FLAC, Ogg Vorbis, Opus, M4A/MP4, WAV, AIFF, APE, WavPack, Musepack)"
+        )
     return audio
-
-
-def _id3_genres(id3) -> tuple[str, ...]:
-    # ``genres`` resolves the numeric forms; "/" separates values only in ID3v2.3 (v2.4 has NUL).
-    values = []
-    for frame in id3.getall("TCON"):
-        for genre in frame.genres:
-            values.extend(genre.split(ID3V23_SEPARATOR) if id3.version < (2, 4, 0) else [genre])
-    return distinct_genres(values)
 
 
 # ---------------------------------------------------------------- RIFF INFO (WAV)
@@ -213,17 +240,28 @@ def _write_riff_info(path: str, values: tuple[str, ...], fill: dict[str, str]) -
 def _genre_tags(audio, path: str | Path) -> GenreTags:
     if _uses_id3(audio):
         id3 = audio.tags
-        values = _id3_genres(id3) if id3 is not None else ()
+        values = id3_genres(id3) if id3 is not None else ()
         version = id3.version[1] if id3 is not None else None
         if not _is_wave(audio):
-            return GenreTags(values, version)
+            return _with_second(audio, path, GenreTags(values, version))
         info = _info_genres(_read_riff_info(path))
         return GenreTags(distinct_genres(values + info), version, consistent=same_genres(values, info))
     if audio.tags is None:
-        return GenreTags(())
+        return _with_second(audio, path, GenreTags(()))
     if type(audio).__name__ == "MP4":
-        return GenreTags(distinct_genres(audio.tags.get("\xa9gen", [])))
-    return GenreTags(distinct_genres(audio.tags.get("genre", [])))
+        return _with_second(audio, path, GenreTags(distinct_genres(audio.tags.get("\xa9gen", []))))
+    if is_ape(audio.tags):
+        return GenreTags(ape_genres(audio.tags))
+    return _with_second(audio, path, GenreTags(distinct_genres(audio.tags.get("genre", []))))
+
+
+def _with_second(audio, path: str | Path, main: GenreTags) -> GenreTags:
+    second = second_genres(audio, path)
+    if second is None:
+        return main
+    return GenreTags(
+        distinct_genres(main.values + second), main.id3_version, consistent=same_genres(main.values, second)
+    )
 
 
 def read_genre_tags(path: str | Path) -> GenreTags:
@@ -251,11 +289,21 @@ def _set_genres(audio, values: tuple[str, ...], info: dict[str, str] | None) -> 
                 if info.get(key):
                     audio.tags.add(Frames[frame_id](encoding=Encoding.UTF8, text=[info[key]]))
         return
+    if is_ape(audio.tags):
+        set_ape_genres(audio.tags, values)
+        return
     key = "\xa9gen" if type(audio).__name__ == "MP4" else "GENRE"
     if key in audio.tags:
         del audio.tags[key]
     if values:
         audio.tags[key] = list(values)
+    if type(audio).__name__ == "MP4":  # a freeform GENRE gets the same values (one item each)
+        from mutagen.mp4 import MP4FreeForm
+
+        for freeform in freeform_genre_keys(audio.tags):
+            audio.tags[freeform] = [MP4FreeForm(value.encode("utf-8")) for value in values]
+            if not values:
+                del audio.tags[freeform]
 
 
 def _id3_fields(audio) -> dict[str, str]:
@@ -297,6 +345,11 @@ def write_genres(
     original, before = writable(target, expected)
     audio = _open(target)
     file_type = type(audio)
+    if _is_wave(audio) and original.st_size > RIFF_LIMIT - RIFF_HEADROOM:
+        raise TagError(
+            f"cannot write tags to RF64/over-4 GiB WAV: at {original.st_size / (1 << 30):.2f} GiB, new tags could "
+            "take it past RIFF's 4 GiB limit; skipped"
+        )
 
     def build(temp: str) -> None:
         copy = _open(temp, file_type)
@@ -306,6 +359,7 @@ def write_genres(
         _save(copy, id3_version)
         if _is_wave(copy):
             _write_riff_info(temp, values, {} if info is not None or new_id3 else _id3_fields(copy))
+        write_second_tags(temp, type(copy).__name__, values)
         written = _genre_tags(_open(temp, file_type), temp)
         if written.values != values or not written.consistent:
             raise TagError(f"verification failed: wrote {list(values)}, read back {list(written.values)}; not written")
@@ -411,21 +465,30 @@ def write_planned(
     ``id3v23`` is the same as ``id3_version=3``.
     """
     version = 3 if id3v23 else id3_version
-    return [
-        journalled_write(
-            connection,
-            run_id,
-            "tag",
-            plan.path,
-            plan.current,
-            plan.new_values,
-            plan.id3_version,
-            plan.stamp,
-            version,
+    outcomes, by_file = [], {}
+    for plan in plans:
+        if plan.action is not Action.WRITE:
+            continue
+        identity = _file_identity(plan.path)
+        first = by_file.get(identity)
+        if first is not None:  # another name (a hard link) of a file this run wrote: it holds the new genres
+            outcomes.append(replace(first, path=plan.path))
+            continue
+        outcome = journalled_write(
+            connection, run_id, "tag", plan.path, plan.current, plan.new_values, plan.id3_version, plan.stamp, version
         )
-        for plan in plans
-        if plan.action is Action.WRITE
-    ]
+        if identity is not None:
+            by_file[identity] = outcome
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _file_identity(path: str) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
 
 
 # ---------------------------------------------------------------- the tag command

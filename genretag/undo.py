@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,3 +176,56 @@ def undo_writes(
     finally:
         connection.close()
     return UndoRun(plans, outcomes, settled, dry_run, force)
+
+
+# ---------------------------------------------------------------- pruning the journal
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """What ``prune_journal`` removed and what the journal holds after it."""
+
+    removed: int
+    remaining: store.JournalSize
+
+
+def _prunable(entries: list[journal.JournalEntry], cutoff: float | None) -> list[int]:
+    """The ids of one file's entries no undo needs: all but its undoable writes and its newest done entry."""
+    settled = [entry for entry in entries if entry.state in ("done", "failed")]
+    undoable = {
+        entry.id
+        for entry in settled
+        if entry.kind == "tag"
+        and entry.state == "done"
+        and entry.undone_by is None
+        and (cutoff is None or entry.written_at >= cutoff)
+    }
+    if not undoable:
+        return [entry.id for entry in settled]
+    # ``plan_undo`` takes the file's newest done entry as what the file should hold now.
+    newest = max(entry.id for entry in settled if entry.state == "done")
+    return [entry.id for entry in settled if entry.id not in undoable and entry.id != newest]
+
+
+def prune_journal(older_than_days: float | None = None) -> Pruned:
+    """``genretag undo --prune``: remove journal entries no undo can use; keep every write that can be undone.
+
+    Removed: failed writes, writes already undone and the undos themselves (a file's newest
+    entry stays while it has writes to undo), and with ``older_than_days`` also the writes made
+    longer ago than that, which can then no longer be undone. Writes in progress are never
+    touched. The store file is compacted afterwards.
+    """
+    cutoff = None if older_than_days is None else time.time() - older_than_days * 86_400
+    connection = store.connect()
+    try:
+        by_path: dict[str, list[journal.JournalEntry]] = {}
+        for entry in journal.journal_entries(connection):
+            by_path.setdefault(entry.path, []).append(entry)
+        doomed = [entry_id for entries in by_path.values() for entry_id in _prunable(entries, cutoff)]
+        with connection:
+            connection.executemany("DELETE FROM tag_journal WHERE id = ?", [(entry_id,) for entry_id in doomed])
+        if doomed:
+            connection.execute("VACUUM")
+        return Pruned(len(doomed), store.journal_size(connection))
+    finally:
+        connection.close()

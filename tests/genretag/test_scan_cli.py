@@ -224,6 +224,40 @@ def test_interrupted_scan_keeps_finished_tracks_and_resumes(tmp_path, genretag_h
     assert {path: after[path] for path in finished} == finished
 
 
+def test_sigterm_stops_a_scan_like_ctrl_c_and_leaves_no_process_behind(tmp_path, genretag_home):
+    import psutil
+
+    library = tmp_path / "big"
+    write_audio(library / "000.wav", excerpt(VIBE_ACE, 0, 11))
+    for index in range(1, 10):
+        os.link(library / "000.wav", library / f"{index:03d}.wav")
+    database = genretag_home / "genretag.sqlite"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "genretag", "scan", str(library), "--jobs", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        with contextlib.suppress(sqlite3.OperationalError):
+            if database.exists() and analyses(genretag_home):
+                break
+        time.sleep(0.02)
+    children = psutil.Process(process.pid).children(recursive=True)  # workers and resource trackers
+    assert children
+
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+
+    assert process.returncode == 143, stderr
+    assert "interrupted:" in stderr and "run the same scan again to resume" in stderr and "Traceback" not in stderr
+    _, alive = psutil.wait_procs(children, timeout=20)
+    assert alive == [], [(child.pid, child.cmdline()) for child in alive]
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("SELECT COUNT(*) FROM scan_claims").fetchone()[0] == 0
+    resumed = run_cli("scan", str(library), "--jobs", "2")
+    assert resumed.returncode == 0, resumed.stderr
+
+
 def test_two_scans_at_once_share_the_store_without_damage(tmp_path, genretag_home):
     files = small_library(tmp_path / "lib")
     command = [sys.executable, "-m", "genretag", "scan", str(tmp_path / "lib"), "--jobs", "2"]

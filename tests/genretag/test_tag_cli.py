@@ -175,23 +175,23 @@ def test_usage_errors_exit_2(library, arguments, message):
 KILLED_WRITER = """
 import os, shutil, signal, sys
 from genretag import journal
-moment, real_copyfile, real_copy_into = sys.argv[1], shutil.copyfile, journal.copy_into
+moment, real_copyfile, real_copy_into = sys.argv[1], shutil.copyfile, journal._copy_into_descriptor
 def die():
     os.kill(os.getpid(), signal.SIGKILL)
 def copyfile_then_die(source, target, **options):  # the temporary copy exists, nothing else happened
     real_copyfile(source, target, **options)
     if moment == "copied" and str(journal.write_area()) in str(target):
         die()
-def copy_into_and_die(source, target):  # the original is being rewritten in place
+def copy_into_and_die(source, descriptor):  # the original is being rewritten in place
     if moment == "midway":
-        with open(source, "rb") as new, open(target, "r+b") as original:
-            original.write(new.read()[: os.path.getsize(source) // 2])
-            original.truncate()  # half of the new content and nothing else: neither old nor new
-            original.flush()
+        with open(source, "rb") as new:
+            half = new.read()[: os.path.getsize(source) // 2]
+        os.write(descriptor, half)
+        os.ftruncate(descriptor, len(half))  # half of the new content and nothing else: neither old nor new
         die()
-    real_copy_into(source, target)
+    real_copy_into(source, descriptor)
     die()
-shutil.copyfile, journal.copy_into = copyfile_then_die, copy_into_and_die
+shutil.copyfile, journal._copy_into_descriptor = copyfile_then_die, copy_into_and_die
 sys.argv = ["genretag", *sys.argv[2:]]
 from genretag.cli import app
 from genretag.journal import write_area as journal_write_area

@@ -265,20 +265,20 @@ def test_failed_write_in_place_restores_the_original_and_marks_the_journal(
 ):
     path, result, stamp = copy_of(pristine, predictions, "opus", tmp_path)
     before = snapshot(path)
-    real_copy_into = journal.copy_into
+    real_copy = journal._copy_into_descriptor
 
-    def disk_full_halfway(source, target):  # the disk fills up while the new content goes in
-        if str(target) == str(path):
-            with open(source, "rb") as new, open(target, "r+b") as original:
-                original.write(new.read()[: os.stat(source).st_size // 2])
-            monkeypatch.setattr(journal, "copy_into", real_copy_into)
+    def disk_full_halfway(source, descriptor):  # the disk fills up while the new content goes in
+        if os.path.samestat(os.fstat(descriptor), os.stat(path)) and str(source).split(".")[-2] == "new":
+            with open(source, "rb") as new:
+                os.write(descriptor, new.read()[: os.stat(source).st_size // 2])
+            monkeypatch.setattr(journal, "_copy_into_descriptor", real_copy)
             raise OSError(28, "No space left on device")
-        real_copy_into(source, target)
+        real_copy(source, descriptor)
 
-    monkeypatch.setattr(journal, "copy_into", disk_full_halfway)
+    monkeypatch.setattr(journal, "_copy_into_descriptor", disk_full_halfway)
     [outcome] = tags.write_planned(connection, [tags.plan_tag(result, stamp, TagOptions(min_confidence=0.0))], "run-1")
     monkeypatch.undo()
-    assert outcome.reason == "write failed: No space left on device; original left as it was"
+    assert outcome.reason == "write failed: No space left on device; original restored"
     assert_untouched(path, before, connection)  # the backup's bytes and the old mtime came back
     [entry] = journal.journal_entries(connection)
     assert entry.state == "failed" and entry.error == outcome.reason and entry.temp_path is None
