@@ -253,15 +253,15 @@ def print_listing(console, listing: Listing, fmt: str) -> None:
     )
     # The path column gets room first (up to 45 % of the width): the other columns' words wrap
     # before a file name is broken.
-    path_width = 0
+    path_width = None
+    headers = listing.table_columns or listing.columns
     if listing.path_column is not None and rows:
         longest = max(len(_plain(row[listing.path_column])) for row in rows)
+        # A fixed width, not a minimum: with a minimum rich crops the last column rather than fold it.
         path_width = min(longest, console.width * 45 // 100)
-    for index, column in enumerate(listing.table_columns or listing.columns):
+    for index, column in enumerate(headers):
         # fold, never "…": a path or a name is shown whole, over several lines if it must
-        table.add_column(
-            as_text(column), overflow="fold", min_width=path_width if index == listing.path_column else None
-        )
+        table.add_column(as_text(column), overflow="fold", width=path_width if index == listing.path_column else None)
     for row in rows:
         table.add_row(*map(as_text, row))
     console.print(table)

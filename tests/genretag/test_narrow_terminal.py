@@ -66,3 +66,22 @@ def test_the_tag_table_keeps_file_names_whole_and_summaries_wrap_between_words(t
     # the summary, however it wraps, is its words in order: nothing broken inside a word
     summary = "preview: 2 files to write, none skipped, 0 errors; nothing written (add --write to write)"
     assert summary in " ".join(tokens), shown
+
+
+def test_a_long_action_folds_instead_of_being_cut_when_file_names_are_long(tmp_path):
+    # Long names with spaces claim their 45 % of the width; "skip: low confidence" must still show whole.
+    library = tmp_path / "Kevin MacLeod - Royalty-Free Collection, Volume 3 (Remastered)"
+    library.mkdir()
+    names = [
+        "03 - Let's Go Fishin' (Karissa Hobbs, acoustic).flac",
+        "07 - Vibe Ace (Extended Club Version, Live at the Old Town Hall).flac",
+    ]
+    for name in names:
+        soundfile.write(library / name, excerpt(VIBE_ACE, 10, 11), RATE)
+    code, shown = on_a_terminal("scan", str(library), "--model", MODEL, "--jobs", "1")
+    assert code == 0, shown
+    code, shown = on_a_terminal("tag", str(library), "--model", MODEL, "--min-confidence", "1")
+    assert code == 0, shown
+    table = [line for line in shown.splitlines() if not line.startswith("under ")]  # the folder: one line
+    assert all(len(line) <= 80 for line in table), shown
+    assert shown.count("confidence") >= len(names), shown  # each row's "skip: low confidence", whole
