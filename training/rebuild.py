@@ -324,9 +324,23 @@ def run_candidate(name: str, recipe: Recipe, corpus: Corpus, probe: LinearFit | 
     return result
 
 
+def warm_feature_cache(corpus: Corpus, shifts: list[int], jobs: int) -> None:
+    """Every clip's log-mels at every shift it trains with, into the feature cache, ``jobs`` clips at a time,
+    so candidates trained side by side read them instead of each decoding and shifting every clip."""
+    units = [(clip, semitones) for clip in corpus.labelled["train"] + corpus.labelled["valid"] for semitones in shifts]
+    units += [(clip, 0) for clip in corpus.unlabelled]
+    Parallel(n_jobs=jobs)(delayed(_cache_mels)(clip, semitones) for clip, semitones in units)
+
+
+def _cache_mels(clip: Clip, semitones: int) -> None:
+    fit.use_threads(1)
+    clip_mels(clip, semitones, DEFAULT_CACHE)  # kept in the cache; nothing sent back
+
+
 def select(jobs: int) -> dict:
     """Every declared candidate (and the teacher itself) on the valid split; written to ``SELECTION``."""
     corpus = load_corpus()
+    warm_feature_cache(corpus, shift_range(max(recipe.pitch_shift for recipe in CANDIDATES.values())), jobs)
     train, valid = corpus.labelled["train"], corpus.labelled["valid"]
     shifts = shift_range(max(recipe.pitch_shift for recipe in CANDIDATES.values()))
     teachers = {
