@@ -32,7 +32,8 @@ from genretag.audio import N_MELS
 from genretag.genres import GTZAN_GENRES
 from genretag.musicnn import MusicnnGenre, MusicnnTags
 
-DEFAULT_ARCHITECTURE = "crnn"  # what `genretag learn` fine-tunes and training.train trains unless told otherwise
+# What training.train trains unless told otherwise (`learn` starts from weights.DEFAULT_MODEL).
+DEFAULT_ARCHITECTURE = "crnn"
 RECURRENT_UNITS = 64
 FRAME_PROJECTION_UNITS = 288
 
