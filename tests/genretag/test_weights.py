@@ -53,6 +53,8 @@ def test_the_msd_taxonomy_card_says_how_it_was_calibrated_and_checked():
     ((held_out, figures),) = card["metrics"].items()
     assert held_out.startswith("valid") and figures["n_tracks"] >= 50
     assert "ISC licence" in card["licence"]["trunk"] and "Universitat Pompeu Fabra" in card["licence"]["trunk"]
+    notice = (weights.shipped_weights_dir() / "LICENSE-musicnn.txt").read_text(encoding="utf-8")
+    assert "Universitat Pompeu Fabra" in notice and "Permission to use, copy, modify" in notice  # beside the weights
     assert "test" not in json.dumps(card["training"])
 
 
