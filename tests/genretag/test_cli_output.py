@@ -178,18 +178,10 @@ def test_tag_uses_the_model_of_the_stored_results_and_never_cuts_a_path(tmp_path
     assert "1 file restored, 0 not" in undone.stdout
 
 
-def test_tag_shows_the_scan_progress_bar_while_it_analyses(tmp_path):
-    library = long_named_library(tmp_path, seconds=30)
-    leader, follower = pty.openpty()  # stderr is a terminal, as for a user
-    process = subprocess.Popen(
-        [sys.executable, "-m", "genretag", "tag", str(library), "--model", MODEL, "--jobs", "1"],
-        stdout=subprocess.PIPE,
-        stderr=follower,
-        env={**os.environ, "COLUMNS": "100", "OMP_NUM_THREADS": "1"},
-    )
-    os.close(follower)
+def read_until_exit(leader: int, process: subprocess.Popen, seconds: float = 180) -> bytes:
+    """All that ``process`` wrote to the pseudo-terminal ``leader`` until it exited (both are closed after)."""
     shown = b""
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         ready, _, _ = select.select([leader], [], [], 1)
         if ready:
@@ -204,6 +196,20 @@ def test_tag_shows_the_scan_progress_bar_while_it_analyses(tmp_path):
             break
     process.wait(timeout=60)
     os.close(leader)
+    return shown
+
+
+def test_tag_shows_the_scan_progress_bar_while_it_analyses(tmp_path):
+    library = long_named_library(tmp_path, seconds=30)
+    leader, follower = pty.openpty()  # stderr is a terminal, as for a user
+    process = subprocess.Popen(
+        [sys.executable, "-m", "genretag", "tag", str(library), "--model", MODEL, "--jobs", "1"],
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        env={**os.environ, "COLUMNS": "100", "OMP_NUM_THREADS": "1"},
+    )
+    os.close(follower)
+    shown = read_until_exit(leader, process)
     text = shown.decode("utf-8", "replace")
     assert process.returncode == 0, text
     assert "scanning" in text and "/2 tracks" in text and "h audio" in text

@@ -6,14 +6,12 @@ from __future__ import annotations
 import os
 import pty
 import re
-import select
 import subprocess
 import sys
-import time
 
 import soundfile
 from conftest import VIBE_ACE, excerpt
-from test_cli_output import MODEL, RATE
+from test_cli_output import MODEL, RATE, read_until_exit
 
 # Long words: a column too narrow for them breaks them inside.
 NAMES = ["01 - Aftermath_main_theme_extended.flac", "02 - Another_long_track_name_here.flac"]
@@ -29,22 +27,7 @@ def on_a_terminal(*args: str, columns: int = 80) -> tuple[int, str]:
         env={**os.environ, "COLUMNS": str(columns), "OMP_NUM_THREADS": "1", "TERM": "dumb"},
     )
     os.close(follower)
-    shown = b""
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([leader], [], [], 1)
-        if ready:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            shown += chunk
-        elif process.poll() is not None:
-            break
-    process.wait(timeout=60)
-    os.close(leader)
+    shown = read_until_exit(leader, process)
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown.decode("utf-8", "replace")).replace("\r", "")
     return process.returncode, text
 
