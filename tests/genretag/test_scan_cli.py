@@ -140,6 +140,16 @@ def analyses(home: Path) -> dict[str, tuple[int, float]]:
     return {path: (count, at) for path, count, at in rows}
 
 
+def wait_for_a_first_analysis(home: Path, seconds: float = 90) -> None:
+    """Return once a running scan has stored its first result in ``home``'s store (or after ``seconds``)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(sqlite3.OperationalError):  # the scan may not have created the tables yet
+            if (home / "genretag.sqlite").exists() and analyses(home):
+                return
+        time.sleep(0.02)
+
+
 def small_library(root: Path) -> list[Path]:
     music = excerpt(VIBE_ACE, 10, 11)
     files = [write_audio(root / name, music) for name in ("a/one.flac", "a/two.ogg", "b/three.wav")]
@@ -195,7 +205,6 @@ def test_interrupted_scan_keeps_finished_tracks_and_resumes(tmp_path, genretag_h
     write_audio(library / "000.wav", excerpt(VIBE_ACE, 0, 11))  # one segment a track
     for index in range(1, tracks):
         os.link(library / "000.wav", library / f"{index:03d}.wav")  # same audio, separate paths
-    database = genretag_home / "genretag.sqlite"
     # A shell without job control starts background jobs with SIGINT ignored, and Python keeps
     # an ignored SIGINT ignored: give the scan the default disposition a terminal would.
     process = subprocess.Popen(
@@ -203,12 +212,7 @@ def test_interrupted_scan_keeps_finished_tracks_and_resumes(tmp_path, genretag_h
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        with contextlib.suppress(sqlite3.OperationalError):  # the scan may not have created the tables yet
-            if database.exists() and analyses(genretag_home):
-                break
-        time.sleep(0.02)
+    wait_for_a_first_analysis(genretag_home)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
@@ -236,12 +240,7 @@ def test_sigterm_stops_a_scan_like_ctrl_c_and_leaves_no_process_behind(tmp_path,
         [sys.executable, "-m", "genretag", "scan", str(library), "--jobs", "2"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        with contextlib.suppress(sqlite3.OperationalError):
-            if database.exists() and analyses(genretag_home):
-                break
-        time.sleep(0.02)
+    wait_for_a_first_analysis(genretag_home)
     children = psutil.Process(process.pid).children(recursive=True)  # workers and resource trackers
     assert children
 
@@ -353,19 +352,13 @@ def test_an_interrupted_no_cache_scan_says_how_to_resume_and_that_resumes(tmp_pa
     write_audio(library / "000.wav", excerpt(VIBE_ACE, 0, 11))
     for index in range(1, tracks):
         os.link(library / "000.wav", library / f"{index:03d}.wav")
-    database = genretag_home / "genretag.sqlite"
     command = [sys.executable, "-m", "genretag", "scan", str(library), "--model", "v-kernel", "--jobs", "1"]
     process = subprocess.Popen(
         [*command, "--no-cache"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        with contextlib.suppress(sqlite3.OperationalError):
-            if database.exists() and analyses(genretag_home):
-                break
-        time.sleep(0.02)
+    wait_for_a_first_analysis(genretag_home)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
