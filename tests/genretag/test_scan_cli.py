@@ -150,6 +150,21 @@ def wait_for_a_first_analysis(home: Path, seconds: float = 90) -> None:
         time.sleep(0.02)
 
 
+def interrupted_after_a_first_result(command: list[str], home: Path) -> tuple[int, str]:
+    """Run ``command``, Ctrl-C it once it has stored a first result; (exit code, stderr)."""
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # A shell without job control starts background jobs with SIGINT ignored, and Python keeps
+        # an ignored SIGINT ignored: give the scan the default disposition a terminal would.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    wait_for_a_first_analysis(home)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    return process.returncode, stderr
+
+
 def small_library(root: Path) -> list[Path]:
     music = excerpt(VIBE_ACE, 10, 11)
     files = [write_audio(root / name, music) for name in ("a/one.flac", "a/two.ogg", "b/three.wav")]
@@ -205,17 +220,10 @@ def test_interrupted_scan_keeps_finished_tracks_and_resumes(tmp_path, genretag_h
     write_audio(library / "000.wav", excerpt(VIBE_ACE, 0, 11))  # one segment a track
     for index in range(1, tracks):
         os.link(library / "000.wav", library / f"{index:03d}.wav")  # same audio, separate paths
-    # A shell without job control starts background jobs with SIGINT ignored, and Python keeps
-    # an ignored SIGINT ignored: give the scan the default disposition a terminal would.
-    process = subprocess.Popen(
-        [sys.executable, "-m", "genretag", "scan", str(library), "--jobs", "2"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )  # fmt: skip
-    wait_for_a_first_analysis(genretag_home)
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130, stderr
+    returncode, stderr = interrupted_after_a_first_result(
+        [sys.executable, "-m", "genretag", "scan", str(library), "--jobs", "2"], genretag_home
+    )
+    assert returncode == 130, stderr
     assert "interrupted:" in stderr and "Traceback" not in stderr
     finished = analyses(genretag_home)
     assert 1 <= len(finished) < tracks
@@ -353,15 +361,8 @@ def test_an_interrupted_no_cache_scan_says_how_to_resume_and_that_resumes(tmp_pa
     for index in range(1, tracks):
         os.link(library / "000.wav", library / f"{index:03d}.wav")
     command = [sys.executable, "-m", "genretag", "scan", str(library), "--model", "v-kernel", "--jobs", "1"]
-    process = subprocess.Popen(
-        [*command, "--no-cache"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )  # fmt: skip
-    wait_for_a_first_analysis(genretag_home)
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130, stderr
+    returncode, stderr = interrupted_after_a_first_result([*command, "--no-cache"], genretag_home)
+    assert returncode == 130, stderr
     assert "run the scan again without --no-cache to resume" in stderr
     finished = analyses(genretag_home)
     assert 1 <= len(finished) < tracks
