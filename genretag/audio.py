@@ -66,8 +66,12 @@ MUSICNN_N_MELS = 96
 MUSICNN_PATCH_FRAMES = 187
 MUSICNN_PATCHES_PER_SEGMENT = 1
 LOG_MEL = "log-mel"
+# The poster networks' first layer reads every other frame of LOG_MEL; since the 6 Dec 2026
+# rebuild they read a log-mel computed at that rate (hop 1024): half the STFT and mel work.
+LOG_MEL_HALF = "log-mel-half"
+HALF_RATE_HOP_LENGTH = 2 * HOP_LENGTH
 MUSICNN = "musicnn"
-FRONT_ENDS = (LOG_MEL, MUSICNN)
+FRONT_ENDS = (LOG_MEL, LOG_MEL_HALF, MUSICNN)
 
 
 def sample_rate_of(front_end: str) -> int:
@@ -75,11 +79,16 @@ def sample_rate_of(front_end: str) -> int:
     return MUSICNN_SAMPLE_RATE if front_end == MUSICNN else SAMPLE_RATE
 
 
+def hop_length_of(front_end: str) -> int:
+    """The hop between log-mel frames of a log-mel front end."""
+    return HALF_RATE_HOP_LENGTH if front_end == LOG_MEL_HALF else HOP_LENGTH
+
+
 def audio_parameters(front_end: str = LOG_MEL) -> dict:
     """The front-end parameters that a model card records and inference checks.
 
-    The poster networks' log-mel front end has no ``front_end`` key (cards written before
-    there were two front ends must keep loading); musicnn's names itself.
+    The poster networks' full-rate log-mel front end has no ``front_end`` key (cards written
+    before there were other front ends must keep loading); the others name themselves.
     """
     if front_end == MUSICNN:
         return {
@@ -98,13 +107,15 @@ def audio_parameters(front_end: str = LOG_MEL) -> dict:
             "min_tail_seconds": MIN_TAIL_SECONDS,
             "min_track_seconds": MIN_TRACK_SECONDS,
         }
-    if front_end != LOG_MEL:
+    if front_end not in (LOG_MEL, LOG_MEL_HALF):
         raise ValueError(f"unknown front end {front_end!r} (known: {', '.join(FRONT_ENDS)})")
+    named = {"front_end": LOG_MEL_HALF} if front_end == LOG_MEL_HALF else {}
     return {
+        **named,
         "sample_rate": SAMPLE_RATE,
         "segment_seconds": SEGMENT_SECONDS,
         "n_fft": N_FFT,
-        "hop_length": HOP_LENGTH,
+        "hop_length": hop_length_of(front_end),
         "n_mels": N_MELS,
         "f_min": F_MIN,
         "f_max": F_MAX,
@@ -411,12 +422,12 @@ def _window() -> torch.Tensor:  # noqa: F821 - torch is imported lazily
     return torch.from_numpy((0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32))
 
 
-def _log_mel_one(signal: np.ndarray) -> torch.Tensor:  # noqa: F821 - torch is imported lazily
+def _log_mel_one(signal: np.ndarray, hop_length: int) -> torch.Tensor:  # noqa: F821 - torch is imported lazily
     """``(frames, N_MELS)`` scaled log-mel of one 1-D signal (centred, reflect-padded frames)."""
     import torch
 
     padded = torch.from_numpy(np.pad(signal, N_FFT // 2, mode="reflect"))
-    frames = padded.unfold(0, N_FFT, HOP_LENGTH) * _window()
+    frames = padded.unfold(0, N_FFT, hop_length) * _window()
     # Real and imaginary parts interleaved, squared; the banded product sums each bin's two.
     squares = torch.view_as_real(torch.fft.rfft(frames, dim=-1)).reshape(frames.shape[0], -1).square()
     # torch rather than numpy for the products: numpy's OpenBLAS starts threads for
@@ -427,8 +438,11 @@ def _log_mel_one(signal: np.ndarray) -> torch.Tensor:  # noqa: F821 - torch is i
     return db / (TOP_DB / 2) + 1.0
 
 
-def log_mel(samples) -> torch.Tensor:  # noqa: F821 - torch is imported lazily
+def log_mel(samples, hop_length: int = HOP_LENGTH) -> torch.Tensor:  # noqa: F821 - torch is imported lazily
     """Log-mel spectrogram(s) of ``(..., n_samples)`` audio as a ``(..., N_MELS, frames)`` tensor.
+
+    ``hop_length`` is ``HOP_LENGTH`` for the full-rate front end, ``HALF_RATE_HOP_LENGTH``
+    for the half-rate one (``hop_length_of``): its frames are the full rate's even ones.
 
     Each spectrogram is scaled to its own peak (0 dB), floored at ``-TOP_DB`` and
     mapped to about [-1, 1], so the model sees the same input whatever the gain.
@@ -440,10 +454,10 @@ def log_mel(samples) -> torch.Tensor:  # noqa: F821 - torch is imported lazily
 
     audio = np.asarray(samples, dtype=np.float32)
     flat = audio.reshape(-1, audio.shape[-1])
-    n_frames = 1 + flat.shape[-1] // HOP_LENGTH
+    n_frames = 1 + flat.shape[-1] // hop_length
     out = torch.empty((flat.shape[0], N_MELS, n_frames), dtype=torch.float32)
     for row, signal in zip(out, flat, strict=True):
-        row.copy_(_log_mel_one(signal).T)
+        row.copy_(_log_mel_one(signal, hop_length).T)
     return out.reshape(*audio.shape[:-1], N_MELS, n_frames)
 
 

@@ -50,7 +50,7 @@ def classify_file(path: str | Path, model: LoadedModel, whole_track: bool = Fals
         if not whole_track:
             rows.append(model.segment_probabilities(samples))
         else:
-            mels = audio.log_mel(samples)
+            mels = model.log_mel(samples)
             rows.append(model.predict(mels))
             contiguous_mels.extend(
                 m for m, s in zip(mels, batch, strict=True) if s.start_s == s.index * audio.SEGMENT_SECONDS

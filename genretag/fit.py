@@ -288,10 +288,13 @@ class FitSettings:
     patience: int | None = None
     select_on: str = "accuracy"
     restore_best: bool = True  # False: validation only draws the learning curve; the last epoch is kept
+    schedule: str = "constant"  # "cosine": the learning rate falls from lr to 0 along a half cosine, step by step
 
     def __post_init__(self) -> None:
         if self.select_on not in ("accuracy", "log_loss"):
             raise ValueError(f"select_on must be 'accuracy' or 'log_loss', not {self.select_on!r}")
+        if self.schedule not in ("constant", "cosine"):
+            raise ValueError(f"schedule must be 'constant' or 'cosine', not {self.schedule!r}")
 
 
 @dataclass
@@ -302,17 +305,22 @@ class _Epoch:
     train: FeatureSet
     settings: FitSettings
     optimiser: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
     generator: torch.Generator
     augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None
     progress: Callable[[FitProgress], None] | None
 
     @property
     def samples(self) -> int:
-        return self.settings.samples_per_epoch or int(self.train.original.sum()) or len(self.train)
+        return _samples_per_epoch(self.train, self.settings)
 
     @property
     def steps(self) -> int:
         return (self.samples + self.settings.batch_size - 1) // self.settings.batch_size
+
+
+def _samples_per_epoch(train: FeatureSet, settings: FitSettings) -> int:
+    return settings.samples_per_epoch or int(train.original.sum()) or len(train)
 
 
 def train_one_epoch(epoch: _Epoch, number: int) -> tuple[float, float]:
@@ -336,6 +344,7 @@ def train_one_epoch(epoch: _Epoch, number: int) -> tuple[float, float]:
             batch_loss = functional.cross_entropy(scores, labels)
         batch_loss.backward()
         epoch.optimiser.step()
+        epoch.scheduler.step()
         loss_sum += batch_loss.item() * len(index)
         correct += int((scores.argmax(dim=1) == labels).sum())
         seen += len(index)
@@ -385,6 +394,13 @@ def _validation_score(network: nn.Module, valid: FeatureSet, history: FitHistory
     return result.track_accuracy + 1e-3 * result.segment_accuracy
 
 
+def _scheduler(optimiser, settings: FitSettings, samples_per_epoch: int) -> torch.optim.lr_scheduler.LRScheduler:
+    total = max(1, settings.epochs * -(-samples_per_epoch // settings.batch_size))  # optimiser steps in all
+    if settings.schedule == "cosine":
+        return torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: 0.5 * (1 + np.cos(np.pi * step / total)))
+    return torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: 1.0)
+
+
 def fit(
     network: nn.Module,
     train: FeatureSet,
@@ -408,7 +424,9 @@ def fit(
     # dict is converted back before it is returned, so saved weights do not change form.
     network.to(memory_format=torch.channels_last)
     optimiser = torch.optim.Adam(network.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    epoch = _Epoch(network, train, settings, optimiser, torch.Generator().manual_seed(settings.seed), augment, progress)
+    scheduler = _scheduler(optimiser, settings, _samples_per_epoch(train, settings))
+    generator = torch.Generator().manual_seed(settings.seed)
+    epoch = _Epoch(network, train, settings, optimiser, scheduler, generator, augment, progress)
     validating = valid is not None and len(valid) > 0
     history, best = FitHistory(), KeepBest(settings, validating)
     for number in range(1, settings.epochs + 1):

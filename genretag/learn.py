@@ -307,8 +307,8 @@ def _cache_path(path: Path, cache_dir: Path, base) -> Path:
     identity = [str(path.resolve()), stat.st_size, stat.st_mtime_ns, MAX_SEGMENTS_PER_TRACK]
     if base.front_end == audio.MUSICNN:  # embeddings depend on the base model's trunk and head inputs
         identity += [audio.audio_parameters(base.front_end), base.fingerprint]
-    else:  # log-mels (kept as before, so existing caches stay valid)
-        identity.append(audio.audio_parameters())
+    else:  # log-mels (the full-rate front end's key is as before, so existing caches stay valid)
+        identity.append(audio.audio_parameters(base.front_end))
     return cache_dir / f"{hashlib.sha1(json.dumps(identity).encode()).hexdigest()}.npy"
 
 
@@ -318,7 +318,7 @@ _BASE_MODELS: dict = {}
 def _features_of(segments: np.ndarray, base) -> np.ndarray:
     """A log-mel base's log-mels ``(n, N_MELS, frames)``, or a musicnn base's embedding of each patch."""
     if base.front_end != audio.MUSICNN:
-        return audio.log_mel(segments).numpy()
+        return audio.log_mel(segments, audio.hop_length_of(base.front_end)).numpy()
     from genretag.weights import load_model
 
     if base not in _BASE_MODELS:
@@ -516,7 +516,7 @@ def save_user_model(
             held_out += ", optimistic: tracks of one album may sit on both sides"
     else:
         how = "new output layer; body from the base model, all layers trained"
-        architecture = {}
+        architecture = {"front_end": base.front_end}
         fitting = {
             "recipe": {
                 **asdict(recipe),

@@ -28,7 +28,7 @@ from torch import nn
 from torch.nn import functional
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from genretag.audio import N_MELS
+from genretag.audio import LOG_MEL, LOG_MEL_HALF, N_MELS
 from genretag.genres import GTZAN_GENRES
 from genretag.musicnn import MusicnnGenre, MusicnnTags
 
@@ -56,13 +56,15 @@ def _conv_block(channels_in: int, channels_out: int, kernel: tuple[int, int], po
     return layers
 
 
-def _vertical_front(channels: tuple[int, int, int], last_pool) -> nn.Sequential:
-    # The first layer strides over time: it runs at full resolution and dominates
-    # the cost, while a 16-band vertical kernel loses little by skipping frames.
+def _vertical_front(channels: tuple[int, int, int], last_pool, frame_stride: int) -> nn.Sequential:
+    # The first layer reads every ``frame_stride``-th frame: it runs at full resolution and
+    # dominates the cost, while a 16-band vertical kernel loses little by skipping frames.
+    # Its time kernel is 1 wide, so stride 2 on the full-rate log-mel reads exactly the
+    # frames that the half-rate front end computes (and stride 1 reads).
     first, second, third = channels
     return nn.Sequential(
         nn.BatchNorm2d(1),
-        *_conv_block(1, first, (16, 1), (4, 2), stride=(1, 2)),
+        *_conv_block(1, first, (16, 1), (4, 2), stride=(1, frame_stride)),
         *_conv_block(first, second, (8, 1), (2, 2)),
         *_conv_block(second, third, (4, 3), last_pool),
     )
@@ -72,11 +74,12 @@ class VKernel(nn.Module):
     """v-kernel: a CNN of vertical kernels, global mean+max pooling, two dense layers.
 
     With ``l2=True`` (v-kernel-L2) each dense layer's output is L2-normalised.
+    ``frame_stride`` is 2 on the full-rate log-mel, 1 on the half-rate one.
     """
 
-    def __init__(self, n_genres: int = len(GTZAN_GENRES), l2: bool = False):
+    def __init__(self, n_genres: int = len(GTZAN_GENRES), l2: bool = False, frame_stride: int = 2):
         super().__init__()
-        self.features = _vertical_front((32, 64, 128), None)
+        self.features = _vertical_front((32, 64, 128), None, frame_stride)
         dense: list[nn.Module] = []
         for width_in, width_out in ((256, 192), (192, 64)):
             dense += [nn.Linear(width_in, width_out), nn.ReLU(inplace=True)]
@@ -98,9 +101,9 @@ class RecurrentVKernel(nn.Module):
     segment or a whole track.
     """
 
-    def __init__(self, n_genres: int = len(GTZAN_GENRES), bidirectional: bool = False):
+    def __init__(self, n_genres: int = len(GTZAN_GENRES), bidirectional: bool = False, frame_stride: int = 2):
         super().__init__()
-        self.features = _vertical_front((32, 64, 128), None)
+        self.features = _vertical_front((32, 64, 128), None, frame_stride)
         with torch.no_grad():
             bands = self.features.eval()(torch.zeros(1, 1, N_MELS, 64)).shape[2]
         self.features.train()
@@ -122,27 +125,30 @@ class RecurrentVKernel(nn.Module):
         return self.classifier(outputs.mean(dim=1))
 
 
-ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
-    "v-kernel": lambda n: VKernel(n),
-    "v-kernel-l2": lambda n: VKernel(n, l2=True),
-    "crnn": lambda n: RecurrentVKernel(n),
-    "bicrnn": lambda n: RecurrentVKernel(n, bidirectional=True),
+POSTER_NETWORKS: dict[str, Callable[..., nn.Module]] = {
+    "v-kernel": lambda n, stride: VKernel(n, frame_stride=stride),
+    "v-kernel-l2": lambda n, stride: VKernel(n, l2=True, frame_stride=stride),
+    "crnn": lambda n, stride: RecurrentVKernel(n, frame_stride=stride),
+    "bicrnn": lambda n, stride: RecurrentVKernel(n, bidirectional=True, frame_stride=stride),
+}
+MUSICNN_NETWORKS: dict[str, Callable[..., nn.Module]] = {
     "musicnn": lambda n, **head: MusicnnGenre(n, **head),
     "musicnn-tags": lambda n: MusicnnTags(n),
 }
+ARCHITECTURES = (*POSTER_NETWORKS, *MUSICNN_NETWORKS)
 
 
-def build(name: str, n_genres: int = len(GTZAN_GENRES), **head) -> nn.Module:
+def build(name: str, n_genres: int = len(GTZAN_GENRES), front_end: str = LOG_MEL, **head) -> nn.Module:
     """A freshly initialised network by its registry name (``v-kernel``, ``crnn``, ``musicnn``, ...).
 
-    ``head`` holds a musicnn model's head settings (``head_inputs``, ``hidden``), from its card.
+    A poster network reads ``front_end``'s log-mel (``audio.LOG_MEL`` or ``audio.LOG_MEL_HALF``,
+    from its card); ``head`` holds a musicnn model's head settings (``head_inputs``, ``hidden``).
     """
-    try:
-        constructor = ARCHITECTURES[name]
-    except KeyError:
-        known = ", ".join(ARCHITECTURES)
-        raise ValueError(f"unknown architecture {name!r} (known: {known})") from None
-    return constructor(n_genres, **head)
+    if name in POSTER_NETWORKS:
+        return POSTER_NETWORKS[name](n_genres, 1 if front_end == LOG_MEL_HALF else 2)
+    if name in MUSICNN_NETWORKS:
+        return MUSICNN_NETWORKS[name](n_genres, **head)
+    raise ValueError(f"unknown architecture {name!r} (known: {', '.join(ARCHITECTURES)})")
 
 
 def count_parameters(model: nn.Module, keras_convention: bool = False) -> int:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genretag.audio import LOG_MEL, MUSICNN, audio_parameters, musicnn_patches, sample_rate_of
+from genretag.audio import LOG_MEL, MUSICNN, audio_parameters, hop_length_of, musicnn_patches, sample_rate_of
 from genretag.config import data_home, user_models_dir
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -214,6 +214,12 @@ class LoadedModel:
             batch = batch.contiguous(memory_format=torch.channels_last)
             return torch.softmax(self._fast()(batch), dim=1).numpy()
 
+    def log_mel(self, segments: np.ndarray):
+        """A log-mel model's input for segments ``(n, samples)``, at its front end's frame rate."""
+        from genretag.audio import log_mel
+
+        return log_mel(segments, hop_length_of(self.front_end))
+
     def embeddings(self, segments: np.ndarray) -> np.ndarray:
         """A musicnn model's head input for each patch of segments ``(n, samples at 16 kHz)``: ``(n * patches, F)``."""
         import torch
@@ -226,12 +232,10 @@ class LoadedModel:
 
         A musicnn model reads each segment's patches (``audio.musicnn_patches``) and
         averages their probabilities (independent ones for the multi-label MSD genre tags);
-        a log-mel model reads the segment's log-mel.
+        a log-mel model reads the segment's log-mel (``log_mel``).
         """
         if self.front_end != MUSICNN:
-            from genretag.audio import log_mel
-
-            return self.predict(log_mel(segments))
+            return self.predict(self.log_mel(segments))
         import torch
 
         with torch.inference_mode():
@@ -274,7 +278,7 @@ def _load(card_path: Path, home: str | Path | None) -> LoadedModel:
     weights_path = _weights_path(card_path)
     data = weights_path.read_bytes()
     identity = _identity(card_path, card, hashlib.sha256(data).hexdigest(), home)
-    network = build(identity.architecture, len(identity.genres), **card.get("head", {}))
+    network = build(identity.architecture, len(identity.genres), identity.front_end, **card.get("head", {}))
     try:
         state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         network.load_state_dict(state)

@@ -72,6 +72,22 @@ def clip_mels(clip: Clip, semitones: int, cache_dir: Path) -> torch.Tensor:
     return mels
 
 
+def at_front_end(mels: torch.Tensor, front_end: str) -> torch.Tensor:
+    """Cached full-rate log-mels ``(..., N_MELS, frames)`` as ``front_end`` computes them.
+
+    The half-rate front end's frames are the full rate's even ones, scaled to their own
+    peak; values within ``TOP_DB`` of it are exact (up to float16), only the floor
+    can differ, by the under-1 dB that the even frames' peak lies below the full one's.
+    """
+    if front_end == audio.LOG_MEL:
+        return mels
+    if front_end != audio.LOG_MEL_HALF:
+        raise ValueError(f"{front_end!r} is not a log-mel front end")
+    even = mels[..., ::2].float()
+    peak = even.amax(dim=(-2, -1), keepdim=True)
+    return (even - peak + 1.0).clamp_min(-1.0).to(mels.dtype)
+
+
 def build_feature_set(
     clips: list[Clip],
     genres: tuple[str, ...],
