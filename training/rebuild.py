@@ -320,8 +320,10 @@ def run_candidate(name: str, recipe: Recipe, corpus: Corpus, probe: LinearFit | 
     if stored.is_file():
         return json.loads(stored.read_text(encoding="utf-8"))
     fit.use_threads(1)
+    _log_progress()
     shifts = shift_range(recipe.pitch_shift)
     data = feature_set(corpus, corpus.labelled["train"], recipe, probe if recipe.teacher else None, shifts)
+    log.info("%s: %d training windows, training", name, len(data))
     held_out = held_out_set(corpus.labelled["valid"], recipe.front_end)
     network, fitting = train_network(recipe, data, held_out)
     plot_learning_curve(name, fitting)
@@ -427,6 +429,7 @@ def fold_temperature(network: torch.nn.Module, temperature: float) -> None:
 def ship_one(architecture: str, selection: dict, corpus: Corpus, out: Path) -> dict:
     """Refit ``architecture`` with the chosen recipe on train + valid; save it with its selection figures."""
     fit.use_threads(1)
+    _log_progress()
     chosen = selection["candidates"][selection["networks"][architecture]]
     recipe = Recipe(**{**chosen["recipe"], "settings": FitSettings(**chosen["recipe"]["settings"])})
     labelled = corpus.labelled["train"] + corpus.labelled["valid"]
@@ -488,6 +491,11 @@ def ship(jobs: int, out: Path) -> None:
     log.info("default by selection: %s", selection["default"])
 
 
+def _log_progress() -> None:
+    """Progress lines to standard error, in the main process and in joblib's workers alike."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m training.rebuild", description=__doc__.split("\n\n")[0])
@@ -495,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="networks trained at once (one core each)")
     parser.add_argument("--out", type=Path, default=REPO / "weights")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    _log_progress()
     if args.step == "select":
         select(args.jobs)
     else:
