@@ -60,3 +60,24 @@ def test_patience_stops_early_and_the_best_epoch_is_kept(tones):
     # One epoch without a lower validation loss ends the fit, unless the last epoch came first.
     assert history.stopped_early == (epochs_run < 30)
     assert epochs_run == 30 or epochs_run == history.best_epoch + 1
+
+
+@pytest.mark.parametrize(("schedule", "low", "high"), [("constant", 0.2, 5.0), ("cosine", 0.0, 0.05)])
+def test_a_cosine_schedule_ends_with_steps_near_zero(tones, schedule, low, high):
+    """Adam moves each weight by about the learning rate per step: the last step's move over the
+    first's is the schedule's last learning rate over its first."""
+    fit.use_threads(2)
+    torch.manual_seed(0)
+    network = models.build("v-kernel", len(GENRES))
+    weights = network.head[-1].weight
+    moves, last = [], weights.detach().clone()
+
+    def step_taken(event: fit.FitProgress) -> None:
+        nonlocal last
+        if not event.epoch_done:
+            moves.append(float((weights.detach() - last).abs().max()))
+            last = weights.detach().clone()
+
+    fit.fit(network, tones, None, fit.FitSettings(epochs=4, batch_size=4, schedule=schedule), progress=step_taken)
+    assert len(moves) == 4 * 3
+    assert low <= moves[-1] / moves[0] <= high
