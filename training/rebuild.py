@@ -1,7 +1,7 @@
 """Rebuild the shipped weights from the real audio beside the repository.
 
     python -m training.rebuild select   # train each candidate on the train split, measure it on the valid split
-    python -m training.rebuild ship     # refit the chosen recipe on train + valid for the four networks
+    python -m training.rebuild ship     # save the four networks' measured fits (--refit: fit again on train + valid)
 
 Data: ``../shared/data`` (GTZAN's 30 s excerpts, snippets and classical excerpts of
 the fault-filtered train and valid splits; the test split is never read) and,
@@ -10,8 +10,9 @@ unlabelled, the Debian soundtracks whose musicnn embeddings are stored in
 (artist-disjoint from train), at track level: accuracy, macro recall, bootstrap
 intervals (``training.selection``). The candidates are declared in ``CANDIDATES``
 before any is measured; ``select`` writes ``training/reports/selection.json`` and
-``ship`` reads it, so the shipped cards carry the figures of the fits that did not
-see the valid split, and the temperature measured there.
+``ship`` reads it, so the shipped cards carry the figures measured on the valid split
+(of the very weights shipped, or with ``--refit`` of the same recipe fitted without
+the valid split) and the temperature measured there.
 """
 
 from __future__ import annotations
@@ -316,7 +317,7 @@ def measured(network: torch.nn.Module, held_out: fit.FeatureSet) -> dict:
 def run_candidate(name: str, recipe: Recipe, corpus: Corpus, probe: LinearFit | None) -> dict:
     """Train ``recipe`` on the train split, measure it on the valid split's full tracks (or the stored
     result of that same recipe from an earlier run: ``CANDIDATE_CACHE``)."""
-    stored = CANDIDATE_CACHE / f"{hashlib.sha1(json.dumps(asdict(recipe), sort_keys=True).encode()).hexdigest()}.json"
+    stored = _stored_candidate(recipe)
     if stored.is_file():
         return json.loads(stored.read_text(encoding="utf-8"))
     fit.use_threads(1)
@@ -426,26 +427,41 @@ def fold_temperature(network: torch.nn.Module, temperature: float) -> None:
         output.bias /= temperature
 
 
-def ship_one(architecture: str, selection: dict, corpus: Corpus, out: Path) -> dict:
-    """Refit ``architecture`` with the chosen recipe on train + valid; save it with its selection figures."""
+def _stored_candidate(recipe: Recipe) -> Path:
+    """Where ``run_candidate`` keeps a recipe's result (``.json``) and its weights (``.pt``)."""
+    return CANDIDATE_CACHE / f"{hashlib.sha1(json.dumps(asdict(recipe), sort_keys=True).encode()).hexdigest()}.json"
+
+
+def ship_one(architecture: str, selection: dict, corpus: Corpus, out: Path, refit: bool) -> dict:
+    """Save ``architecture`` as ``SELECTION`` chose it, with its selection figures: the very fit that was
+    measured on the valid split, or (``refit``) the chosen recipe fitted again on train + valid."""
     fit.use_threads(1)
     _log_progress()
     chosen = selection["candidates"][selection["networks"][architecture]]
     recipe = Recipe(**{**chosen["recipe"], "settings": FitSettings(**chosen["recipe"]["settings"])})
-    labelled = corpus.labelled["train"] + corpus.labelled["valid"]
-    shifts = shift_range(recipe.pitch_shift)
-    probe = fit_probe(corpus, labelled, shifts, recipe.probe_inverse_penalty) if recipe.teacher else None
-    data = feature_set(corpus, labelled, recipe, probe, shifts)
-    network, fitting = train_network(recipe, data)
+    labelled = corpus.labelled["train"] + corpus.labelled["valid"] if refit else corpus.labelled["train"]
+    if refit:
+        shifts = shift_range(recipe.pitch_shift)
+        probe = fit_probe(corpus, labelled, shifts, recipe.probe_inverse_penalty) if recipe.teacher else None
+        network, fitting = train_network(recipe, feature_set(corpus, labelled, recipe, probe, shifts))
+        fitting["windows"] = chosen["windows"]
+    else:
+        network = models.build(architecture, len(GTZAN_GENRES), recipe.front_end)
+        network.load_state_dict(torch.load(_stored_candidate(recipe).with_suffix(".pt"), weights_only=True))
+        fitting = {**chosen["training"], "windows": chosen["windows"]}
+        fitting.pop("valid_track_accuracy_by_epoch", None)  # the learning curve is in training/reports/curves
     temperature = chosen["valid"]["temperature"]
     fold_temperature(network, temperature)
+    split = "train + valid" if refit else "train"
     card = {
         "architecture": architecture,
         "genres": list(GTZAN_GENRES),
         "provisional": False,
+        "front_end": recipe.front_end,
         "training": {
             "summary": (
-                "Real GTZAN excerpts, snippets and classical excerpts of the fault-filtered train + valid splits"
+                f"Real GTZAN excerpts, snippets and classical excerpts of the fault-filtered {split} split"
+                + ("s" if refit else "")
                 + (", and real-extra's real recordings" if any(c.source == (REAL_EXTRA,) for c in labelled) else "")
                 + (
                     ", distilled from musicnn + a linear probe (with unlabelled real recordings and soundtracks)"
@@ -455,25 +471,28 @@ def ship_one(architecture: str, selection: dict, corpus: Corpus, out: Path) -> d
                 + "; no test-split track."
             ),
             "data": {
-                "train + valid": source_counts(labelled),
+                split: source_counts(labelled),
                 "unlabelled": source_counts(corpus.unlabelled if recipe.teacher else []),
             },
             "recipe": asdict(recipe),
             "teacher": TEACHER_DESCRIPTION if recipe.teacher else None,
-            "windows": len(data),
             **fitting,
             "machine": f"{platform.machine()}, torch {torch.__version__}, 1 thread",
             "temperature": {
                 "value": temperature,
                 "how": "fitted on the valid split by the selection fit; folded into the output layer",
             },
-            "rebuild": "python -m training.rebuild select && python -m training.rebuild ship",
+            "rebuild": "python -m training.rebuild select && python -m training.rebuild ship" + (" --refit" * refit),
         },
         "metrics": {
             "selection": {
                 "what": (
-                    f"the same recipe fitted on the train split only, measured on {selection['valid_split']}"
-                    " (artist-disjoint from train); the shipped weights are refitted on train + valid"
+                    f"measured on {selection['valid_split']} (artist-disjoint from train); "
+                    + (
+                        "the shipped weights are the same recipe refitted on train + valid"
+                        if refit
+                        else "the shipped weights are the very fit measured (trained on the train split only)"
+                    )
                 ),
                 **chosen["valid"],
             }
@@ -483,12 +502,12 @@ def ship_one(architecture: str, selection: dict, corpus: Corpus, out: Path) -> d
     return card
 
 
-def ship(jobs: int, out: Path) -> None:
-    """Refit the four networks as ``SELECTION`` chose and write them to ``out``."""
+def ship(jobs: int, out: Path, refit: bool) -> None:
+    """Save the four networks as ``SELECTION`` chose them to ``out`` (``refit``: fitted again on train + valid)."""
     selection = json.loads(SELECTION.read_text(encoding="utf-8"))
     corpus = load_corpus()
-    Parallel(n_jobs=jobs)(delayed(ship_one)(architecture, selection, corpus, out) for architecture in NETWORKS)
-    log.info("default by selection: %s", selection["default"])
+    Parallel(n_jobs=jobs)(delayed(ship_one)(architecture, selection, corpus, out, refit) for architecture in NETWORKS)
+    log.info("best of the four by selection: %s", selection["default"])
 
 
 def _log_progress() -> None:
@@ -502,12 +521,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("step", choices=["select", "ship"])
     parser.add_argument("--jobs", type=int, default=2, help="networks trained at once (one core each)")
     parser.add_argument("--out", type=Path, default=REPO / "weights")
+    parser.add_argument("--refit", action="store_true", help="ship: fit the chosen recipes again on train + valid")
     args = parser.parse_args(argv)
     _log_progress()
     if args.step == "select":
         select(args.jobs)
     else:
-        ship(args.jobs, args.out)
+        ship(args.jobs, args.out, args.refit)
     return 0
 
 

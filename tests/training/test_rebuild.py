@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import pytest
 import torch
 from conftest import requires_shared
@@ -82,3 +84,31 @@ def test_the_temperature_is_folded_into_the_output_layer():
         rebuild.fold_temperature(network, 2.5)
         after = network(mels)
     assert torch.allclose(after, before / 2.5, atol=1e-5)
+
+
+def test_ship_saves_the_measured_half_rate_fit_with_its_figures_and_temperature(corpus, tmp_path, monkeypatch):
+    from genretag import audio, models, weights
+
+    monkeypatch.setattr(rebuild, "CANDIDATE_CACHE", tmp_path / "candidates")
+    recipe = rebuild.Recipe("v-kernel", teacher=True, front_end=audio.LOG_MEL_HALF)
+    torch.manual_seed(0)
+    measured = models.build("v-kernel", len(GTZAN_GENRES), audio.LOG_MEL_HALF).eval()
+    stored = rebuild._stored_candidate(recipe)
+    stored.parent.mkdir()
+    torch.save(measured.state_dict(), stored.with_suffix(".pt"))
+    figures = {"right": 55, "tracks": 84, "accuracy": 0.655, "temperature": 2.0}
+    training = {"train_loss_by_epoch": [2.0, 1.0], "seconds": 9, "valid_track_accuracy_by_epoch": [0.5, 0.6]}
+    name = "v-kernel, a recipe"
+    selection = {
+        "valid_split": "the 84 full 30 s tracks of the fault-filtered valid split",
+        "networks": {"v-kernel": name},
+        "candidates": {name: {"recipe": asdict(recipe), "valid": figures, "training": training, "windows": 7}},
+    }
+    card = rebuild.ship_one("v-kernel", selection, corpus, tmp_path / "out", refit=False)
+    assert card["front_end"] == audio.LOG_MEL_HALF and card["metrics"]["selection"]["right"] == 55
+    assert card["training"]["windows"] == 7 and "train + valid" not in card["training"]["data"]
+    shipped = weights.load_model_card(tmp_path / "out" / "v-kernel.json")
+    assert shipped.card["audio"]["hop_length"] == audio.HALF_RATE_HOP_LENGTH
+    mels = torch.rand(2, 1, audio.N_MELS, 216) * 2 - 1
+    with torch.no_grad():
+        assert torch.allclose(shipped.network(mels), measured(mels) / 2.0, atol=1e-5)
