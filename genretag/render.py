@@ -120,7 +120,7 @@ def progress_bar(console, label: str, unit: str):
 FORMATS = ("table", "tsv", "json")
 
 
-SCHEMA_VERSION = 1  # of every JSON document and TSV listing genretag prints (README: "JSON and TSV")
+SCHEMA_VERSION = 1  # of every JSON document and TSV listing genretag prints (docs/formats.md: "JSON and TSV")
 
 
 @dataclass
