@@ -18,10 +18,11 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import GTZAN_CLASSICAL, GTZAN_FULL, SHARED, SNIPPETS, requires_shared, write_audio
+from conftest import FISHIN, GTZAN_CLASSICAL, GTZAN_FULL, SHARED, SNIPPETS, requires_shared, write_audio
 from typer.testing import CliRunner
 
-from genretag import audio
+from genretag import audio, weights
+from genretag.classify import classify_file
 from genretag.cli import app
 from genretag.weights import DEFAULT_MODEL, resolve_model
 
@@ -223,6 +224,19 @@ def test_second_run_reuses_cached_features(learnt, tagged_library, monkeypatch):
     features, failures = learn.extract_features([t.path for t in tracks], resolve_model(DEFAULT_MODEL), jobs=1)
     assert len(features) == LIBRARY_TRACKS and not failures
     assert [path.stat().st_mtime_ns for path in cached] == stamps
+
+
+@requires_shared
+def test_fine_tuning_a_poster_network_keeps_its_front_end(tagged_library, genretag_home):
+    library, _, mapping = tagged_library
+    arguments = ["learn", str(library), "--name", "tuned", "--base", "v-kernel", "--min-tracks", "10"]
+    result = CliRunner().invoke(app, [*arguments, "--map", str(mapping), "--epochs", "1", "--jobs", "2"])
+    assert result.exit_code == 1, result.stdout + result.stderr  # the unreadable files, as above
+    base = weights.load_model("v-kernel")
+    tuned = weights.load_model("tuned")
+    assert tuned.card["audio"] == base.card["audio"] and tuned.front_end == base.front_end
+    assert tuned.network.features[1].stride == base.network.features[1].stride
+    assert classify_file(FISHIN, tuned).segment_probabilities.shape == (4, len(LEARNT))
 
 
 @pytest.mark.parametrize(
