@@ -443,10 +443,10 @@ def scan(
     for kind, path, reason in library_scan.stored_problems():
         render.problem_line(console, kind, path, reason)
     to_stdout = "-" in (csv, segments_csv, json_path)
-    from genretag.tagrules import open_set_threshold
-    from genretag.weights import model_card
+    from genretag.tagrules import model_open_set
 
-    listing = render.results_listing(results, top_k, open_set_threshold(model_card(library_scan.model.name)))
+    open_set = model_open_set(library_scan.model.name)
+    listing = render.results_listing(results, top_k, open_set)
     if to_stdout:  # the report owns stdout: the table goes to stderr
         render.print_listing(console, listing, "table")
         shown = "table"

@@ -14,8 +14,10 @@ from collections import Counter
 from dataclasses import dataclass
 
 from genretag.genres import genre_colour
+from genretag.tagrules import none_of_these
 
 ORDINALS = {2: "2nd", 3: "3rd"}
+NONE_OF_THESE = "—"  # a best genre under a learnt model's open-set threshold (``tagrules.none_of_these``)
 _VERBOSITY = [0]  # -1: --quiet, 0: normal, 1: --verbose (set once per command by the CLI)
 
 
@@ -84,6 +86,12 @@ def byte_size(count: int) -> str:
 
 def genres_text(values) -> str:
     return "; ".join(values) if values else "—"
+
+
+def shown_genre(genre: str, probability: float, open_set: float) -> str:
+    """A best ``genre`` as a table shows it: itself, or "—" when its ``probability`` is under the model's
+    ``open_set`` threshold."""
+    return NONE_OF_THESE if none_of_these(probability, open_set) else genre
 
 
 def clock(seconds: float) -> str:
@@ -496,12 +504,11 @@ def results_listing(results, top_k: int, open_set: float = 0.0) -> Listing:
         row = [path]
         for genre, probability in ranked:
             row += [genre, None if probability is None else round(probability, 4)]
-        none_of_these = result.ok and ranked[0][1] < open_set
-        rows.append([*row, none_of_these if result.ok else None, result.error, result.warning])
+        unanswered = none_of_these(ranked[0][1], open_set) if result.ok else None
+        rows.append([*row, unanswered, result.error, result.warning])
         if result.ok:
             others = [f"{genre} {p:.2f}" if genre else "—" for genre, p in ranked[1:]]
-            shown = "—" if none_of_these else ranked[0][0]
-            table_rows.append([path, shown, f"{ranked[0][1]:.2f}", *others])
+            table_rows.append([path, shown_genre(*ranked[0], open_set), f"{ranked[0][1]:.2f}", *others])
         else:
             table_rows.append([path, "failed", *[""] * (top_k)])
     return Listing(columns, rows, path_column=0, table_columns=table_columns, table_rows=table_rows, kind="scan")

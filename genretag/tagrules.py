@@ -99,6 +99,20 @@ def open_set_threshold(card: dict) -> float:
     return float(card.get("open_set", {}).get("threshold", 0.0))
 
 
+def model_open_set(name: str) -> float:
+    """The open-set threshold in model ``name``'s card (``open_set_threshold``); raises ``WeightsError``."""
+    from genretag.weights import model_card
+
+    return open_set_threshold(model_card(name))
+
+
+def none_of_these(probability: float, threshold: float) -> bool:
+    """Whether a best genre of this ``probability`` is the model's "none of these": under its open-set
+    ``threshold``. The one rule of every output (a track or a segment) and of the tag rule; never for a
+    shipped model, whose threshold is 0."""
+    return probability < threshold
+
+
 def propose(ranked: Sequence[tuple[str, float]], current: Sequence[str], options: TagOptions) -> Proposal:
     """Apply the tag rule to a track's ``ranked`` (label, probability) pairs, best first, at least
     ``options.top_k`` of them (``TrackResult.top_k``), given the genre values it has now."""
@@ -117,7 +131,7 @@ def propose(ranked: Sequence[tuple[str, float]], current: Sequence[str], options
         return Proposal(Outcome.HAS_GENRE, proposed, best, ranked=tuple(top))
     if not proposed:
         reason = f"{best[1]:.2f} < {options.min_confidence:.2f}"
-        if best[1] < options.open_set:  # the model's own "none of these": never written, whatever was asked
+        if none_of_these(best[1], options.open_set):  # the model's own answer: never written, whatever was asked
             reason = f"none of these: {best[1]:.2f} < the model's open-set threshold {options.open_set:.2f}"
         return Proposal(Outcome.LOW_CONFIDENCE, (), best, reason=reason, ranked=tuple(top))
     names = tuple(name for name, _ in proposed)

@@ -533,8 +533,8 @@ def tag_library(
     or ``OSError``.
     """
     from genretag.scan import ScanOptions, choose_model, results_for
-    from genretag.tagrules import open_set_threshold
-    from genretag.weights import model_card, resolve_model
+    from genretag.tagrules import model_open_set
+    from genretag.weights import resolve_model
 
     connection = store.connect()
     try:
@@ -544,7 +544,7 @@ def tag_library(
                 raise ValueError("no PATH given and no earlier scan to take the paths from")
         choice = choose_model(paths, model)
         identity = resolve_model(choice.name)
-        options = replace(options or TagOptions(), open_set=open_set_threshold(model_card(choice.name)))
+        options = replace(options or TagOptions(), open_set=model_open_set(choice.name))
         if map_file:
             options = replace(options, names=load_display_names(map_file, identity.genres))
         settled = resolve_interrupted_writes(connection) if write else []
