@@ -454,10 +454,10 @@ def scan(
         shown = _print_listing(listing, output_format)
     # Summaries beside a table; with TSV or JSON on stdout they go to stderr, so the data stays clean.
     output = render.stdout_console() if shown == "table" and not to_stdout else console
-    summary = report.summarise(results, library_scan.analysed, time.perf_counter() - started)
+    summary = report.summarise(results, library_scan.analysed, time.perf_counter() - started, open_set)
     for line in render.summary_lines(summary):
         render.note(output, line)
-    _write_reports(results, csv, segments_csv, json_path)
+    _write_reports(results, csv, segments_csv, json_path, open_set)
     if summary.failures or library_scan.problems:
         raise typer.Exit(1)
 
@@ -489,12 +489,12 @@ def _terminate_as_interrupt(received: list[int]):
         signal.signal(signal.SIGTERM, previous)
 
 
-def _write_reports(results, csv: str | None, segments_csv: str | None, json_path: str | None) -> None:
+def _write_reports(results, csv: str | None, segments_csv: str | None, json_path: str | None, open_set: float) -> None:
     from genretag import report
 
     try:
         with _closed_pipe_ends_quietly():
-            report.write_reports(results, csv, segments_csv, json_path)
+            report.write_reports(results, csv, segments_csv, json_path, open_set)
     except OSError as error:
         typer.echo(f"error: cannot write a report: {error}", err=True)
         raise typer.Exit(1) from None
@@ -515,6 +515,7 @@ def export(
     """Write the scan reports from stored results, without analysing anything (tracks CSV on stdout by default)."""
     from genretag.scan import choose_model
     from genretag.store import stored_results
+    from genretag.tagrules import model_open_set
     from genretag.weights import WeightsError
 
     if not (csv or segments_csv or json_path):
@@ -522,6 +523,7 @@ def export(
     _check_report_files(csv, segments_csv, json_path)
     try:
         choice = choose_model(paths or ["/"], model)
+        open_set = model_open_set(choice.name)
     except WeightsError as error:
         _fail_usage(str(error))
     _say_model(render.stderr_console(), choice, ctx)
@@ -529,7 +531,7 @@ def export(
     if not results:
         where = " under " + ", ".join(map(str, paths)) if paths else ""
         _fail_usage(f"no stored results of model {choice.name!r}{where}; run `genretag scan` first")
-    _write_reports(results, csv, segments_csv, json_path)
+    _write_reports(results, csv, segments_csv, json_path, open_set)
 
 
 @app.command(cls=PlainHelpCommand)

@@ -17,7 +17,10 @@ from genretag.genres import genre_colour
 from genretag.tagrules import none_of_these
 
 ORDINALS = {2: "2nd", 3: "3rd"}
-NONE_OF_THESE = "—"  # a best genre under a learnt model's open-set threshold (``tagrules.none_of_these``)
+# A best genre under a learnt model's open-set threshold (``tagrules.none_of_these``): in a table or a strip,
+# and in words (a summary, a chart, the HTML report).
+NONE_OF_THESE = "—"
+NONE_OF_THESE_WORDS = "none of these"
 _VERBOSITY = [0]  # -1: --quiet, 0: normal, 1: --verbose (set once per command by the CLI)
 
 

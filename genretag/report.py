@@ -3,13 +3,17 @@
 Report schemas (fixed; probabilities and confidences are rounded to 4 decimals):
 
 * tracks CSV, one row per track: ``path, genre, confidence, genre_2, confidence_2,
-  duration_s, n_segments, model, error`` (genre fields empty for a failed track,
-  ``error`` empty for a good one);
+  duration_s, n_segments, model, error, none_of_these`` (genre fields empty for a failed
+  track, ``error`` empty for a good one);
 * segments CSV, one row per segment: ``path, segment, start_s, end_s, genre,
-  confidence``, then one probability column per genre of the model;
+  confidence, none_of_these``, then one probability column per genre of the model;
 * JSON: ``{"schema": 1, "kind": "tracks", "tracks": [...]}``, one track object per
   line: ``{path, genre, confidence, probabilities {genre: p}, duration_s, model,
-  error, segments: [{start_s, end_s, genre, probabilities}]}`` (``null`` for none).
+  error, none_of_these, segments: [{start_s, end_s, genre, probabilities,
+  none_of_these}]}`` (``null`` for none).
+
+``genre`` is the model's best genre; ``none_of_these`` says it is under a learnt model's
+open-set threshold (``tagrules.none_of_these``): no answer, shown as "—" by ``scan``.
 
 ``path`` is relative to the working directory for files below it, absolute otherwise.
 
@@ -31,11 +35,15 @@ from typing import TextIO
 import numpy as np
 
 from genretag.genres import genre_colour
-from genretag.render import clock, display_path
+from genretag.render import NONE_OF_THESE_WORDS, clock, display_path
 from genretag.results import TrackResult
+from genretag.tagrules import none_of_these
 
-TRACK_COLUMNS = ("path", "genre", "confidence", "genre_2", "confidence_2", "duration_s", "n_segments", "model", "error")
-SEGMENT_COLUMNS = ("path", "segment", "start_s", "end_s", "genre", "confidence")
+TRACK_COLUMNS = (
+    "path", "genre", "confidence", "genre_2", "confidence_2", "duration_s", "n_segments", "model", "error",
+    "none_of_these",
+)  # fmt: skip
+SEGMENT_COLUMNS = ("path", "segment", "start_s", "end_s", "genre", "confidence", "none_of_these")
 DECIMALS = 4
 # What a spreadsheet reads as the start of a formula (tab and CR: some also strip them first).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -45,8 +53,18 @@ def _rounded(value: float | None) -> float | None:
     return None if value is None else round(float(value), DECIMALS)
 
 
-def tracks_frame(results: Iterable[TrackResult]):
-    """The tracks report as a pandas DataFrame with ``TRACK_COLUMNS``."""
+def _answer(result: TrackResult, open_set: float) -> str:
+    """A good track's genre as it is counted: its best genre, or "none of these" under ``open_set``."""
+    return NONE_OF_THESE_WORDS if none_of_these(result.confidence, open_set) else result.genre
+
+
+def _segments_unanswered(result: TrackResult, open_set: float) -> np.ndarray:
+    """Per segment, whether its best genre is "none of these" (under the model's ``open_set`` threshold)."""
+    return none_of_these(result.segment_probabilities.max(axis=1), open_set)
+
+
+def tracks_frame(results: Iterable[TrackResult], open_set: float = 0.0):
+    """The tracks report as a pandas DataFrame with ``TRACK_COLUMNS``; ``open_set``: the model's threshold."""
     import pandas
 
     rows = []
@@ -63,6 +81,7 @@ def tracks_frame(results: Iterable[TrackResult]):
                 "n_segments": len(result.segment_bounds),
                 "model": result.model,
                 "error": result.error,
+                "none_of_these": none_of_these(ranked[0][1], open_set) if result.ok else None,
             }
         )
     return pandas.DataFrame(rows, columns=list(TRACK_COLUMNS))
@@ -80,7 +99,7 @@ def _rounded_rows(probabilities: np.ndarray) -> np.ndarray:
     return np.round(np.asarray(probabilities, dtype=np.float64), DECIMALS)
 
 
-def segments_frame(results: Iterable[TrackResult]):
+def segments_frame(results: Iterable[TrackResult], open_set: float = 0.0):
     """The segments report as a pandas DataFrame: ``SEGMENT_COLUMNS`` then one column per genre."""
     import pandas
 
@@ -90,7 +109,7 @@ def segments_frame(results: Iterable[TrackResult]):
     if not results:
         return pandas.DataFrame(columns=columns)
     # Built column-wise with numpy: a library has hundreds of thousands of segments.
-    paths, indexes, bounds, best, matrices = [], [], [], [], []
+    paths, indexes, bounds, best, unanswered, matrices = [], [], [], [], [], []
     for result in results:
         count = len(result.segment_bounds)
         matrix = np.full((count, len(genres)), np.nan)
@@ -99,6 +118,7 @@ def segments_frame(results: Iterable[TrackResult]):
         indexes.append(np.arange(count))
         bounds.append(np.asarray(result.segment_bounds, dtype=np.float64))
         best.append(np.asarray(result.genres)[result.segment_probabilities.argmax(axis=1)])
+        unanswered.append(_segments_unanswered(result, open_set))
         matrices.append(matrix)
     probabilities = _rounded_rows(np.concatenate(matrices))
     spans = np.round(np.concatenate(bounds), 2)
@@ -109,29 +129,32 @@ def segments_frame(results: Iterable[TrackResult]):
         "end_s": spans[:, 1],
         "genre": np.concatenate(best),
         "confidence": np.nanmax(probabilities, axis=1),
+        "none_of_these": np.concatenate(unanswered),
     }
     frame.update({genre: probabilities[:, column] for column, genre in enumerate(genres)})
     return pandas.DataFrame(frame, columns=columns)
 
 
-def _segment_records(result: TrackResult) -> list[dict]:
+def _segment_records(result: TrackResult, open_set: float) -> list[dict]:
     if not result.segment_bounds:
         return []
     rows = _rounded_rows(result.segment_probabilities).tolist()
     best = result.segment_probabilities.argmax(axis=1).tolist()
+    unanswered = _segments_unanswered(result, open_set).tolist()
     return [
         {
             "start_s": round(start, 2),
             "end_s": round(end, 2),
             "genre": result.genres[index],
             "probabilities": dict(zip(result.genres, row, strict=True)),
+            "none_of_these": none,
         }
-        for (start, end), row, index in zip(result.segment_bounds, rows, best, strict=True)
+        for (start, end), row, index, none in zip(result.segment_bounds, rows, best, unanswered, strict=True)
     ]
 
 
-def track_records(results: Iterable[TrackResult]) -> list[dict]:
-    """The JSON report: one object per track, with its segment timeline."""
+def track_records(results: Iterable[TrackResult], open_set: float = 0.0) -> list[dict]:
+    """The JSON report: one object per track, with its segment timeline; ``open_set``: the model's threshold."""
     records = []
     for result in results:
         probabilities = _rounded_rows(result.probabilities).tolist() if result.ok else []
@@ -144,7 +167,8 @@ def track_records(results: Iterable[TrackResult]) -> list[dict]:
                 "duration_s": round(float(result.duration_s), 2),
                 "model": result.model,
                 "error": result.error,
-                "segments": _segment_records(result),
+                "none_of_these": none_of_these(result.confidence, open_set) if result.ok else None,
+                "segments": _segment_records(result, open_set),
             }
         )
     return records
@@ -185,18 +209,21 @@ def write_csv(frame, destination: str | Path | TextIO) -> None:
     frame.to_csv(_prepared(destination), index=False)
 
 
-def write_reports(results, csv: str | None, segments_csv: str | None, json_path: str | None) -> None:
-    """The requested tracks CSV, segments CSV and JSON report, each to its file or ('-') stdout; raises ``OSError``."""
+def write_reports(
+    results, csv: str | None, segments_csv: str | None, json_path: str | None, open_set: float = 0.0
+) -> None:
+    """The requested tracks CSV, segments CSV and JSON report, each to its file or ('-') stdout; raises ``OSError``.
+    ``open_set``: the model's open-set threshold (``tagrules.model_open_set``)."""
 
     def target(value: str):
         return sys.stdout if value == "-" else value
 
     if csv:
-        write_csv(tracks_frame(results), target(csv))
+        write_csv(tracks_frame(results, open_set), target(csv))
     if segments_csv:
-        write_csv(segments_frame(results), target(segments_csv))
+        write_csv(segments_frame(results, open_set), target(segments_csv))
     if json_path:
-        write_json(track_records(results), target(json_path))
+        write_json(track_records(results, open_set), target(json_path))
 
 
 def write_json(records: list[dict], destination: str | Path | TextIO) -> None:
@@ -235,9 +262,12 @@ class ScanSummary:
         return self.analysed_audio_s / self.wall_s
 
 
-def summarise(results: Sequence[TrackResult], analysed_paths: set[str], wall_s: float) -> ScanSummary:
-    """Summary of a scan's results; ``analysed_paths`` are those not taken from the store."""
-    counts = Counter(result.genre for result in results if result.ok)
+def summarise(
+    results: Sequence[TrackResult], analysed_paths: set[str], wall_s: float, open_set: float = 0.0
+) -> ScanSummary:
+    """Summary of a scan's results; ``analysed_paths`` are those not taken from the store. Tracks under the
+    model's ``open_set`` threshold are counted as "none of these"."""
+    counts = Counter(_answer(result, open_set) for result in results if result.ok)
     analysed = [result for result in results if result.path in analysed_paths]
     return ScanSummary(
         tracks=len(results),

@@ -46,9 +46,9 @@ def test_tracks_csv_schema_and_values(results):
     buffer = io.StringIO()
     report.write_csv(report.tracks_frame(results), buffer)
     lines = buffer.getvalue().splitlines()
-    assert lines[0] == "path,genre,confidence,genre_2,confidence_2,duration_s,n_segments,model,error"
-    assert lines[1] == "music/a.flac,classical,0.54,jazz,0.4,20.0,2,v-kernel,"
-    assert lines[2] == "/elsewhere/b.mp3,,,,,0.0,0,v-kernel,no audio stream"
+    assert lines[0] == "path,genre,confidence,genre_2,confidence_2,duration_s,n_segments,model,error,none_of_these"
+    assert lines[1] == "music/a.flac,classical,0.54,jazz,0.4,20.0,2,v-kernel,,False"
+    assert lines[2] == "/elsewhere/b.mp3,,,,,0.0,0,v-kernel,no audio stream,"
 
 
 def test_segments_csv_has_one_row_per_segment_and_a_column_per_genre(results):
@@ -60,15 +60,16 @@ def test_segments_csv_has_one_row_per_segment_and_a_column_per_genre(results):
         "end_s",
         "genre",
         "confidence",
+        "none_of_these",
         "classical",
         "jazz",
         "rock",
     ]
     assert frame.to_dict("records") == [
         {"path": "music/a.flac", "segment": 0, "start_s": 0.0, "end_s": 10.0, "genre": "classical",
-         "confidence": 0.88, "classical": 0.88, "jazz": 0.1, "rock": 0.02},
+         "confidence": 0.88, "none_of_these": False, "classical": 0.88, "jazz": 0.1, "rock": 0.02},
         {"path": "music/a.flac", "segment": 1, "start_s": 10.0, "end_s": 20.0, "genre": "jazz",
-         "confidence": 0.7, "classical": 0.2, "jazz": 0.7, "rock": 0.1},
+         "confidence": 0.7, "none_of_these": False, "classical": 0.2, "jazz": 0.7, "rock": 0.1},
     ]  # fmt: skip
 
 
@@ -86,16 +87,17 @@ def test_json_report_schema(results, tmp_path):
         "duration_s": 20.0,
         "model": "v-kernel",
         "error": None,
+        "none_of_these": False,
         "segments": [
             {"start_s": 0.0, "end_s": 10.0, "genre": "classical",
-             "probabilities": {"classical": 0.88, "jazz": 0.1, "rock": 0.02}},
+             "probabilities": {"classical": 0.88, "jazz": 0.1, "rock": 0.02}, "none_of_these": False},
             {"start_s": 10.0, "end_s": 20.0, "genre": "jazz",
-             "probabilities": {"classical": 0.2, "jazz": 0.7, "rock": 0.1}},
+             "probabilities": {"classical": 0.2, "jazz": 0.7, "rock": 0.1}, "none_of_these": False},
         ],
     }  # fmt: skip
     assert failed == {
         "path": "/elsewhere/b.mp3", "genre": None, "confidence": None, "probabilities": {},
-        "duration_s": 0.0, "model": "v-kernel", "error": "no audio stream", "segments": [],
+        "duration_s": 0.0, "model": "v-kernel", "error": "no audio stream", "none_of_these": None, "segments": [],
     }  # fmt: skip
 
 

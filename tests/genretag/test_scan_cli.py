@@ -122,13 +122,14 @@ def test_scan_classifies_every_container_and_reports_each_bad_file(mixed_library
             "duration_s",
             "model",
             "error",
+            "none_of_these",
             "segments",
         ]
         if record["error"] is None:
             assert list(record["probabilities"]) == list(GTZAN_GENRES)
             assert record["genre"] == max(record["probabilities"], key=record["probabilities"].get)
             for segment in record["segments"]:
-                assert list(segment) == ["start_s", "end_s", "genre", "probabilities"]
+                assert list(segment) == ["start_s", "end_s", "genre", "probabilities", "none_of_these"]
         else:
             assert record["genre"] is None and record["segments"] == []
 
