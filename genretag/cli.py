@@ -546,6 +546,7 @@ def timeline(
     """Show one track's genre segment by segment (from the store, analysing it if needed)."""
     from genretag import report
     from genretag.scan import ScanOptions, choose_model, results_for
+    from genretag.tagrules import model_open_set
     from genretag.weights import WeightsError
 
     if file.is_dir():
@@ -556,6 +557,7 @@ def timeline(
         _fail_usage(str(error))
     try:
         choice = choose_model([file], model)
+        open_set = model_open_set(choice.name)
         results, _ = results_for([file], choice.name, ScanOptions(jobs=1, with_segments=True))
     except (WeightsError, LibraryPathError, ValueError) as error:
         _fail_usage(str(error))
@@ -566,16 +568,16 @@ def timeline(
     _say_model(render.stderr_console(), choice, ctx)
     console = render.stdout_console()
     colour = console.color_system is not None and not console.no_color
-    overview, table = render.timeline_text(result, console.width, colour)
+    overview, table = render.timeline_text(result, console.width, colour, open_set)
     console.print(
-        f"{render.display_path(result.path)}: {result.genre} {result.confidence:.2f} "
+        f"{render.display_path(result.path)}: {render.best_genre_text(result.genre, result.confidence, open_set)} "
         f"({choice.name}, {render.plural(len(result.segments), 'segment')} of 10 s, {render.clock(result.duration_s)})",
         markup=False,
     )
     console.print(overview)
     console.print(table)
     if plot:
-        report.plot_timeline(result, plot)
+        report.plot_timeline(result, plot, open_set)
         render.stderr_console().print(f"plot written to {plot}", markup=False)
 
 

@@ -97,6 +97,14 @@ def shown_genre(genre: str, probability: float, open_set: float) -> str:
     return NONE_OF_THESE if none_of_these(probability, open_set) else genre
 
 
+def best_genre_text(genre: str, probability: float, open_set: float, none: str = NONE_OF_THESE) -> str:
+    """``"jazz 0.87"``; under the model's ``open_set`` threshold ``none`` and the best guess,
+    ``"— (best guess jazz 0.45)"``."""
+    if none_of_these(probability, open_set):
+        return f"{none} (best guess {genre} {probability:.2f})"
+    return f"{genre} {probability:.2f}"
+
+
 def clock(seconds: float) -> str:
     """``m:ss``: how a time in a track or its length is shown, here and in the HTML report."""
     minutes, seconds = divmod(int(round(seconds)), 60)
@@ -540,57 +548,61 @@ def genre_letters(genres) -> dict[str, str]:
     return letters
 
 
-def timeline_strip(result, width: int, colour: bool):
+def timeline_strip(result, width: int, colour: bool, open_set: float = 0.0):
     """A track's overview strip that fits ``width`` characters, and its legend (rich ``Text`` both).
 
     Two blocks per segment when they fit, else one, else one character for several segments (their most
     frequent genre). In colour each genre is its colour; without colour (a pipe, NO_COLOR) each genre
-    is its letter (``genre_letters``), so the strip still tells genres apart.
+    is its letter (``genre_letters``), so the strip still tells genres apart. A segment under the model's
+    ``open_set`` threshold is "none of these", "—" in both.
     """
     from rich.text import Text
 
-    segments = result.segments
+    shown = [shown_genre(segment.genre, segment.confidence, open_set) for segment in result.segments]
     letters = genre_letters(result.genres)
-    per_char = max(1, -(-len(segments) // max(width, 1)))  # ceil
-    cells = [segments[start : start + per_char] for start in range(0, len(segments), per_char)]
-    genres_shown = [Counter(segment.genre for segment in cell).most_common(1)[0][0] for cell in cells]
+    per_char = max(1, -(-len(shown) // max(width, 1)))  # ceil
+    cells = [shown[start : start + per_char] for start in range(0, len(shown), per_char)]
+    genres_shown = [Counter(cell).most_common(1)[0][0] for cell in cells]
     repeat = 2 if per_char == 1 and 2 * len(cells) <= width else 1
+
+    def mark(genre: str) -> tuple[str, str | None]:
+        if genre == NONE_OF_THESE:
+            return NONE_OF_THESE, None
+        return ("█", genre_colour(genre, result.genres)) if colour else (letters[genre], None)
+
     strip, legend = Text(), Text()
     for genre in genres_shown:
-        if colour:
-            strip.append("█" * repeat, style=genre_colour(genre, result.genres))
-        else:
-            strip.append(letters[genre] * repeat)
+        character, style = mark(genre)
+        strip.append(character * repeat, style=style)
     for index, genre in enumerate(dict.fromkeys(genres_shown)):
         legend.append("  " if index else "")
-        if colour:
-            legend.append("█", style=genre_colour(genre, result.genres))
-        else:
-            legend.append(letters[genre])
-        legend.append(f" {genre}")
+        legend.append(*mark(genre))
+        legend.append(f" {NONE_OF_THESE_WORDS if genre == NONE_OF_THESE else genre}")
     if per_char > 1:
         legend.append(f"  (one character: {per_char} segments)")
     return strip, legend
 
 
-def timeline_text(result, width: int = 80, colour: bool = True):
-    """A track's overview strip (``timeline_strip``: strip and legend) and its table, segment by segment."""
+def timeline_text(result, width: int = 80, colour: bool = True, open_set: float = 0.0):
+    """A track's overview strip (``timeline_strip``: strip and legend) and its table, segment by segment;
+    a segment under the model's ``open_set`` threshold is "—" with its best guess."""
     from rich.table import Table
     from rich.text import Text
 
-    strip, legend = timeline_strip(result, width, colour)
+    strip, legend = timeline_strip(result, width, colour, open_set)
     overview = Text("\n").join([strip, legend])
     table = Table("time", "", "genre", "runner-up", box=None, pad_edge=False)
     width = 20
     for segment in result.segments:
-        colour = genre_colour(segment.genre, result.genres)
+        shown = shown_genre(segment.genre, segment.confidence, open_set)
+        colour = "dim" if shown == NONE_OF_THESE else genre_colour(shown, result.genres)
         filled = round(segment.confidence * width)
         bar = Text("█" * filled, style=colour) + Text("░" * (width - filled), style="dim")
         runner_up = sorted(segment.probabilities.items(), key=lambda item: -item[1])[1]
         table.add_row(
             f"{clock(segment.start_s)}–{clock(segment.end_s)}",
             bar,
-            Text(f"{segment.genre} {segment.confidence:.2f}", style=colour),
+            Text(best_genre_text(segment.genre, segment.confidence, open_set), style=colour),
             Text(f"{runner_up[0]} {runner_up[1]:.2f}"),
         )
     return overview, table

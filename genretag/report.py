@@ -35,7 +35,7 @@ from typing import TextIO
 import numpy as np
 
 from genretag.genres import genre_colour
-from genretag.render import NONE_OF_THESE_WORDS, clock, display_path
+from genretag.render import NONE_OF_THESE_WORDS, best_genre_text, clock, display_path
 from genretag.results import TrackResult
 from genretag.tagrules import none_of_these
 
@@ -281,8 +281,9 @@ def summarise(
     )
 
 
-def plot_timeline(result: TrackResult, destination: str | Path) -> None:
-    """Save a PNG of the track's segment probabilities stacked over time."""
+def plot_timeline(result: TrackResult, destination: str | Path, open_set: float = 0.0) -> None:
+    """Save a PNG of the track's segment probabilities stacked over time, titled with its genre (or "none of
+    these" under the model's ``open_set`` threshold)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -310,7 +311,8 @@ def plot_timeline(result: TrackResult, destination: str | Path) -> None:
     axes.set_ylim(0, 1)
     axes.set_xlabel("time (s)")
     axes.set_ylabel("probability")
-    axes.set_title(f"{Path(result.path).name} — {result.genre} {result.confidence:.2f} ({result.model})")
+    best = best_genre_text(result.genre, result.confidence, open_set, NONE_OF_THESE_WORDS)
+    axes.set_title(f"{Path(result.path).name} — {best} ({result.model})")
     axes.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small", frameon=False)
     figure.tight_layout()
     figure.savefig(destination, format="png")

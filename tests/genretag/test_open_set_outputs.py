@@ -1,12 +1,13 @@
 """Every output agrees with `scan`'s table on a learnt model's "none of these": the report files (tracks CSV,
-segments CSV, JSON, from `scan` and from `export`) and `scan`'s summary. A best genre under the card's
-open-set threshold, a track's or a segment's, is `none_of_these` (true beside the best genre, which is
-kept). A learnt model (test_open_set.user_model), real audio, the real CLI."""
+segments CSV, JSON, from `scan` and from `export`), `scan`'s summary and `timeline` (its table and strip).
+A best genre under the card's open-set threshold, a track's or a segment's, is "—" (`none_of_these` true
+beside the best genre, which is kept). A learnt model (test_open_set.user_model), real audio, the real CLI."""
 
 from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pandas
@@ -17,6 +18,7 @@ from test_open_set import user_model
 from typer.testing import CliRunner
 
 from genretag.cli import app
+from genretag.render import clock
 
 MINE = "mine"
 
@@ -83,3 +85,27 @@ def test_the_report_files_flag_none_of_these_tracks_and_segments_and_keep_the_be
 
     table = invoke("scan", "lib", "--model", MINE, "--jobs", "1", "--format", "table").stdout
     assert "genres: " in table and "none of these 1" in table, table  # the summary counts as the table shows
+
+
+def test_timeline_shows_none_of_these_segments_as_a_dash(library):
+    threshold = library["threshold"]
+    track = library["tracks"]["lib/strings.flac"]
+    shown = invoke("timeline", "lib/strings.flac", "--model", MINE).stdout
+    lines = shown.splitlines()
+    best = f"{track['genre']} {track['confidence']:.2f}"
+    if track["confidence"] < threshold:
+        best = f"— (best guess {best})"
+    assert lines[0].startswith(f"lib/strings.flac: {best} ({MINE},"), lines[0]
+
+    unanswered = []
+    for segment in track["segments"]:
+        genre, probability = segment_best(segment)
+        unanswered.append(probability < threshold)
+        text = f"{genre} {probability:.2f}"
+        row = next(line for line in lines if line.startswith(f"{clock(segment['start_s'])}–"))
+        assert (f"— (best guess {text})" if unanswered[-1] else text) in row, (row, threshold)
+    assert True in unanswered and False in unanswered, (track, threshold)
+
+    strip = next(line for line in lines if re.fullmatch(r"[A-Z0-9?█—]+", line))
+    assert [pair == "——" for pair in re.findall("..", strip)] == unanswered, strip  # two characters a segment
+    assert "— none of these" in lines[lines.index(strip) + 1]
