@@ -324,24 +324,28 @@ def plot_timeline(result: TrackResult, destination: str | Path, open_set: float 
 HTML_TIMELINE_WIDTH = 360  # px of the widest track's timeline when that keeps blocks wide enough
 HTML_MIN_PX_PER_SECOND = 1.0  # a 10 s block is at least 10 px wide, easy to point at (its box then scrolls)
 HTML_TIMELINE_HEIGHT = 18
+NONE_OF_THESE_COLOUR = "#d0d0d0"  # a light grey, unlike any genre's colour (pop's is #7f7f7f)
 
 
-def _svg_timeline(result: TrackResult, scale: float) -> str:
+def _svg_timeline(result: TrackResult, scale: float, open_set: float) -> str:
     """One track's segments as coloured blocks on a time axis (inline SVG), each with a tooltip (``<title>``,
-    and ``data-tip``, which the page also shows under the timeline on hover or tap)."""
+    and ``data-tip``, which the page also shows under the timeline on hover or tap). A segment under the
+    model's ``open_set`` threshold is grey, "none of these" in its tooltip."""
     from html import escape
 
     width = max(1, round(result.duration_s * scale))
     blocks = []
-    segments = result.segments
+    segments, unanswered = result.segments, _segments_unanswered(result, open_set)
     for position, segment in enumerate(segments):
         # Each block runs to the next segment's start, so an overlapping last segment is not drawn twice.
         end = segments[position + 1].start_s if position + 1 < len(segments) else segment.end_s
         x, w = segment.start_s * scale, max((end - segment.start_s) * scale, 0.5)
-        tip = escape(f"{clock(segment.start_s)}–{clock(segment.end_s)} {segment.genre} {segment.confidence:.2f}")
+        best = best_genre_text(segment.genre, segment.confidence, open_set, NONE_OF_THESE_WORDS)
+        tip = escape(f"{clock(segment.start_s)}–{clock(segment.end_s)} {best}")
+        fill = NONE_OF_THESE_COLOUR if unanswered[position] else genre_colour(segment.genre, result.genres)
         blocks.append(
             f'<rect x="{x:.1f}" y="0" width="{w:.1f}" height="{HTML_TIMELINE_HEIGHT}" data-tip="{tip}" '
-            f'fill="{genre_colour(segment.genre, result.genres)}"><title>{tip}</title></rect>'
+            f'fill="{fill}"><title>{tip}</title></rect>'
         )
     return (
         f'<div class="timeline-box"><svg class="timeline" width="{width}" height="{HTML_TIMELINE_HEIGHT}" '
@@ -356,11 +360,12 @@ def _genre_key(genre: str) -> str:
     return "_".join(genre.lower().split())
 
 
-def _distribution(results: Sequence[TrackResult]) -> str:
-    """Tracks per genre as bars (HTML, so that it fits any width); a bar is a button that filters the table."""
+def _distribution(results: Sequence[TrackResult], open_set: float) -> str:
+    """Tracks per genre as bars (HTML, so that it fits any width); a bar is a button that filters the table.
+    Tracks under the model's ``open_set`` threshold have their own bar, "none of these"."""
     from html import escape
 
-    counts = Counter(result.genre for result in results if result.ok)
+    counts = Counter(_answer(result, open_set) for result in results if result.ok)
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     if not ranked:
         return "<p>No track was classified.</p>"
@@ -368,19 +373,21 @@ def _distribution(results: Sequence[TrackResult]) -> str:
     most = ranked[0][1]
     rows = []
     for genre, count in ranked:
+        colour = NONE_OF_THESE_COLOUR if genre == NONE_OF_THESE_WORDS else genre_colour(genre, genres)
         rows.append(
             f'<button type="button" class="bar-row" data-genre="{escape(_genre_key(genre))}" '
             f'title="show only the {count} {escape(genre)} tracks">'
             f'<span class="label">{escape(genre)}</span>'
             f'<span class="track"><span class="bar" style="width:{100 * count / most:.1f}%;'
-            f'background:{genre_colour(genre, genres)}"></span></span>'
+            f'background:{colour}"></span></span>'
             f'<span class="count">{count}</span></button>'
         )
     return '<div id="distribution" aria-label="tracks per genre">' + "".join(rows) + "</div>"
 
 
-def _legend(results: Sequence[TrackResult]) -> str:
-    """Which colour is which genre in the timelines: every genre of the model(s) of the results."""
+def _legend(results: Sequence[TrackResult], open_set: float) -> str:
+    """Which colour is which genre in the timelines: every genre of the model(s) of the results, and
+    "none of these" when a segment is under the model's ``open_set`` threshold."""
     from html import escape
 
     genres: list[str] = []
@@ -391,6 +398,9 @@ def _legend(results: Sequence[TrackResult]) -> str:
                 if genre not in colours:
                     genres.append(genre)
                     colours[genre] = genre_colour(genre, result.genres)
+    if any(_segments_unanswered(result, open_set).any() for result in results if result.ok and result.segment_bounds):
+        genres.append(NONE_OF_THESE_WORDS)
+        colours[NONE_OF_THESE_WORDS] = NONE_OF_THESE_COLOUR
     if not genres:
         return ""
     items = "".join(
@@ -529,10 +539,11 @@ _HTML_SCRIPT = """
 """
 
 
-def html_report(results: Sequence[TrackResult], title: str) -> str:
+def html_report(results: Sequence[TrackResult], title: str, open_set: float = 0.0) -> str:
     """A self-contained HTML page (no network access) that fits any screen: the genre distribution (a bar
     filters the table to its genre), the timeline colours, a sortable and filterable table of tracks (path,
-    genre, confidence, runner-up, duration, status, timeline) in a box that scrolls sideways when narrow."""
+    genre, confidence, runner-up, duration, status, timeline) in a box that scrolls sideways when narrow.
+    A track under the model's ``open_set`` threshold reads "none of these", its best guess beside."""
     from html import escape
 
     longest = max((result.duration_s for result in results), default=0.0)
@@ -541,20 +552,22 @@ def html_report(results: Sequence[TrackResult], title: str) -> str:
     for result in results:
         ranked = result.top_k(2) if result.ok else []
         genre, confidence = ranked[0] if ranked else ("", None)
+        answer = _answer(result, open_set) if ranked else ""  # its genre, or "none of these" (the filter's key)
+        genre_cell = genre if answer == genre else best_genre_text(genre, confidence, open_set, answer)
         runner_up = f"{ranked[1][0]} {ranked[1][1]:.2f}" if len(ranked) > 1 else ""
         status = (
             f"failed: {result.error}" if not result.ok else (f"warning: {result.warning}" if result.warning else "ok")
         )
-        timeline = _svg_timeline(result, scale) if result.ok and result.segment_bounds else ""
+        timeline = _svg_timeline(result, scale, open_set) if result.ok and result.segment_bounds else ""
         shown_confidence = "" if confidence is None else f"{confidence:.2f}"
         search = " ".join(
-            [display_path(result.path), genre, shown_confidence, runner_up, clock(result.duration_s), status]
+            [display_path(result.path), genre_cell, shown_confidence, runner_up, clock(result.duration_s), status]
         ).lower()
         rows.append(
-            f'<tr class="{"ok" if result.ok else "failed"}" data-genre="{escape(_genre_key(genre))}" '
+            f'<tr class="{"ok" if result.ok else "failed"}" data-genre="{escape(_genre_key(answer))}" '
             f'data-search="{escape(search)}">'
             f'<td class="path">{escape(display_path(result.path))}</td>'
-            f'<td data-label="genre">{escape(genre)}</td>'
+            f'<td data-label="genre">{escape(genre_cell)}</td>'
             f'<td class="number" data-label="confidence" '
             f'data-value="{confidence if confidence is not None else -1:.4f}">{shown_confidence}</td>'
             f'<td data-label="runner-up">{escape(runner_up)}</td>'
@@ -589,7 +602,7 @@ def html_report(results: Sequence[TrackResult], title: str) -> str:
 <p>{len(results)} tracks, {classified} classified, {len(results) - classified} failed; model {escape(models)}.</p>
 <h2>Genres</h2>
 <p>Click a genre to show only its tracks.</p>
-{_distribution(results)}
+{_distribution(results, open_set)}
 <h2>Tracks</h2>
 <div class="controls">
 <label>Filter: <input id="filter" type="search" placeholder="words, or genre:NAME"></label>
@@ -597,7 +610,7 @@ def html_report(results: Sequence[TrackResult], title: str) -> str:
 </div>
 <p>Timelines: one block per 10 s segment, coloured by its genre; hover or tap a block for its time,
 genre and confidence.</p>
-{_legend(results)}
+{_legend(results, open_set)}
 <div class="table-scroll">
 <table id="tracks">
 <thead><tr>{head}</tr></thead>
@@ -630,10 +643,11 @@ def write_html_report(
     Raises ``WeightsError``, ``library.LibraryPathError``, ``scan.NothingFound`` or ``OSError``.
     """
     from genretag.scan import ScanOptions, choose_model, results_for
+    from genretag.tagrules import model_open_set
 
     check_destination("--html", destination)
     choice = choose_model(paths, model)
     results, problems = results_for(paths, choice.name, ScanOptions(jobs, with_segments=True), progress)
     title = "genretag: " + ", ".join(display_path(path) for path in paths)
-    Path(destination).write_text(html_report(results, title), encoding="utf-8")
+    Path(destination).write_text(html_report(results, title, model_open_set(choice.name)), encoding="utf-8")
     return HtmlReport(results, problems, choice)

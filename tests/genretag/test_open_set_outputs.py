@@ -1,5 +1,5 @@
 """Every output agrees with `scan`'s table on a learnt model's "none of these": the report files (tracks CSV,
-segments CSV, JSON, from `scan` and from `export`), `scan`'s summary and `timeline` (its table and strip).
+segments CSV, JSON, from `scan` and from `export`), `timeline` (its table and strip) and the HTML report.
 A best genre under the card's open-set threshold, a track's or a segment's, is "—" (`none_of_these` true
 beside the best genre, which is kept). A learnt model (test_open_set.user_model), real audio, the real CLI."""
 
@@ -14,6 +14,7 @@ import pandas
 import pytest
 import soundfile
 from conftest import BRAHMS, FISHIN, RATE, excerpt
+from test_html_report import rendered, rows_of
 from test_open_set import user_model
 from typer.testing import CliRunner
 
@@ -109,3 +110,34 @@ def test_timeline_shows_none_of_these_segments_as_a_dash(library):
     strip = next(line for line in lines if re.fullmatch(r"[A-Z0-9?█—]+", line))
     assert [pair == "——" for pair in re.findall("..", strip)] == unanswered, strip  # two characters a segment
     assert "— none of these" in lines[lines.index(strip) + 1]
+
+
+def test_the_html_report_says_none_of_these_and_counts_it_apart(library, tmp_path):
+    threshold, tracks = library["threshold"], library["tracks"]
+    invoke("report", "lib", "--model", MINE, "--html", "report.html")
+    dom, log = rendered(tmp_path / "report.html")
+    assert 'data-ready="yes"' in re.search(r"<body[^>]*>", dom).group(0) and "Uncaught" not in log
+
+    rows = {re.search(r'<td class="path">([^<]*)</td>', row).group(1): row for row in rows_of(dom)}
+    counts = {}
+    for path, track in tracks.items():
+        genre, confidence = track["genre"], track["confidence"]
+        cell = re.search(r'<td data-label="genre">([^<]*)</td>', rows[path]).group(1)
+        if confidence < threshold:
+            assert cell == f"none of these (best guess {genre} {confidence:.2f})", cell
+            assert 'data-genre="none_of_these"' in rows[path]
+            counts["none of these"] = counts.get("none of these", 0) + 1
+        else:
+            assert cell == genre and f'data-genre="{genre}"' in rows[path]
+            counts[genre] = counts.get(genre, 0) + 1
+        unanswered = sum(segment_best(segment)[1] < threshold for segment in track["segments"])
+        assert rows[path].count('fill="#d0d0d0"') == unanswered  # grey blocks, "none of these" in their tooltip
+        assert len(re.findall(r"<title>[^<]* none of these \(best guess ", rows[path])) == unanswered
+
+    bars = re.findall(r'<span class="label">([^<]*)</span>.*?<span class="count">(\d+)</span>', dom)
+    assert {label: int(count) for label, count in bars} == counts and counts["none of these"] == 1
+    assert "none of these</li>" in dom  # the timelines' legend
+
+    dom, _ = rendered(tmp_path / "report.html", "#filter=genre:none_of_these")  # what its bar sets
+    shown = [row for row in rows_of(dom) if " hidden" not in row.split(">", 1)[0]]
+    assert len(shown) == 1 and 'data-genre="none_of_these"' in shown[0]
