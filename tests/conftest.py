@@ -19,7 +19,9 @@ from __future__ import annotations
 import base64
 import functools
 import io
+import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -278,3 +280,20 @@ def journal() -> list[JournalEntry]:
         return journal_entries(connection)
     finally:
         connection.close()
+
+
+def user_model(name: str, threshold: float | None, metrics: dict | None = None) -> None:
+    """The shipped v-kernel's weights as user model ``name`` (a learnt model to genretag), its card with an
+    open-set threshold (``genretag learn`` writes one; None: none, as in a model learnt before it did)."""
+    from genretag import config, weights
+
+    card = json.loads((weights.shipped_weights_dir() / "v-kernel.json").read_text())
+    card["name"] = name
+    if threshold is not None:
+        card["open_set"] = {"threshold": threshold, "rule": "test"}
+    if metrics is not None:
+        card["metrics"] = metrics
+    folder = config.user_models_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(weights.shipped_weights_dir() / "v-kernel.pt", folder / f"{name}.pt")
+    (folder / f"{name}.json").write_text(json.dumps(card))

@@ -5,30 +5,15 @@ under which the best genre is shown as "—" and never written, by `tag` as by t
 from __future__ import annotations
 
 import json
-import shutil
 
 import mutagen
 import numpy as np
 import soundfile
-from conftest import TRUMPET, VIBE_ACE, excerpt
+from conftest import TRUMPET, VIBE_ACE, excerpt, user_model
 from test_cli_output import RATE, run_cli
 
-from genretag import config, fit, learn, weights
+from genretag import fit, learn
 from genretag.tagrules import TagOptions, open_set_threshold, propose
-
-
-def user_model(name: str, threshold: float | None, metrics: dict | None = None) -> None:
-    """The shipped v-kernel's weights as user model ``name``, its card with an open-set threshold."""
-    card = json.loads((weights.shipped_weights_dir() / "v-kernel.json").read_text())
-    card["name"] = name
-    if threshold is not None:
-        card["open_set"] = {"threshold": threshold, "rule": "test"}
-    if metrics is not None:
-        card["metrics"] = metrics
-    folder = config.user_models_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(weights.shipped_weights_dir() / "v-kernel.pt", folder / f"{name}.pt")
-    (folder / f"{name}.json").write_text(json.dumps(card))
 
 
 def test_learn_puts_a_threshold_that_keeps_most_right_answers_in_the_card():

@@ -1,7 +1,7 @@
 """Every output agrees with `scan`'s table on a learnt model's "none of these": the report files (tracks CSV,
 segments CSV, JSON, from `scan` and from `export`), `timeline` (its table and strip) and the HTML report.
 A best genre under the card's open-set threshold, a track's or a segment's, is "—" (`none_of_these` true
-beside the best genre, which is kept). A learnt model (test_open_set.user_model), real audio, the real CLI."""
+beside the best genre, which is kept). A learnt model (conftest.user_model), real audio, the real CLI."""
 
 from __future__ import annotations
 
@@ -13,9 +13,8 @@ from pathlib import Path
 import pandas
 import pytest
 import soundfile
-from conftest import BRAHMS, FISHIN, RATE, excerpt
+from conftest import BRAHMS, FISHIN, RATE, excerpt, user_model
 from test_html_report import rendered, rows_of
-from test_open_set import user_model
 from typer.testing import CliRunner
 
 from genretag.cli import app
