@@ -5,7 +5,10 @@ same store, so a file analysed before (by this plugin or by ``genretag scan``) i
 analysed again, and the same worker processes. The genre goes into beets' database
 (the ``genres`` list on beets 2.x, ``genre`` before it), with flexible fields
 ``genretag_genre``, ``genretag_confidence`` and ``genretag_model`` on every classified
-item. Files are written only by beets: ``beet genretag`` calls beets' own
+item. A learnt model's "none of these" (its best genre under the card's open-set threshold,
+``tagrules.none_of_these``) sets no genre and no ``genretag_genre``: ``genretag_none_of_these``
+is true and ``genretag_best_guess`` keeps the best genre (``genretag_confidence`` its probability).
+Files are written only by beets: ``beet genretag`` calls beets' own
 ``item.try_write()`` when ``import.write`` or ``-w`` says so, and the ``auto`` import
 stage sets the genres before beets writes the imported files (if that import writes).
 A tag write by beets leaves genretag's stored results valid (``store.restamp``).
@@ -36,7 +39,7 @@ from beets.library import Item
 from beets.plugins import BeetsPlugin
 from beets.util import displayable_path
 
-from genretag.tagrules import DEFAULT_MIN_CONFIDENCE, DEFAULT_TOP_K, Outcome, Policy, TagOptions
+from genretag.tagrules import DEFAULT_MIN_CONFIDENCE, DEFAULT_TOP_K, Outcome, Policy, TagOptions, none_of_these
 
 # beets before 2.x keeps one genre string; several are joined as lastgenre joins them.
 LEGACY_GENRE_SEPARATOR = ", "
@@ -65,6 +68,12 @@ class ItemChange:
     reason: str = ""
     result: object = None  # genretag's TrackResult
     from_store: bool = False
+    open_set: float = 0.0  # the model's open-set threshold (``tagrules.open_set_threshold``)
+
+    @property
+    def none_of_these(self) -> bool:
+        """Whether the best genre is the model's "none of these" (``tagrules.none_of_these``): no answer."""
+        return none_of_these(self.confidence, self.open_set)
 
 
 @dataclass
@@ -99,6 +108,9 @@ def set_genres(item: Item, values: list[str]) -> None:
         item.genre = LEGACY_GENRE_SEPARATOR.join(values)
 
 
+# The flexible fields of genretag's answer: a genre, or "none of these" and the best guess.
+ANSWER_FIELDS = ("genretag_genre", "genretag_none_of_these", "genretag_best_guess")
+
 # What a run calls each outcome of genretag's tag rule.
 ACTIONS = {
     Outcome.SET: "set",
@@ -129,6 +141,7 @@ def plan_item(item: Item, result, settings: Settings) -> ItemChange:
         genre=genre,
         confidence=confidence,
         reason=proposal.reason,
+        open_set=settings.rule.open_set,
     )
 
 
@@ -150,10 +163,13 @@ def item_label(item: Item) -> str:
 
 def change_line(change: ItemChange, pretend: bool) -> str:
     """One item's line: the item, genretag's answer, what happens to its genres."""
+    from genretag.render import NONE_OF_THESE_WORDS, best_genre_text
+
     if change.action == "failed":
         return f"{item_label(change.item)}: failed: {change.reason}"
     answer = ", ".join(f"{name} {probability:.2f}" for name, probability in change.proposed)
-    answer = answer or f"{change.genre} {change.confidence:.2f}"
+    # Nothing passed: the best genre, or "none of these (best guess ...)" as `timeline` says it.
+    answer = answer or best_genre_text(change.genre, change.confidence, change.open_set, NONE_OF_THESE_WORDS)
     before = "; ".join(change.current) or "(none)"
     if change.action == "set":
         what = f"genres {before} -> {'; '.join(change.new)}" + (" (pretend)" if pretend else "")
@@ -197,7 +213,7 @@ class GenreTagPlugin(BeetsPlugin):
     """``beet genretag``: genres from the audio, by genretag's networks."""
 
     # Typed, so `beet ls genretag_confidence:..0.5` compares numbers, not strings.
-    item_types = {"genretag_confidence": types.Float(2)}
+    item_types = {"genretag_confidence": types.Float(2), "genretag_none_of_these": types.BOOLEAN}
 
     def __init__(self) -> None:
         super().__init__()
@@ -411,7 +427,12 @@ class GenreTagPlugin(BeetsPlugin):
         if change.action == "failed":
             return False
         item = change.item
-        item["genretag_genre"] = change.genre
+        answer = {"genretag_genre": change.genre}
+        if change.none_of_these:  # no genre: its best guess, kept apart (never set as a genre, by the rule)
+            answer = {"genretag_none_of_these": True, "genretag_best_guess": change.genre}
+        for key in (set(ANSWER_FIELDS) - answer.keys()).intersection(item.keys(with_album=False)):
+            del item[key]  # left by a run of another model or threshold
+        item.update(answer)
         item["genretag_confidence"] = round(change.confidence, 4)
         item["genretag_model"] = model
         written = False

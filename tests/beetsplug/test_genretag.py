@@ -18,7 +18,7 @@ from pathlib import Path
 
 import mutagen
 import pytest
-from conftest import BRAHMS, TRUMPET, VIBE_ACE
+from conftest import BRAHMS, TRUMPET, VIBE_ACE, user_model
 
 from genretag import config, store
 from genretag.genres import display_name
@@ -309,3 +309,42 @@ def test_write_after_an_as_is_import_writes_the_genres_the_files_lack(tmp_path):
     assert genres["Solo Trumpet 06"] == ["Jazz"]
     again = beets.beet("genretag", "-w")  # nothing left to write
     assert "0 files written" in again.stdout
+
+
+def test_a_learnt_models_none_of_these_sets_no_genre_and_is_marked_with_its_best_guess(tmp_path):
+    user_model("mine", threshold=None)  # a learnt model; its open-set threshold comes once its answers are known
+    beets = BeetsLibrary(tmp_path, "  model: mine\n  min_confidence: 0.0\n")
+    beets.beet("import", "-A", "-q", str(beets.source))
+    before = {title: row[0] for title, row in beets.rows().items()}
+    beets.beet("genretag", "-p")  # analyses every file: a threshold in the card does not change the results
+    files = beets.files()
+    answers = {title: stored_answers([path], "mine")[str(path)] for title, path in files.items()}
+    *unsure, sure = sorted(answers, key=lambda title: answers[title][1])
+    assert answers[sure][1] - answers[unsure[-1]][1] > 0.005, answers  # the threshold parts them clearly
+    user_model("mine", threshold=round((answers[unsure[-1]][1] + answers[sure][1]) / 2, 4))
+    fields = "$title|$genres|$genretag_genre|$genretag_best_guess|$genretag_confidence|$genretag_none_of_these"
+
+    def rows(*query: str) -> dict[str, list[str]]:
+        lines = beets.beet("ls", "-f", fields, *query).stdout.splitlines()
+        return {title: rest for title, *rest in (line.split("|") for line in lines)}
+
+    def answered(genre: str, probability: float) -> list[str]:
+        """An item's row with ``genre`` its answer, set as its genre (a field it lacks prints as `$field`)."""
+        return [genre, genre, "$genretag_best_guess", f"{probability:.2f}", "$genretag_none_of_these"]
+
+    tagged = beets.beet("genretag", "-f")  # replace, min_confidence 0: any answer would be set
+    assert f"{len(unsure)} low confidence" in tagged.stdout and "0 analysed" in tagged.stdout, tagged.stdout
+    listed, in_files = rows(), beets.file_genres()
+    for title in unsure:  # "none of these": no genre set or written; the best guess kept apart, and marked
+        genre, probability = answers[title]
+        assert f"{title}: none of these (best guess {genre} {probability:.2f}): kept" in tagged.stdout
+        assert listed[title] == [before[title], "$genretag_genre", genre, f"{probability:.2f}", "True"]
+        assert in_files[title] == ([before[title]] if before[title] else [])
+    assert listed[sure] == answered(*answers[sure]) and in_files[sure] == [answers[sure][0]]
+    assert set(rows("genretag_none_of_these:true")) == set(unsure)
+
+    user_model("mine", threshold=None)  # no threshold (a shipped model's case): the best genre is the answer
+    beets.beet("genretag", "-f")
+    listed = rows()
+    assert listed == {title: answered(*answer) for title, answer in answers.items()}
+    assert rows("genretag_none_of_these:true") == {}
