@@ -41,6 +41,9 @@ AUDIO_SUFFIXES = frozenset(
         ".aiff",
         ".aif",
         ".wma",
+        ".ape",  # Monkey's Audio, WavPack and Musepack: FFmpeg decodes them, tags.py tags them (APEv2)
+        ".wv",
+        ".mpc",
         # Sun/NeXT audio (GTZAN's own files), which libsndfile reads
         ".au",
         ".snd",

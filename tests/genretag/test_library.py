@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
+import mutagen
 import pytest
+from conftest import VIBE_ACE
+from typer.testing import CliRunner
 
+from genretag.cli import app
 from genretag.library import AUDIO_SUFFIXES, LibraryPathError, walk_audio_files
 
 
@@ -34,7 +39,7 @@ def test_walk_finds_audio_by_extension_in_sorted_order(tmp_path):
 def test_every_listed_extension_counts_as_audio(tmp_path):
     for suffix in AUDIO_SUFFIXES:
         touch(tmp_path / f"track{suffix}")
-    assert len(walk_audio_files([tmp_path]).files) == len(AUDIO_SUFFIXES) == 15
+    assert len(walk_audio_files([tmp_path]).files) == len(AUDIO_SUFFIXES) == 18
 
 
 def test_hidden_files_and_folders_are_skipped_unless_given(tmp_path):
@@ -76,3 +81,15 @@ def test_missing_path_is_an_error_naming_it(tmp_path):
 def test_a_dangling_link_is_listed_so_the_scan_reports_it(tmp_path):
     os.symlink(tmp_path / "gone.flac", tmp_path / "broken.flac")
     assert [path.name for path in walk_audio_files([tmp_path]).files] == ["broken.flac"]
+
+
+def test_a_wavpack_file_in_a_folder_is_found_classified_and_tagged(tmp_path, genretag_home):
+    track = tmp_path / "music" / "vibe-ace.wv"
+    track.parent.mkdir()
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(VIBE_ACE), "-c:a", "wavpack", str(track)], check=True)
+    assert walk_audio_files([tmp_path / "music"]).files == [track]
+    scanned = CliRunner().invoke(app, ["scan", str(tmp_path / "music"), "--jobs", "1", "--format", "json"])
+    assert scanned.exit_code == 0, scanned.output
+    tagged = CliRunner().invoke(app, ["tag", str(tmp_path / "music"), "--write", "--min-confidence", "0"])
+    assert tagged.exit_code == 0, tagged.output
+    assert mutagen.File(track)["genre"][0]  # an APEv2 genre item, written into the WavPack file
