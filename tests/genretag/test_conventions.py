@@ -40,8 +40,11 @@ def test_shell_completion_completes_command_names():
         timeout=60,
     )
     assert "scan" in done.stdout.split(), done.stdout + done.stderr
-    script = run_cli("--show-completion", "bash")
-    assert script.returncode == 0 and "_GENRETAG_COMPLETE" in script.stdout
+    # typer detects the shell from the parent process: run it from bash (a second command keeps
+    # bash from replacing itself with genretag), as a user would, whatever started the tests.
+    command = [os.path.join(os.path.dirname(sys.executable), "genretag"), "--show-completion"]
+    script = subprocess.run(["bash", "-c", '"$@"; exit $?', "bash", *command], capture_output=True, text=True)
+    assert script.returncode == 0 and "_GENRETAG_COMPLETE" in script.stdout, script.stderr
 
 
 def test_quiet_leaves_only_data_and_verbose_says_more(tmp_path):
