@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from conftest import CONTAINERS, SEGMENT_FRAMES, SUGAR_PLUM, VIBE_ACE, build, excerpt, recording, write_audio
+from conftest import CONTAINERS, SUGAR_PLUM, VIBE_ACE, build, excerpt, recording, write_audio
 
 from genretag import audio, learn
 from genretag.learn import DroppedGenre, TaggedTrack
@@ -158,9 +158,11 @@ def test_features_spread_over_a_long_track_and_come_from_the_cache_next_time(tmp
 
     broken = tmp_path / "broken.flac"
     broken.write_bytes(b"fLaC" + bytes(100))
-    features, failures = learn.extract_features([long_track, broken], resolve_model("v-kernel"), jobs=1)
+    base = resolve_model("v-kernel")
+    features, failures = learn.extract_features([long_track, broken], base, jobs=1)
     mels = features[long_track]
-    assert mels.shape == (6, audio.N_MELS, SEGMENT_FRAMES) and mels.dtype == np.float16
+    frames = 1 + audio.SEGMENT_SAMPLES // audio.hop_length_of(base.front_end)  # at the base's own frame rate
+    assert mels.shape == (6, audio.N_MELS, frames) and mels.dtype == np.float16
     assert [path for path, _ in failures] == [broken]
     cache = genretag_home / "features"
     (cached,) = cache.glob("*.npy")
