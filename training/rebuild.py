@@ -360,6 +360,21 @@ def _cache_mels(clip: Clip, semitones: int) -> None:
     clip_mels(clip, semitones, DEFAULT_CACHE)  # kept in the cache; nothing sent back
 
 
+def network_choices(candidates: dict[str, Recipe], results: dict) -> dict[str, str]:
+    """The candidate each network ships: its best declared one by ``selection_score``; a network without
+    any gets the name of the best candidate's recipe on it (``select`` then trains that)."""
+    best = max(candidates, key=lambda name: selection_score(results[name]["valid"]))
+    kind = best.split(", ", 1)[1]
+    return {
+        architecture: max(
+            (name for name, recipe in candidates.items() if recipe.architecture == architecture),
+            key=lambda name: selection_score(results[name]["valid"]),
+            default=f"{architecture}, {kind}",
+        )
+        for architecture in NETWORKS
+    }
+
+
 def select(jobs: int) -> dict:
     """Every declared candidate (and the teacher itself) on the valid split; written to ``SELECTION``."""
     corpus = load_corpus()
@@ -384,16 +399,7 @@ def select(jobs: int) -> dict:
     )
     results.update(dict(zip(candidates, runs, strict=True)))
     best = max(candidates, key=lambda name: selection_score(results[name]["valid"]))
-    kind = best.split(", ", 1)[1]
-    # Each network ships its best declared candidate; one without any is trained with the best recipe.
-    networks = {
-        architecture: max(
-            (name for name, recipe in candidates.items() if recipe.architecture == architecture),
-            key=lambda name: selection_score(results[name]["valid"]),
-            default=f"{architecture}, {kind}",
-        )
-        for architecture in NETWORKS
-    }
+    networks = network_choices(candidates, results)
     others = {
         networks[architecture]: replace(candidates[best], architecture=architecture)
         for architecture in NETWORKS

@@ -112,3 +112,23 @@ def test_ship_saves_the_measured_half_rate_fit_with_its_figures_and_temperature(
     mels = torch.rand(2, 1, audio.N_MELS, 216) * 2 - 1
     with torch.no_grad():
         assert torch.allclose(shipped.network(mels), measured(mels) / 2.0, atol=1e-5)
+
+
+def test_each_network_ships_its_best_declared_candidate_and_an_undeclared_one_the_best_recipe():
+    def recipe(architecture: str, label_share: float) -> rebuild.Recipe:
+        return rebuild.Recipe(architecture, teacher=True, label_share=label_share)
+
+    candidates = {
+        "v-kernel, half": recipe("v-kernel", 0.5),
+        "crnn, half": recipe("crnn", 0.5),
+        "crnn, quarter": recipe("crnn", 0.25),
+        "bicrnn, quarter": recipe("bicrnn", 0.25),
+    }
+    scores = {"v-kernel, half": 0.7, "crnn, half": 0.5, "crnn, quarter": 0.6, "bicrnn, quarter": 0.4}
+    results = {name: {"valid": {"accuracy": score, "macro_recall": score}} for name, score in scores.items()}
+    assert rebuild.network_choices(candidates, results) == {
+        "crnn": "crnn, quarter",
+        "bicrnn": "bicrnn, quarter",
+        "v-kernel-l2": "v-kernel-l2, half",  # none declared: the best candidate's recipe
+        "v-kernel": "v-kernel, half",
+    }
