@@ -378,9 +378,9 @@ def network_choices(candidates: dict[str, Recipe], results: dict) -> dict[str, s
 def select(jobs: int) -> dict:
     """Every declared candidate (and the teacher itself) on the valid split; written to ``SELECTION``."""
     corpus = load_corpus()
-    warm_feature_cache(corpus, shift_range(max(recipe.pitch_shift for recipe in CANDIDATES.values())), jobs)
-    train, valid = corpus.labelled["train"], corpus.labelled["valid"]
     shifts = shift_range(max(recipe.pitch_shift for recipe in CANDIDATES.values()))
+    warm_feature_cache(corpus, shifts, jobs)
+    train, valid = corpus.labelled["train"], corpus.labelled["valid"]
     teachers = {
         penalty: teacher_figures(corpus, fit_probe(corpus, train, shifts, penalty), full_tracks(valid))
         for penalty in PROBE_PENALTIES
@@ -467,8 +467,9 @@ def ship_one(architecture: str, selection: dict, corpus: Corpus, out: Path, refi
     if refit:
         shifts = shift_range(recipe.pitch_shift)
         probe = fit_probe(corpus, labelled, shifts, recipe.probe_inverse_penalty) if recipe.teacher else None
-        network, fitting = train_network(recipe, feature_set(corpus, labelled, recipe, probe, shifts))
-        fitting["windows"] = chosen["windows"]
+        data = feature_set(corpus, labelled, recipe, probe, shifts)
+        network, fitting = train_network(recipe, data)
+        fitting["windows"] = len(data)
     else:
         network = models.build(architecture, len(GTZAN_GENRES), recipe.front_end)
         network.load_state_dict(torch.load(_stored_candidate(recipe).with_suffix(".pt"), weights_only=True))
