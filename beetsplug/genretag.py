@@ -360,8 +360,8 @@ class GenreTagPlugin(BeetsPlugin):
         segment timelines too. Raises ``ui.UserError`` for an unusable model.
         """
         from genretag import scan, store
-        from genretag.tagrules import open_set_threshold
-        from genretag.weights import WeightsError, model_card, resolve_model
+        from genretag.tagrules import model_open_set
+        from genretag.weights import WeightsError, resolve_model
 
         by_path: dict[str, list[Item]] = {}
         for item in items:
@@ -371,7 +371,7 @@ class GenreTagPlugin(BeetsPlugin):
             roots = [os.path.commonpath(list(by_path))] if by_path else []
             choice = scan.choose_model(roots, settings.model or None)
             model = resolve_model(choice.name)
-            rule = replace(settings.rule, open_set=open_set_threshold(model_card(choice.name)))
+            rule = replace(settings.rule, open_set=model_open_set(choice.name))
             settings = replace(settings, model=choice.name, rule=rule)
         except WeightsError as error:
             raise ui.UserError(f"genretag: {error}") from None
