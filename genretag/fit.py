@@ -316,11 +316,15 @@ class _Epoch:
 
     @property
     def steps(self) -> int:
-        return (self.samples + self.settings.batch_size - 1) // self.settings.batch_size
+        return _steps_per_epoch(self.train, self.settings)
 
 
 def _samples_per_epoch(train: FeatureSet, settings: FitSettings) -> int:
     return settings.samples_per_epoch or int(train.original.sum()) or len(train)
+
+
+def _steps_per_epoch(train: FeatureSet, settings: FitSettings) -> int:
+    return (_samples_per_epoch(train, settings) + settings.batch_size - 1) // settings.batch_size
 
 
 def train_one_epoch(epoch: _Epoch, number: int) -> tuple[float, float]:
@@ -394,8 +398,8 @@ def _validation_score(network: nn.Module, valid: FeatureSet, history: FitHistory
     return result.track_accuracy + 1e-3 * result.segment_accuracy
 
 
-def _scheduler(optimiser, settings: FitSettings, samples_per_epoch: int) -> torch.optim.lr_scheduler.LRScheduler:
-    total = max(1, settings.epochs * -(-samples_per_epoch // settings.batch_size))  # optimiser steps in all
+def _scheduler(optimiser, settings: FitSettings, steps_per_epoch: int) -> torch.optim.lr_scheduler.LRScheduler:
+    total = max(1, settings.epochs * steps_per_epoch)  # optimiser steps in all
     if settings.schedule == "cosine":
         return torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: 0.5 * (1 + np.cos(np.pi * step / total)))
     return torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: 1.0)
@@ -424,7 +428,7 @@ def fit(
     # dict is converted back before it is returned, so saved weights do not change form.
     network.to(memory_format=torch.channels_last)
     optimiser = torch.optim.Adam(network.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    scheduler = _scheduler(optimiser, settings, _samples_per_epoch(train, settings))
+    scheduler = _scheduler(optimiser, settings, _steps_per_epoch(train, settings))
     generator = torch.Generator().manual_seed(settings.seed)
     epoch = _Epoch(network, train, settings, optimiser, scheduler, generator, augment, progress)
     validating = valid is not None and len(valid) > 0
