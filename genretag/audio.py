@@ -53,7 +53,10 @@ SLANEY_KNEE_HZ = 1000.0
 SLANEY_LOG_STEP = np.log(6.4) / 27.0
 MEL_BAND_GROUP = 16
 
-DECODE_BLOCK_SECONDS = 30.0
+# Decoded audio is mixed to mono and resampled in blocks of this length. Small blocks stay in
+# the CPU's cache: on 0.52 h of Wesnoth's Ogg Vorbis, decoding, mixing and resampling took
+# 1.57-1.68 CPU s in 2 s blocks against 1.99-2.07 s in 30 s blocks (same samples, bit for bit).
+DECODE_BLOCK_SECONDS = 2.0
 
 # musicnn's front end, as its MSD model was trained: 16 kHz, a 512-point FFT every 256
 # samples, 96 Slaney mel bands (power), cast to float16, log10(1 + 10000 x); 187-frame
