@@ -5,8 +5,9 @@ segmenting policy of ``audio.segment_array`` (clips shorter than a segment are
 looped) and ``audio.log_mel``. Pitch-shifted copies are made from the decoded
 clip with librosa's phase vocoder and soxr resampling (``res_type="soxr_hq"``),
 then segmented the same way. Each (clip, shift) result is cached on disk as
-float16, keyed by the file's path, size, mtime, the shift and the audio
-parameters, so a second run or a second model costs no decoding.
+float16, keyed by the file's content (its SHA-1), the shift and the audio
+parameters, so a second run or a second model costs no decoding, and neither
+does a fresh copy of ``../shared`` (new modification times, the same bytes).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import logging
 import os
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -35,11 +37,13 @@ def shift_range(pitch_shift: int) -> list[int]:
     return [0] + [sign * step for step in range(1, pitch_shift + 1) for sign in (1, -1)]
 
 
+@cache
+def _content_digest(path: Path) -> str:
+    return hashlib.sha1(path.read_bytes()).hexdigest()
+
+
 def _cache_key(clip: Clip, semitones: int) -> str:
-    stat = clip.path.stat()
-    identity = json.dumps(
-        [str(clip.path.resolve()), stat.st_size, stat.st_mtime_ns, semitones, audio.audio_parameters()], sort_keys=True
-    )
+    identity = json.dumps([_content_digest(clip.path), semitones, audio.audio_parameters()], sort_keys=True)
     return hashlib.sha1(identity.encode()).hexdigest()
 
 

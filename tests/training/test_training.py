@@ -178,3 +178,24 @@ def test_fault_filtered_split_assigns_tracks_and_warns_about_missing_ones(tmp_pa
         split = corpus.fault_filtered_split(clips)
     assert {name: len(part) for name, part in split.items()} == {"train": 442, "valid": 197, "test": 290}
     assert "1 tracks of the train split are missing (e.g. blues.00029)" in caplog.text
+
+
+def test_the_feature_cache_follows_a_files_content_not_its_path_or_time(tmp_path):
+    first, other = sorted(SNIPPETS.glob("metal.*.flac"))[:2]
+    cache = tmp_path / "cache"
+    original = tmp_path / "a" / first.name
+    original.parent.mkdir()
+    original.write_bytes(first.read_bytes())
+    mels = features.clip_mels(corpus.Clip(original, "metal", "a", ("snippets",)), 0, cache)
+    # A fresh copy elsewhere (a new path and modification time, the same bytes) is read from the cache.
+    copy = tmp_path / "b" / first.name
+    copy.parent.mkdir()
+    copy.write_bytes(first.read_bytes())
+    assert torch.equal(features.clip_mels(corpus.Clip(copy, "metal", "b", ("snippets",)), 0, cache), mels)
+    assert len(list(cache.glob("*.pt"))) == 1
+    # Other bytes under the first name are analysed again.
+    changed = tmp_path / "c" / first.name
+    changed.parent.mkdir()
+    changed.write_bytes(other.read_bytes())
+    features.clip_mels(corpus.Clip(changed, "metal", "c", ("snippets",)), 0, cache)
+    assert len(list(cache.glob("*.pt"))) == 2
