@@ -76,30 +76,28 @@ class Recipe:
 # rate decayed to 0 along a cosine (the last epochs settle instead of jumping), and the half-rate
 # log-mel; all four networks.
 SECOND_ROUND = FitSettings(epochs=60, samples_per_epoch=2048, schedule="cosine")
-CANDIDATES = {
-    f"{network}, labels + teacher, half rate, cosine 60 x 2048": Recipe(
-        network, teacher=True, settings=SECOND_ROUND, front_end=audio.LOG_MEL_HALF
-    )
-    for network in ("v-kernel", "crnn", "bicrnn", "v-kernel-l2")
-}
+
+
+def _half_rate_round(targets: str, networks: tuple[str, ...], **recipe) -> dict[str, Recipe]:
+    """One declared round from the second on: ``networks`` with the teacher, the half-rate log-mel and
+    ``SECOND_ROUND``'s schedule; ``targets`` names what ``recipe`` changes, as the candidates' names say."""
+    return {
+        f"{network}, {targets}, half rate, cosine 60 x 2048": Recipe(
+            network, teacher=True, settings=SECOND_ROUND, front_end=audio.LOG_MEL_HALF, **recipe
+        )
+        for network in networks
+    }
+
+
+CANDIDATES = _half_rate_round("labels + teacher", ("v-kernel", "crnn", "bicrnn", "v-kernel-l2"))
 # The third round, declared after the second (crnn 47, bicrnn 51 of 84; v-kernel 57) and before it ran:
 # the two recurrent networks, whose valid accuracy stopped rising from epoch 20 while their training
 # loss kept falling, learn more from the teacher, which generalises across artists (74 of 84): a
 # labelled window's target is a quarter one-hot label and three quarters teacher.
-CANDIDATES |= {
-    f"{network}, a quarter label + teacher, half rate, cosine 60 x 2048": Recipe(
-        network, teacher=True, settings=SECOND_ROUND, label_share=0.25, front_end=audio.LOG_MEL_HALF
-    )
-    for network in ("crnn", "bicrnn")
-}
+CANDIDATES |= _half_rate_round("a quarter label + teacher", ("crnn", "bicrnn"), label_share=0.25)
 # The fourth round, declared after the third (crnn 52, bicrnn 53 of 84: a quarter label raised them by 5
 # and 2) and before it ran: the same two networks learn a labelled window's target from the teacher alone.
-CANDIDATES |= {
-    f"{network}, teacher only, half rate, cosine 60 x 2048": Recipe(
-        network, teacher=True, settings=SECOND_ROUND, label_share=0.0, front_end=audio.LOG_MEL_HALF
-    )
-    for network in ("crnn", "bicrnn")
-}
+CANDIDATES |= _half_rate_round("teacher only", ("crnn", "bicrnn"), label_share=0.0)
 PROBE_PENALTIES = (0.001, 0.01, 0.1)
 TEACHER_DESCRIPTION = (
     "musicnn MSD_musicnn (Pons & Serra 2019, ISC licence) as genretag's PyTorch port (weights/musicnn.pt's trunk):"
