@@ -289,6 +289,7 @@ class FitSettings:
     select_on: str = "accuracy"
     restore_best: bool = True  # False: validation only draws the learning curve; the last epoch is kept
     schedule: str = "constant"  # "cosine": the learning rate falls from lr to 0 along a half cosine, step by step
+    mixup: float = 0.0  # α > 0: each window is mixed with another of its batch, by λ ~ Beta(α, α), as are targets
 
     def __post_init__(self) -> None:
         if self.select_on not in ("accuracy", "log_loss"):
@@ -327,6 +328,24 @@ def _steps_per_epoch(train: FeatureSet, settings: FitSettings) -> int:
     return (_samples_per_epoch(train, settings) + settings.batch_size - 1) // settings.batch_size
 
 
+def _targets_of(train: FeatureSet, index: torch.Tensor) -> torch.Tensor:
+    """The target distributions of ``index``'s windows: stored soft targets, else one-hot labels."""
+    if train.targets is not None:
+        return train.targets[index].float()
+    return functional.one_hot(train.labels[index], len(train.genres)).float()
+
+
+def _mixed_up(
+    mels: torch.Tensor, targets: torch.Tensor, alpha: float, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mix-up (Zhang et al. 2018): each window and its target, mixed with another window of the batch."""
+    seed = int(torch.randint(2**31, (1,), generator=generator))
+    share = torch.from_numpy(np.random.default_rng(seed).beta(alpha, alpha, len(mels))).float()
+    partner = torch.randperm(len(mels), generator=generator)
+    mixed = share.view(-1, 1, 1, 1) * mels + (1 - share.view(-1, 1, 1, 1)) * mels[partner]
+    return mixed, share.view(-1, 1) * targets + (1 - share.view(-1, 1)) * targets[partner]
+
+
 def train_one_epoch(epoch: _Epoch, number: int) -> tuple[float, float]:
     """Run epoch ``number`` in place; returns (mean training loss, training accuracy)."""
     network, train, batch_size = epoch.network, epoch.train, epoch.settings.batch_size
@@ -338,12 +357,16 @@ def train_one_epoch(epoch: _Epoch, number: int) -> tuple[float, float]:
         mels = train.mels[index].float().unsqueeze(1)
         if epoch.augment is not None:
             mels = epoch.augment(mels, epoch.generator)
-        mels = mels.contiguous(memory_format=torch.channels_last)
         labels = train.labels[index]
+        mixup = epoch.settings.mixup
+        targets = _targets_of(train, index) if train.targets is not None or mixup > 0 else None
+        if mixup > 0:
+            mels, targets = _mixed_up(mels, targets, mixup, epoch.generator)
+        mels = mels.contiguous(memory_format=torch.channels_last)
         epoch.optimiser.zero_grad(set_to_none=True)
         scores = network(mels)
-        if train.targets is not None:
-            batch_loss = -(train.targets[index].float() * functional.log_softmax(scores, dim=1)).sum(dim=1).mean()
+        if targets is not None:
+            batch_loss = -(targets * functional.log_softmax(scores, dim=1)).sum(dim=1).mean()
         else:
             batch_loss = functional.cross_entropy(scores, labels)
         batch_loss.backward()
