@@ -200,9 +200,9 @@ class LoadedModel:
 
     def _fast(self):
         if self._inference_network is None:
-            from genretag.models import inference_network
+            from genretag.models import FLOAT32, inference_network
 
-            self._inference_network = inference_network(self.network)
+            self._inference_network = inference_network(self.network, self.card.get("inference_precision", FLOAT32))
         return self._inference_network
 
     def predict(self, spectrograms) -> np.ndarray:

@@ -502,6 +502,8 @@ def ship_one(architecture: str, selection: dict, corpus: Corpus, out: Path, refi
         "genres": list(GTZAN_GENRES),
         "provisional": False,
         "front_end": recipe.front_end,
+        # Measured by benchmarks/precision.py: the same top genre, in half the network time (benchmarks/README.md).
+        "inference_precision": models.BFLOAT16,
         "training": {
             "summary": (
                 f"Real GTZAN excerpts, snippets and classical excerpts of the fault-filtered {split} split"

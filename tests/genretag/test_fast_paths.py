@@ -15,7 +15,7 @@ import soundfile
 import torch
 from conftest import BRAHMS, FISHIN, SEGMENT_FRAMES, excerpt
 
-from genretag import audio, models
+from genretag import audio, models, weights
 from genretag.models import inference_network
 
 
@@ -134,3 +134,28 @@ def test_inference_network_gives_the_eager_networks_outputs(name, brahms_segment
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in network.modules())  # the original is untouched
     torch.testing.assert_close(ours, expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(models.POSTER_NETWORKS))
+def test_a_card_that_declares_bfloat16_runs_in_it_where_the_cpu_has_it_and_keeps_the_answers(name, brahms_segments):
+    model = weights.load_model(name)
+    assert model.card["inference_precision"] == models.BFLOAT16  # the four shipped cards declare it
+    spectrograms = model.log_mel(brahms_segments).unsqueeze(1).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        single = torch.softmax(inference_network(model.network)(spectrograms), dim=1)
+        declared = model._fast()
+        assert isinstance(declared, models.InBfloat16) == models.native_bfloat16()
+        halved = torch.softmax(declared(spectrograms), dim=1)
+    assert halved.dtype == torch.float32
+    assert torch.equal(halved.argmax(dim=1), single.argmax(dim=1))
+    torch.testing.assert_close(halved, single, rtol=0, atol=0.02)
+    if models.native_bfloat16():
+        assert not torch.equal(halved, single)  # it did run in bfloat16
+
+
+def test_a_card_without_a_precision_runs_in_float32(tmp_path):
+    network = models.build("v-kernel", 3, audio.LOG_MEL_HALF)
+    card = weights.save_model(network, "plain", tmp_path, {"architecture": "v-kernel", "genres": ["a", "b", "c"]})
+    fast = weights.load_model_card(card)._fast()
+    assert not isinstance(fast, models.InBfloat16)
+    assert all(parameter.dtype == torch.float32 for parameter in fast.parameters())
