@@ -395,6 +395,8 @@ def scan(
 
     started = time.perf_counter()
     _check_report_files(csv, segments_csv, json_path)
+    if csv or segments_csv:
+        report.import_pandas_meanwhile()
     try:
         # Every report needs the segments (the tracks CSV counts them).
         options = ScanOptions(
