@@ -553,7 +553,7 @@ def ship(jobs: int, out: Path, refit: bool, networks: tuple[str, ...] = NETWORKS
     selection = json.loads(SELECTION.read_text(encoding="utf-8"))
     corpus = load_corpus()
     Parallel(n_jobs=jobs)(delayed(ship_one)(architecture, selection, corpus, out, refit) for architecture in networks)
-    log.info("best of the four by selection: %s", selection["default"])
+    log.info("shipped %s to %s; best of the four by selection: %s", ", ".join(networks), out, selection["default"])
 
 
 def _log_progress() -> None:
