@@ -81,3 +81,30 @@ def test_a_cosine_schedule_ends_with_steps_near_zero(tones, schedule, low, high)
     fit.fit(network, tones, None, fit.FitSettings(epochs=4, batch_size=4, schedule=schedule), progress=step_taken)
     assert len(moves) == 4 * 3
     assert low <= moves[-1] / moves[0] <= high
+
+
+def test_mix_up_mixes_each_window_and_its_target_with_another_of_the_batch(tones):
+    generator = torch.Generator().manual_seed(3)
+    index = torch.arange(8)
+    mels = tones.mels[index].float().unsqueeze(1)
+    targets = fit._targets_of(tones, index)  # no soft targets here: the labels one-hot
+    assert torch.equal(targets.argmax(dim=1), tones.labels[index]) and torch.equal(targets.sum(dim=1), torch.ones(8))
+    mixed, mixed_targets = fit._mixed_up(mels, targets, 0.4, generator)
+    assert torch.allclose(mixed_targets.sum(dim=1), torch.ones(8))
+    share = mixed_targets[:, 0] - targets[:, 0]  # what the partner's label moved in the first genre
+    assert not torch.equal(mixed, mels) and (share != 0).any()  # some windows were mixed with the other genre
+    # A mixed window is a weighted mean of two of the batch: each value within the batch's range there.
+    assert (mixed >= mels.amin(dim=0) - 1e-6).all() and (mixed <= mels.amax(dim=0) + 1e-6).all()
+
+
+def test_a_fit_with_mix_up_is_deterministic_and_learns_otherwise_than_without(tones):
+    fit.use_threads(2)
+    states = {}
+    for name, mixup in (("mixed", 0.4), ("again", 0.4), ("plain", 0.0)):
+        torch.manual_seed(0)
+        network = models.build("v-kernel", len(GENRES))
+        fit.fit(network, tones, None, fit.FitSettings(epochs=2, seed=5, batch_size=4, mixup=mixup))
+        states[name] = network.state_dict()
+    weight = "head.0.weight"
+    assert torch.equal(states["mixed"][weight], states["again"][weight])
+    assert not torch.equal(states["mixed"][weight], states["plain"][weight])
