@@ -204,7 +204,7 @@ def inference_network(network, precision: str = FLOAT32):
     to float rounding. ``network`` itself is left as it is (still trainable).
 
     ``precision`` ``BFLOAT16`` (a card's measured choice) runs it in bfloat16 where
-    ``native_bfloat16()``: the convolutions take half the time; the cards give the agreement.
+    ``native_bfloat16()``: the network takes 0.5-0.65 of the time; the cards give the agreement.
     """
     if isinstance(network, (MusicnnGenre, MusicnnTags)):
         return network.inference_copy()

@@ -502,7 +502,7 @@ def ship_one(architecture: str, selection: dict, corpus: Corpus, out: Path, refi
         "genres": list(GTZAN_GENRES),
         "provisional": False,
         "front_end": recipe.front_end,
-        # Measured by benchmarks/precision.py: the same top genre, in half the network time (benchmarks/README.md).
+        # Measured by benchmarks/precision.py: the same top genre in 0.5-0.65 of the time (benchmarks/README.md).
         "inference_precision": models.BFLOAT16,
         "training": {
             "summary": (
