@@ -272,9 +272,12 @@ def _load(card_path: Path, home: str | Path | None) -> LoadedModel:
 
     import torch
 
-    from genretag.models import build
+    from genretag.models import BFLOAT16, FLOAT32, build
 
     card = read_card(card_path)
+    precision = card.get("inference_precision", FLOAT32)
+    if precision not in (FLOAT32, BFLOAT16):
+        raise WeightsError(f"{card_path}: inference_precision {precision!r} is neither {FLOAT32!r} nor {BFLOAT16!r}")
     weights_path = _weights_path(card_path)
     data = weights_path.read_bytes()
     identity = _identity(card_path, card, hashlib.sha256(data).hexdigest(), home)

@@ -159,3 +159,11 @@ def test_a_card_without_a_precision_runs_in_float32(tmp_path):
     fast = weights.load_model_card(card)._fast()
     assert not isinstance(fast, models.InBfloat16)
     assert all(parameter.dtype == torch.float32 for parameter in fast.parameters())
+
+
+def test_a_card_with_an_unknown_precision_is_refused_with_its_path(tmp_path):
+    network = models.build("v-kernel", 3, audio.LOG_MEL_HALF)
+    card = {"architecture": "v-kernel", "genres": ["a", "b", "c"], "inference_precision": "float16"}
+    card_path = weights.save_model(network, "odd", tmp_path, card)
+    with pytest.raises(weights.WeightsError, match=r"odd\.json: inference_precision 'float16' is neither"):
+        weights.load_model_card(card_path)
