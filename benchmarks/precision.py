@@ -81,7 +81,7 @@ def main() -> None:
             continue
         tracks += 1
         samples = np.stack([segment.samples for segment in segments])
-        contiguous = torch.tensor([segment.start_s == segment.index * audio.SEGMENT_SECONDS for segment in segments])
+        contiguous = torch.tensor([segment.on_the_grid for segment in segments])
         mels = {model.front_end: audio.log_mel(samples, audio.hop_length_of(model.front_end)) for model in loaded}
         for name, (model, read) in readings.items():
             spectrograms = mels[model.front_end] if read is track_probabilities else mels[model.front_end][contiguous]

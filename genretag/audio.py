@@ -143,6 +143,12 @@ class Segment:
     end_s: float
     samples: np.ndarray
 
+    @property
+    def on_the_grid(self) -> bool:
+        """Whether it starts where the ``SEGMENT_SECONDS`` grid puts it, so the grid's segments join end to end
+        (a tail segment, moved back to end with the track, overlaps the one before it)."""
+        return self.start_s == self.index * SEGMENT_SECONDS
+
 
 @dataclass
 class DecodeReport:

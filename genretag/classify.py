@@ -52,9 +52,7 @@ def classify_file(path: str | Path, model: LoadedModel, whole_track: bool = Fals
         else:
             mels = model.log_mel(samples)
             rows.append(model.predict(mels))
-            contiguous_mels.extend(
-                m for m, s in zip(mels, batch, strict=True) if s.start_s == s.index * audio.SEGMENT_SECONDS
-            )
+            contiguous_mels.extend(m for m, s in zip(mels, batch, strict=True) if s.on_the_grid)
     segment_probabilities = np.concatenate(rows).astype(np.float32)
     if whole_track:
         import torch
